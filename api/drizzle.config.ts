@@ -1,0 +1,8 @@
+import { defineConfig } from 'drizzle-kit';
+
+// Only for `drizzle-kit generate`, which reads the schema and needs no database.
+export default defineConfig({
+  dialect: 'mysql',
+  schema: './src/db/schema.ts',
+  out: './drizzle',
+});

@@ -1,0 +1,122 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AmqpConnection, Config } from '@notes/contracts';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import FindMyWay from 'find-my-way';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Database } from './db/client.ts';
+import { installErrorHandler, PROBLEM_TYPE_BASE, sendProblem } from './errors/handler.ts';
+import auth from './plugins/app/auth.ts';
+import { registerRoutes } from './routes/index.ts';
+
+/** Everything the app needs from outside, built by main.ts (or a test) and closed by it. */
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  /** Fail-fast Redis for request paths (see plugins/external/redis.ts). */
+  redis: Redis;
+  amqp: AmqpConnection;
+}
+
+/** The app as route plugins see it: TypeBox schemas type the handlers. */
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * Builds the Fastify instance; main.ts and the tests both use it. It owns no connections:
+ * closing the app stops its own timers and hooks, the caller closes the clients.
+ */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+    },
+    requestIdLogLabel: 'request_id',
+    disableRequestLogging: deps.config.env === 'test',
+    return503OnClosing: true,
+    forceCloseConnections: true,
+    // Slow or stalled clients must not hold sockets forever.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Bodies are validated strictly (a wrong type is a 400, unknown fields are a 400); query
+  // strings and params are strings on the wire and are coerced to the schema's types.
+  const strict = addFormats.default(
+    new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: false, allErrors: false }),
+  );
+  const coercing = addFormats.default(
+    new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: 'array', allErrors: false }),
+  );
+  for (const ajv of [strict, coercing]) ajv.addKeyword('kind').addKeyword('modifier');
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+
+  installErrorHandler(app);
+  installMethodNotAllowed(app);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'Notes Pipeline API', version: '1.0.0' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(auth, { config: deps.config, database: deps.database });
+  await registerRoutes(app, deps);
+  return app;
+}
+
+/**
+ * A known path with an unsupported method is a 405 with `Allow`, not a 404. Fastify only knows
+ * "no route", so a second router over the same paths answers which methods exist.
+ */
+function installMethodNotAllowed(app: App): void {
+  const paths = FindMyWay();
+  const methods = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const list = Array.isArray(route.method) ? route.method : [route.method];
+    let set = methods.get(route.url);
+    if (!set) {
+      set = new Set();
+      methods.set(route.url, set);
+      paths.on('GET', route.url, () => {}, { url: route.url });
+    }
+    for (const m of list) set.add(m);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const found = paths.find('GET', path);
+    const allowed = found ? methods.get((found.store as { url: string }).url) : undefined;
+    if (allowed && !allowed.has(request.method)) {
+      reply.header('allow', [...allowed].sort().join(', '));
+      return sendProblem(reply, request, {
+        type: `${PROBLEM_TYPE_BASE}method-not-allowed`,
+        title: 'Method Not Allowed',
+        status: 405,
+        detail: `${request.method} is not supported on ${path}.`,
+      });
+    }
+    return sendProblem(reply, request, {
+      type: `${PROBLEM_TYPE_BASE}not-found`,
+      title: 'Not Found',
+      status: 404,
+      detail: `No route ${request.method} ${path}.`,
+    });
+  });
+}

@@ -1,0 +1,186 @@
+import { JOB_KINDS, PRIORITIES } from '@notes/contracts';
+import {
+  bigint,
+  boolean,
+  datetime,
+  index,
+  int,
+  json,
+  mediumtext,
+  mysqlEnum,
+  mysqlTable,
+  primaryKey,
+  text,
+  varchar,
+} from 'drizzle-orm/mysql-core';
+
+/**
+ * The drizzle schema: the one definition of the tables. Migrations in api/drizzle/ are generated
+ * from it (`npm run db:generate -w @notes/api`) and committed. Ids are UUIDv7 strings made in the
+ * app (MariaDB has no RETURNING); times are UTC with millisecond precision.
+ */
+const id = (name = 'id') => varchar(name, { length: 36 });
+const ts = (name: string) => datetime(name, { mode: 'date', fsp: 3 });
+
+export const ROLES = ['user', 'admin', 'service'] as const;
+export type Role = (typeof ROLES)[number];
+export const NOTE_STATUSES = ['queued', 'processing', 'processed', 'failed', 'dead'] as const;
+export type NoteStatus = (typeof NOTE_STATUSES)[number];
+export const JOB_STATUSES = ['queued', 'processing', 'processed', 'failed', 'dead', 'discarded', 'skipped'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const users = mysqlTable('users', {
+  id: id().primaryKey(),
+  email: varchar('email', { length: 320 }).notNull().unique('users_email_unique'),
+  name: varchar('name', { length: 200 }).notNull(),
+  passwordHash: varchar('password_hash', { length: 255 }).notNull(),
+  role: mysqlEnum('role', ROLES).notNull().default('user'),
+  disabled: boolean('disabled').notNull().default(false),
+  createdAt: ts('created_at').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+});
+
+/** The `result` of note.process (contract section 11). */
+export interface NoteResult {
+  word_count: number;
+  char_count: number;
+  reading_time_seconds: number;
+  tags: string[];
+  links: string[];
+  checksum: string;
+}
+
+export const notes = mysqlTable(
+  'notes',
+  {
+    id: id().primaryKey(),
+    userId: id('user_id').notNull(),
+    title: varchar('title', { length: 200 }).notNull(),
+    // 64 KiB of UTF-8 is one byte more than TEXT holds.
+    body: mediumtext('body').notNull(),
+    priority: mysqlEnum('priority', PRIORITIES).notNull().default('normal'),
+    status: mysqlEnum('status', NOTE_STATUSES).notNull().default('queued'),
+    version: int('version').notNull().default(1),
+    result: json('result').$type<NoteResult | null>(),
+    attempts: int('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+    processedAt: ts('processed_at'),
+  },
+  (t) => [
+    index('notes_user_created_idx').on(t.userId, t.createdAt),
+    index('notes_user_updated_idx').on(t.userId, t.updatedAt),
+    index('notes_user_status_idx').on(t.userId, t.status),
+    index('notes_status_idx').on(t.status),
+  ],
+);
+
+/** One row per unit of work; its history is a note's job history. */
+export const jobs = mysqlTable(
+  'jobs',
+  {
+    id: id().primaryKey(),
+    noteId: id('note_id').notNull(),
+    userId: id('user_id').notNull(),
+    kind: mysqlEnum('kind', JOB_KINDS).notNull(),
+    priority: mysqlEnum('priority', PRIORITIES).notNull(),
+    status: mysqlEnum('status', JOB_STATUSES).notNull().default('queued'),
+    noteVersion: int('note_version').notNull(),
+    webhookId: id('webhook_id'),
+    attempts: int('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    /** Why the job is dead: the last error, `malformed: …`, `poison: …` or an operator's reason. */
+    deadReason: text('dead_reason'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+    startedAt: ts('started_at'),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [
+    index('jobs_note_idx').on(t.noteId, t.createdAt),
+    index('jobs_status_idx').on(t.status, t.createdAt),
+    index('jobs_user_idx').on(t.userId),
+  ],
+);
+
+/**
+ * Transactional outbox: written in the same transaction as the job, published by the relay with
+ * confirms, then marked sent. Several relays share it with SELECT … FOR UPDATE SKIP LOCKED.
+ */
+export const outbox = mysqlTable(
+  'outbox',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    jobId: id('job_id').notNull(),
+    /** The JobMessage, serialised once at write time. */
+    payload: text('payload').notNull(),
+    priority: mysqlEnum('priority', PRIORITIES).notNull(),
+    /** W3C trace context of the write, so the trace continues through the relay. */
+    traceparent: varchar('traceparent', { length: 128 }),
+    createdAt: ts('created_at').notNull(),
+    sentAt: ts('sent_at'),
+    publishAttempts: int('publish_attempts').notNull().default(0),
+    lastError: text('last_error'),
+  },
+  (t) => [index('outbox_pending_idx').on(t.sentAt, t.id)],
+);
+
+/**
+ * The database half of idempotency: a unique (user, key) written in the write's own
+ * transaction, holding the response to replay. `key_hash` is SHA-256 of the Idempotency-Key,
+ * or of the request fingerprint for unkeyed writes (then `expires_at` closes the window).
+ */
+export const idempotencyFences = mysqlTable(
+  'idempotency_fences',
+  {
+    userId: id('user_id').notNull(),
+    keyHash: varchar('key_hash', { length: 64 }).notNull(),
+    fingerprint: varchar('fingerprint', { length: 64 }).notNull(),
+    responseStatus: int('response_status').notNull(),
+    responseBody: mediumtext('response_body'),
+    location: varchar('location', { length: 512 }),
+    createdAt: ts('created_at').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.keyHash] }), index('fences_expires_idx').on(t.expiresAt)],
+);
+
+/** Callbacks record each message outcome once: the key is inserted in the update's transaction. */
+export const processedMessages = mysqlTable(
+  'processed_messages',
+  {
+    messageKey: varchar('message_key', { length: 191 }).primaryKey(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [index('processed_created_idx').on(t.createdAt)],
+);
+
+export const webhooks = mysqlTable(
+  'webhooks',
+  {
+    id: id().primaryKey(),
+    userId: id('user_id').notNull(),
+    url: varchar('url', { length: 2048 }).notNull(),
+    events: json('events').$type<string[]>().notNull(),
+    /** `whsec_` + base64, per Standard Webhooks; shown to the user once. */
+    secret: varchar('secret', { length: 128 }).notNull(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [index('webhooks_user_idx').on(t.userId)],
+);
+
+/** Every admin action that changes state: who, what, when, how many. */
+export const auditLog = mysqlTable(
+  'audit_log',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    actorId: id('actor_id').notNull(),
+    action: varchar('action', { length: 64 }).notNull(),
+    target: varchar('target', { length: 255 }),
+    count: int('count').notNull().default(0),
+    detail: json('detail').$type<Record<string, unknown>>(),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [index('audit_created_idx').on(t.createdAt)],
+);

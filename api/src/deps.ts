@@ -1,0 +1,30 @@
+import { AmqpConnection, type Config } from '@notes/contracts';
+import type { AppDeps } from './app.ts';
+import { createDatabase } from './db/client.ts';
+import { createLogger } from './logger.ts';
+import { connectRedis, createRedis } from './plugins/external/redis.ts';
+
+/**
+ * Builds the API's clients in dependency order; `close()` closes them in reverse. Used by
+ * main.ts and by the integration tests, so both run the same wiring.
+ */
+export async function createDeps(config: Config): Promise<AppDeps & { close(): Promise<void> }> {
+  const logger = createLogger(config, 'api');
+  const database = createDatabase(config);
+  const redis = createRedis(config);
+  await connectRedis(redis).catch((err) => logger.warn({ err }, 'redis not reachable at start; continuing'));
+  const amqp = new AmqpConnection(config.amqp.url, { name: 'notes-api', logger });
+  amqp.start();
+  return {
+    config,
+    logger,
+    database,
+    redis,
+    amqp,
+    async close() {
+      await amqp.stop();
+      redis.disconnect();
+      await database.close();
+    },
+  };
+}

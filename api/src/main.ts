@@ -1,0 +1,37 @@
+import { ConfigError, loadConfig } from '@notes/contracts';
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.ts';
+import { migrateDatabase } from './db/client.ts';
+import { createDeps } from './deps.ts';
+
+/** The API process: config → migrations → clients → app → listen; closes in reverse. */
+async function main() {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  await migrateDatabase(config);
+  const deps = await createDeps(config);
+  if (config.auth.usingDevSecret) deps.logger.warn('JWT_SECRET is not set: using the development secret');
+  const app = await buildApp(deps);
+
+  closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+    if (err) deps.logger.error({ err }, 'closing after an error');
+    else deps.logger.info({ signal }, 'shutting down');
+    await app.close();
+    await deps.close();
+  });
+
+  await app.listen({ host: config.http.host, port: config.http.port });
+}
+
+main().catch((err) => {
+  process.stderr.write(`api failed to start: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,97 @@
+import fastifyJwt from '@fastify/jwt';
+import type { Config } from '@notes/contracts';
+import { eq } from 'drizzle-orm';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Database } from '../../db/client.ts';
+import { type Role, users } from '../../db/schema.ts';
+import { ForbiddenError, UnauthorizedError } from '../../errors/index.ts';
+
+export interface AuthUser {
+  id: string;
+  role: Role;
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string; role: Role };
+    user: AuthUser;
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** preHandler: a valid token of an enabled user (or the service identity). */
+    authenticate: (request: FastifyRequest) => Promise<void>;
+    /** preHandler factory: authenticate, then require one of the roles. */
+    requireRole: (...roles: Role[]) => (request: FastifyRequest) => Promise<void>;
+    signToken: (user: AuthUser) => string;
+  }
+}
+
+/** How long "this user is enabled" is trusted before the database is asked again. */
+const USER_STATE_TTL_MS = 1000;
+
+/**
+ * JWT authentication. Tokens are HS256 only (fast-jwt refuses `alg: none` and any other
+ * algorithm), expire, and are checked against the user's current state so a disabled user's
+ * token stops working within a second.
+ */
+export default fp(
+  async function auth(app: FastifyInstance, opts: { config: Config; database: Database }) {
+    await app.register(fastifyJwt, {
+      secret: opts.config.auth.jwtSecret,
+      sign: { algorithm: 'HS256', expiresIn: opts.config.auth.jwtExpiresInSeconds * 1000 },
+      verify: { algorithms: ['HS256'] },
+      decode: { complete: false },
+      formatUser: (payload) => ({ id: payload.sub, role: payload.role }),
+    });
+
+    const stateCache = new Map<string, { role: Role; disabled: boolean; at: number }>();
+    async function currentState(id: string) {
+      const hit = stateCache.get(id);
+      if (hit && Date.now() - hit.at < USER_STATE_TTL_MS) return hit;
+      const [row] = await opts.database.db
+        .select({ role: users.role, disabled: users.disabled })
+        .from(users)
+        .where(eq(users.id, id));
+      if (!row) return null;
+      const state = { role: row.role, disabled: row.disabled, at: Date.now() };
+      if (stateCache.size > 10_000) stateCache.clear();
+      stateCache.set(id, state);
+      return state;
+    }
+
+    app.decorate('signToken', (user: AuthUser) => app.jwt.sign({ sub: user.id, role: user.role }));
+
+    app.decorate('authenticate', async (request: FastifyRequest) => {
+      const header = request.headers.authorization;
+      if (!header?.startsWith('Bearer ')) throw new UnauthorizedError();
+      try {
+        await request.jwtVerify();
+      } catch {
+        throw new UnauthorizedError('The token is invalid or has expired.');
+      }
+      if (request.user.role === 'service') return; // no database row: the consumers' identity
+      const state = await currentState(request.user.id);
+      if (!state || state.disabled) throw new UnauthorizedError('This account is disabled or no longer exists.');
+      // The role in the database wins over the one in the token (an admin may demote).
+      request.user = { id: request.user.id, role: state.role };
+    });
+
+    app.decorate('requireRole', (...roles: Role[]) => async (request: FastifyRequest) => {
+      await app.authenticate(request);
+      if (!roles.includes(request.user.role)) throw new ForbiddenError();
+    });
+
+    /** Tests and admin actions call this so a changed user takes effect at once. */
+    app.decorate('forgetUserState', (id: string) => stateCache.delete(id));
+  },
+  { name: 'auth' },
+);
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    forgetUserState: (id: string) => void;
+  }
+}

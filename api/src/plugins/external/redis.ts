@@ -1,0 +1,28 @@
+import type { Config } from '@notes/contracts';
+import { Redis } from 'ioredis';
+
+/**
+ * Redis for request paths: fail fast instead of queueing while disconnected, so a Redis outage
+ * costs a request about a second at most (contract section 5), never a hang.
+ */
+export function createRedis(config: Config, name = 'api'): Redis {
+  const redis = new Redis(config.redis.url, {
+    keyPrefix: config.redis.keyPrefix,
+    connectionName: `notes-${name}`,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    commandTimeout: 250,
+    connectTimeout: 1000,
+    lazyConnect: true,
+    // Keep trying to reconnect in the background, at most every 2 s.
+    retryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
+  });
+  // Errors surface on the commands; an unhandled 'error' event would only add noise.
+  redis.on('error', () => {});
+  return redis;
+}
+
+/** Connects if reachable; a Redis that is down at start-up is not fatal once we are running. */
+export async function connectRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'wait') await redis.connect();
+}

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from './config.ts';
+
+test('defaults match the contract', () => {
+  const c = loadConfig({});
+  assert.equal(c.database.url, 'mysql://root@127.0.0.1:3306/notes');
+  assert.equal(c.database.name, 'notes');
+  assert.equal(c.redis.url, 'redis://127.0.0.1:6379');
+  assert.equal(c.amqp.url, 'amqp://guest:guest@127.0.0.1:5672');
+  assert.deepEqual([c.http.host, c.http.port, c.consumer.port], ['127.0.0.1', 3000, 9464]);
+  assert.deepEqual(c.retryDelaysMs, [1000, 5000, 30000, 120000]);
+  assert.equal(c.maxAttempts, 5);
+  assert.equal(c.idempotencyWindowSeconds, 30);
+  assert.deepEqual(c.webhook, { timeoutMs: 10000, allowPrivateNetworks: false });
+  assert.equal(c.shutdownTimeoutMs, 10000);
+  assert.equal(c.auth.usingDevSecret, true);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.database));
+});
+
+test('a bad value names the variable', () => {
+  assert.throws(
+    () => loadConfig({ PORT: 'eighty' }),
+    (e: Error) => e instanceof ConfigError && /PORT/.test(e.message),
+  );
+  assert.throws(() => loadConfig({ RETRY_DELAYS_MS: '1000,,2' }), /RETRY_DELAYS_MS/);
+  assert.throws(() => loadConfig({ DATABASE_URL: 'postgres://x/y' }), /DATABASE_URL/);
+  assert.throws(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'maybe' }), /WEBHOOK_ALLOW_PRIVATE_NETWORKS/);
+});
+
+test('production requires JWT_SECRET; admin needs both variables', () => {
+  assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /JWT_SECRET/);
+  assert.ok(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }));
+  assert.throws(() => loadConfig({ ADMIN_EMAIL: 'a@b.co' }), /ADMIN_PASSWORD/);
+  assert.deepEqual(loadConfig({ ADMIN_EMAIL: 'a@b.co', ADMIN_PASSWORD: 'secret123' }).admin, {
+    email: 'a@b.co',
+    password: 'secret123',
+  });
+});

@@ -1,0 +1,140 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { envSchema } from 'env-schema';
+
+/**
+ * The only reader of the environment. Every process (api, consumers, scripts) calls
+ * `loadConfig()` once at start-up and passes the frozen result down.
+ */
+const Env = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
+    default: 'development',
+  }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  DATABASE_URL: Type.String({ pattern: '^mysql://[^/]+/[A-Za-z0-9_]+$', default: 'mysql://root@127.0.0.1:3306/notes' }),
+  DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 16 }),
+  REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
+  /** Every Redis key and channel starts with this; tests give each run its own. */
+  REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'np:' }),
+  AMQP_URL: Type.String({ pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  CONSUMER_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
+  API_URL: Type.String({ pattern: '^https?://', default: 'http://127.0.0.1:3000' }),
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  JWT_EXPIRES_IN_SECONDS: Type.Integer({ minimum: 60, default: 3600 }),
+  ADMIN_EMAIL: Type.Optional(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$' })),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8 })),
+  RETRY_DELAYS_MS: Type.String({ pattern: '^\\d{1,9}(,\\d{1,9})*$', default: '1000,5000,30000,120000' }),
+  IDEMPOTENCY_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 30 }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: Type.Boolean({ default: false }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** Consumers: unacked messages held at once; also the handler concurrency (priorities need it bounded). */
+  CONSUMER_PREFETCH: Type.Integer({ minimum: 1, maximum: 1000, default: 32 }),
+  /** How many consumer processes `npm start` runs. */
+  CONSUMER_PROCESSES: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
+  /** A message delivered this many times without an outcome is parked in the DLQ as poison. */
+  MAX_DELIVERIES: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  OUTBOX_POLL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
+  /** Sent outbox rows, expired fences and processed-message keys older than this are deleted. */
+  RETENTION_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 48 }),
+});
+type Env = Static<typeof Env>;
+
+const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret';
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  logLevel: Env['LOG_LEVEL'];
+  database: { url: string; name: string; serverUrl: string; poolSize: number };
+  redis: { url: string; keyPrefix: string };
+  amqp: { url: string };
+  http: { host: string; port: number };
+  consumer: { port: number; prefetch: number; processes: number; maxDeliveries: number; apiUrl: string };
+  auth: { jwtSecret: string; jwtExpiresInSeconds: number; usingDevSecret: boolean };
+  admin: { email: string; password: string } | null;
+  retryDelaysMs: readonly number[];
+  /** Attempts a job gets in all: one per retry delay plus the first. */
+  maxAttempts: number;
+  idempotencyWindowSeconds: number;
+  webhook: { timeoutMs: number; allowPrivateNetworks: boolean };
+  shutdownTimeoutMs: number;
+  otlpEndpoint: string | null;
+  outboxPollMs: number;
+  retentionHours: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Validates the environment and returns a frozen config. Throws a ConfigError whose message
+ * names every bad variable.
+ */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  const env: Record<string, string> = {};
+  for (const key of Object.keys(Env.properties)) {
+    const value = source[key];
+    if (value !== undefined && value !== '') env[key] = value;
+  }
+  let e: Env;
+  try {
+    e = envSchema<Env>({ schema: Env, data: env, dotenv: false, ajv: undefined });
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message.replaceAll('env/', '')}`);
+  }
+  if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
+    throw new ConfigError('invalid configuration: JWT_SECRET is required when NODE_ENV=production');
+  }
+  if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
+  }
+  const dbUrl = new URL(e.DATABASE_URL);
+  const name = dbUrl.pathname.slice(1);
+  const server = new URL(e.DATABASE_URL);
+  server.pathname = '/';
+  const retryDelaysMs = Object.freeze(e.RETRY_DELAYS_MS.split(',').map(Number));
+
+  return deepFreeze({
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    database: { url: e.DATABASE_URL, name, serverUrl: server.toString(), poolSize: e.DB_POOL_SIZE },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    amqp: { url: e.AMQP_URL },
+    http: { host: e.HOST, port: e.PORT },
+    consumer: {
+      port: e.CONSUMER_PORT,
+      prefetch: e.CONSUMER_PREFETCH,
+      processes: e.CONSUMER_PROCESSES,
+      maxDeliveries: e.MAX_DELIVERIES,
+      apiUrl: e.API_URL.replace(/\/+$/, ''),
+    },
+    auth: {
+      jwtSecret: e.JWT_SECRET ?? DEV_JWT_SECRET,
+      jwtExpiresInSeconds: e.JWT_EXPIRES_IN_SECONDS,
+      usingDevSecret: e.JWT_SECRET === undefined,
+    },
+    admin: e.ADMIN_EMAIL && e.ADMIN_PASSWORD ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : null,
+    retryDelaysMs,
+    maxAttempts: retryDelaysMs.length + 1,
+    idempotencyWindowSeconds: e.IDEMPOTENCY_WINDOW_SECONDS,
+    webhook: { timeoutMs: e.WEBHOOK_TIMEOUT_MS, allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null,
+    outboxPollMs: e.OUTBOX_POLL_MS,
+    retentionHours: e.RETENTION_HOURS,
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
