@@ -1,0 +1,59 @@
+import { encodeJobMessage, type JobKind, type JobMessage, MESSAGE_VERSION, type Priority } from '@notes/contracts';
+import { uuidv7 } from 'uuidv7';
+import type { Tx } from '../db/client.ts';
+import { jobs, outbox } from '../db/schema.ts';
+
+export interface JobToEnqueue {
+  kind: JobKind;
+  noteId: string;
+  noteVersion: number;
+  userId: string;
+  priority: Priority;
+  webhookId?: string;
+  /** W3C traceparent of the current span, so the trace continues through the relay. */
+  traceparent?: string | null;
+}
+
+/** Whoever publishes the outbox; told after a commit so it publishes at once instead of at its next poll. */
+export interface OutboxNotifier {
+  nudge(): void;
+}
+
+/**
+ * Writes a job and its outbox row in the caller's transaction: the message exists exactly when
+ * the write that caused it does (the outbox shape). Call `notifier.nudge()` after the commit.
+ */
+export async function enqueueJob(tx: Tx, job: JobToEnqueue, now = new Date()): Promise<{ jobId: string }> {
+  const jobId = uuidv7();
+  const message: JobMessage = {
+    v: MESSAGE_VERSION,
+    job_id: jobId,
+    kind: job.kind,
+    note_id: job.noteId,
+    note_version: job.noteVersion,
+    user_id: job.userId,
+    priority: job.priority,
+    ...(job.webhookId ? { webhook_id: job.webhookId } : {}),
+    created_at: now.toISOString(),
+  };
+  await tx.insert(jobs).values({
+    id: jobId,
+    noteId: job.noteId,
+    userId: job.userId,
+    kind: job.kind,
+    priority: job.priority,
+    status: 'queued',
+    noteVersion: job.noteVersion,
+    webhookId: job.webhookId ?? null,
+    createdAt: now,
+    updatedAt: now,
+  });
+  await tx.insert(outbox).values({
+    jobId,
+    payload: encodeJobMessage(message).toString('utf8'),
+    priority: job.priority,
+    traceparent: job.traceparent ?? null,
+    createdAt: now,
+  });
+  return { jobId };
+}
