@@ -13,6 +13,8 @@ import type { Database } from './db/client.ts';
 import { installErrorHandler, PROBLEM_TYPE_BASE, sendProblem } from './errors/handler.ts';
 import auth from './plugins/app/auth.ts';
 import { registerRoutes } from './routes/index.ts';
+import type { EventPublisher } from './services/events.ts';
+import type { OutboxRelay } from './services/outbox-relay.ts';
 
 /** Everything the app needs from outside, built by main.ts (or a test) and closed by it. */
 export interface AppDeps {
@@ -22,6 +24,10 @@ export interface AppDeps {
   /** Fail-fast Redis for request paths (see plugins/external/redis.ts). */
   redis: Redis;
   amqp: AmqpConnection;
+  /** Live events for SSE (services/events.ts). */
+  events: EventPublisher;
+  /** Publishes the outbox; services nudge it after a commit that wrote outbox rows. */
+  outbox: OutboxRelay;
 }
 
 /** The app as route plugins see it: TypeBox schemas type the handlers. */

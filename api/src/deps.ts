@@ -3,6 +3,8 @@ import type { AppDeps } from './app.ts';
 import { createDatabase } from './db/client.ts';
 import { createLogger } from './logger.ts';
 import { connectRedis, createRedis } from './plugins/external/redis.ts';
+import { EventPublisher } from './services/events.ts';
+import { OutboxRelay } from './services/outbox-relay.ts';
 
 /**
  * Builds the API's clients in dependency order; `close()` closes them in reverse. Used by
@@ -14,14 +16,20 @@ export async function createDeps(config: Config): Promise<AppDeps & { close(): P
   const redis = createRedis(config);
   await connectRedis(redis).catch((err) => logger.warn({ err }, 'redis not reachable at start; continuing'));
   const amqp = new AmqpConnection(config.amqp.url, { name: 'notes-api', logger });
+  const events = new EventPublisher(redis, logger);
+  const outbox = new OutboxRelay({ config, database, amqp, logger });
   amqp.start();
+  outbox.start();
   return {
     config,
     logger,
     database,
     redis,
     amqp,
+    events,
+    outbox,
     async close() {
+      await outbox.stop();
       await amqp.stop();
       redis.disconnect();
       await database.close();

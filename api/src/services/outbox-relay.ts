@@ -1,0 +1,229 @@
+import { once } from 'node:events';
+import {
+  type AmqpConnection,
+  assertTopology,
+  type Config,
+  EXCHANGES,
+  jobPublishOptions,
+  type Priority,
+  ROUTING,
+} from '@notes/contracts';
+import type { ConfirmChannel, Message } from 'amqplib';
+import { and, inArray, isNull, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.ts';
+import { outbox } from '../db/schema.ts';
+import type { OutboxNotifier } from './job-enqueue.ts';
+
+/** Rows published per transaction. */
+const BATCH_SIZE = 250;
+/** A publish not confirmed by then counts as failed; the row stays unsent and is tried again. */
+const CONFIRM_TIMEOUT_MS = 10_000;
+
+export interface OutboxRelayStats {
+  published: number;
+  failed: number;
+  lastBatchMs: number;
+}
+
+export interface OutboxRelayHooks {
+  /** Called after each batch (for metrics). */
+  onBatch?(result: { published: number; failed: number; durationSeconds: number }): void;
+}
+
+type Row = { id: number; jobId: string; payload: string; priority: Priority; traceparent: string | null };
+
+/**
+ * Publishes outbox rows to RabbitMQ. Each batch runs in one transaction: lock unsent rows with
+ * `FOR UPDATE SKIP LOCKED` (so several API instances share the work without double-sending in
+ * the normal case), publish them persistent + mandatory on a confirm channel, and mark exactly
+ * the confirmed ones sent. A crash after the confirm and before the commit publishes those
+ * rows again: duplicates are expected and absorbed downstream (message_id = job id).
+ *
+ * Wakes at once when nudged after a commit, and polls every `outboxPollMs` for stragglers
+ * (rows written by an instance that died before publishing, or while RabbitMQ was down).
+ */
+export class OutboxRelay implements OutboxNotifier {
+  #channel: ConfirmChannel | null = null;
+  #opening: Promise<void> | null = null;
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+  #pending = false;
+  readonly stats: OutboxRelayStats = { published: 0, failed: 0, lastBatchMs: 0 };
+
+  constructor(
+    private readonly deps: { config: Config; database: Database; amqp: AmqpConnection; logger: Logger },
+    private readonly hooks: OutboxRelayHooks = {},
+  ) {}
+
+  /** Idempotent. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.deps.amqp.on('connected', this.#onConnected);
+    this.deps.amqp.on('disconnected', this.#onDisconnected);
+    if (this.deps.amqp.connected) this.#onConnected();
+    this.#loop = this.#run();
+  }
+
+  nudge(): void {
+    this.#pending = true;
+    this.#wake?.();
+  }
+
+  /** Idempotent. Finishes the batch in progress. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.deps.amqp.off('connected', this.#onConnected);
+    this.deps.amqp.off('disconnected', this.#onDisconnected);
+    this.#wake?.();
+    await this.#loop;
+    const ch = this.#channel;
+    this.#channel = null;
+    await ch?.close().catch(() => {});
+  }
+
+  /** Number of rows not yet sent (for health and metrics). */
+  async backlog(): Promise<number> {
+    const [row] = await this.deps.database.db
+      .select({ n: sql<number>`count(*)` })
+      .from(outbox)
+      .where(isNull(outbox.sentAt));
+    return Number(row?.n ?? 0);
+  }
+
+  #onConnected = (): void => {
+    this.#opening = this.#openChannel().catch((err) => {
+      this.deps.logger.warn({ err }, 'outbox relay could not open its channel');
+    });
+  };
+
+  #onDisconnected = (): void => {
+    this.#channel = null;
+  };
+
+  async #openChannel(): Promise<void> {
+    const conn = this.deps.amqp.connection;
+    if (!conn) return;
+    const ch = await conn.createConfirmChannel();
+    ch.on('error', (err: Error) => this.deps.logger.warn({ err }, 'outbox channel error'));
+    ch.on('close', () => {
+      if (this.#channel === ch) this.#channel = null;
+    });
+    ch.on('return', (msg: Message) => this.#returned.add(String(msg.properties.messageId)));
+    // Start-up asserts the whole topology, so a publish can never vanish into a missing queue.
+    await assertTopology(ch, this.deps.config.retryDelaysMs);
+    this.#channel = ch;
+    this.nudge();
+  }
+
+  /** Message ids the broker returned as unroutable (mandatory) during the current batch. */
+  #returned = new Set<string>();
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      this.#pending = false;
+      let more = false;
+      try {
+        await this.#opening;
+        if (this.#channel) more = await this.#publishBatch(this.#channel);
+      } catch (err) {
+        this.deps.logger.warn({ err }, 'outbox batch failed; will retry');
+      }
+      if (more || this.#pending) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.deps.config.outboxPollMs);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = null;
+    }
+  }
+
+  /** Publishes one batch; returns true when a full batch was sent (there may be more). */
+  async #publishBatch(ch: ConfirmChannel): Promise<boolean> {
+    const started = performance.now();
+    const result = await this.deps.database.db.transaction(async (tx) => {
+      const rows: Row[] = await tx
+        .select({
+          id: outbox.id,
+          jobId: outbox.jobId,
+          payload: outbox.payload,
+          priority: outbox.priority,
+          traceparent: outbox.traceparent,
+        })
+        .from(outbox)
+        .where(isNull(outbox.sentAt))
+        .orderBy(outbox.id)
+        .limit(BATCH_SIZE)
+        .for('update', { skipLocked: true });
+      if (rows.length === 0) return { sent: 0, failed: 0, full: false };
+
+      this.#returned.clear();
+      const outcomes = await Promise.all(rows.map((row) => this.#publish(ch, row)));
+      const sentIds = rows.filter((row, i) => outcomes[i] && !this.#returned.has(row.jobId)).map((r) => r.id);
+      const failedIds = rows.map((r) => r.id).filter((id) => !sentIds.includes(id));
+      const now = new Date();
+      if (sentIds.length) {
+        await tx
+          .update(outbox)
+          .set({ sentAt: now, publishAttempts: sql`${outbox.publishAttempts} + 1` })
+          .where(inArray(outbox.id, sentIds));
+      }
+      if (failedIds.length) {
+        await tx
+          .update(outbox)
+          .set({ publishAttempts: sql`${outbox.publishAttempts} + 1`, lastError: 'not confirmed or returned' })
+          .where(and(inArray(outbox.id, failedIds), isNull(outbox.sentAt)));
+      }
+      return { sent: sentIds.length, failed: failedIds.length, full: rows.length === BATCH_SIZE };
+    });
+    const durationSeconds = (performance.now() - started) / 1000;
+    this.stats.published += result.sent;
+    this.stats.failed += result.failed;
+    this.stats.lastBatchMs = durationSeconds * 1000;
+    if (result.sent || result.failed)
+      this.hooks.onBatch?.({ published: result.sent, failed: result.failed, durationSeconds });
+    if (result.failed) {
+      this.deps.logger.warn({ failed: result.failed }, 'outbox publishes not confirmed; they stay in the outbox');
+      return false;
+    }
+    return result.full;
+  }
+
+  /** Resolves true when the broker confirmed the message, false on nack, timeout or a closed channel. */
+  async #publish(ch: ConfirmChannel, row: Row): Promise<boolean> {
+    let kind = 'unknown';
+    try {
+      kind = (JSON.parse(row.payload) as { kind?: string }).kind ?? kind;
+    } catch {
+      // A row we wrote ourselves is always JSON; publish it anyway and let the consumer park it.
+    }
+    const options = jobPublishOptions({
+      jobId: row.jobId,
+      kind,
+      priority: row.priority,
+      attempt: 1,
+      headers: row.traceparent ? { traceparent: row.traceparent } : {},
+    });
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), CONFIRM_TIMEOUT_MS);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        resolve(ok);
+      };
+      try {
+        const flushed = ch.publish(EXCHANGES.work, ROUTING.work, Buffer.from(row.payload), options, (err) =>
+          done(!err),
+        );
+        if (!flushed) void once(ch, 'drain').catch(() => {});
+      } catch {
+        done(false); // the channel closed under us
+      }
+    });
+  }
+}

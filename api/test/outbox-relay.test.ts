@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { QUEUES } from '@notes/contracts';
+import { queueInfo, startFaultProxy } from '@notes/contracts/testing';
+import { isNull } from 'drizzle-orm';
+import { notes, outbox, users } from '../src/db/schema.ts';
+import { enqueueJob } from '../src/services/job-enqueue.ts';
+import { startTestApp, type TestApp } from './helpers.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** Writes a user, a note and its job + outbox row the way the notes service does. */
+async function writeNotes(t: TestApp, count: number) {
+  const now = new Date();
+  const userId = crypto.randomUUID();
+  await t.deps.database.db.insert(users).values({
+    id: userId,
+    email: `${userId}@example.test`,
+    name: 'relay',
+    passwordHash: 'x',
+    createdAt: now,
+    updatedAt: now,
+  });
+  for (let i = 0; i < count; i++) {
+    await t.deps.database.db.transaction(async (tx) => {
+      const noteId = crypto.randomUUID();
+      await tx.insert(notes).values({ id: noteId, userId, title: `n${i}`, body: 'b', createdAt: now, updatedAt: now });
+      await enqueueJob(tx, { kind: 'note.process', noteId, noteVersion: 1, userId, priority: 'normal' });
+    });
+    t.deps.outbox.nudge();
+  }
+}
+
+const unsent = async (t: TestApp) =>
+  (await t.deps.database.db.select({ id: outbox.id }).from(outbox).where(isNull(outbox.sentAt))).length;
+
+test('committed outbox rows are published with confirms and marked sent', async () => {
+  const t = await startTestApp('relay');
+  cleanups.push(() => t.close());
+  await writeNotes(t, 25);
+  await waitFor('25 messages in notes.jobs', async () => (await queueInfo(t.ns.vhost, QUEUES.work)).messages === 25);
+  await waitFor('no unsent rows', async () => (await unsent(t)) === 0);
+  // Published once each: nothing more arrives.
+  await sleep(500);
+  assert.equal((await queueInfo(t.ns.vhost, QUEUES.work)).messages, 25);
+});
+
+test('while RabbitMQ is unreachable rows wait in the outbox; once it is back every one is published', async () => {
+  const proxy = await startFaultProxy(5672);
+  cleanups.push(() => proxy.close());
+  const probe = await startTestApp('relaydown');
+  cleanups.push(() => probe.close());
+  // A second app in the same namespace, reaching RabbitMQ only through the proxy.
+  const amqpUrl = probe.ns.amqpUrl.replace('127.0.0.1:5672', `127.0.0.1:${proxy.port}`);
+  const { createDeps } = await import('../src/deps.ts');
+  await probe.deps.outbox.stop(); // only the proxied relay may publish in this test
+  const deps = await createDeps(probe.ns.config({ AMQP_URL: amqpUrl }));
+  cleanups.push(() => deps.close());
+  await deps.amqp.waitConnected(5000);
+
+  proxy.cut();
+  await waitFor('the relay to notice the outage', async () => !deps.amqp.connected);
+  await writeNotes({ ...probe, deps } as TestApp, 30);
+  await sleep(1000);
+  assert.equal(await unsent({ ...probe, deps } as TestApp), 30, 'nothing is marked sent while the broker is away');
+  assert.equal((await queueInfo(probe.ns.vhost, QUEUES.work)).messages, 0);
+
+  proxy.restore();
+  await waitFor(
+    'all 30 in notes.jobs',
+    async () => (await queueInfo(probe.ns.vhost, QUEUES.work)).messages === 30,
+    30_000,
+  );
+  await waitFor('no unsent rows', async () => (await unsent({ ...probe, deps } as TestApp)) === 0);
+});
