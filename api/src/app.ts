@@ -73,6 +73,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   for (const ajv of [strict, coercing]) ajv.addKeyword('kind').addKeyword('modifier');
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
 
+  // JSON only: a text/plain body is a 415 like any other type, not a string that fails validation.
+  app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   installMethodNotAllowed(app);
 

@@ -3,6 +3,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { migrateDatabase } from './db/client.ts';
 import { createDeps } from './deps.ts';
+import { ensureAdmin } from './services/admin-bootstrap.ts';
 
 /** The API process: config → migrations → clients → app → listen; closes in reverse. */
 async function main() {
@@ -18,6 +19,7 @@ async function main() {
   }
   await migrateDatabase(config);
   const deps = await createDeps(config);
+  await ensureAdmin(config, deps.database, deps.logger);
   if (config.auth.usingDevSecret) deps.logger.warn('JWT_SECRET is not set: using the development secret');
   const app = await buildApp(deps);
 

@@ -1,10 +1,10 @@
 import fastifyJwt from '@fastify/jwt';
-import type { Config } from '@notes/contracts';
+import { type Config, SERVICE_SUBJECT } from '@notes/contracts';
 import { eq } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Database } from '../../db/client.ts';
-import { type Role, users } from '../../db/schema.ts';
+import { ROLES, type Role, users } from '../../db/schema.ts';
 import { ForbiddenError, UnauthorizedError } from '../../errors/index.ts';
 
 export interface AuthUser {
@@ -41,7 +41,8 @@ export default fp(
   async function auth(app: FastifyInstance, opts: { config: Config; database: Database }) {
     await app.register(fastifyJwt, {
       secret: opts.config.auth.jwtSecret,
-      sign: { algorithm: 'HS256', expiresIn: opts.config.auth.jwtExpiresInSeconds * 1000 },
+      // @fastify/jwt takes a number as SECONDS (it converts to fast-jwt's milliseconds itself).
+      sign: { algorithm: 'HS256', expiresIn: opts.config.auth.jwtExpiresInSeconds },
       verify: { algorithms: ['HS256'] },
       decode: { complete: false },
       formatUser: (payload) => ({ id: payload.sub, role: payload.role }),
@@ -65,14 +66,21 @@ export default fp(
     app.decorate('signToken', (user: AuthUser) => app.jwt.sign({ sub: user.id, role: user.role }));
 
     app.decorate('authenticate', async (request: FastifyRequest) => {
-      const header = request.headers.authorization;
-      if (!header?.startsWith('Bearer ')) throw new UnauthorizedError();
+      // The scheme is case-insensitive (RFC 9110 §11.1).
+      if (!/^Bearer \S/i.test(request.headers.authorization ?? '')) throw new UnauthorizedError();
       try {
         await request.jwtVerify();
       } catch {
         throw new UnauthorizedError('The token is invalid or has expired.');
       }
-      if (request.user.role === 'service') return; // no database row: the consumers' identity
+      // A well-signed token must still carry a sensible identity; the service one is the
+      // consumers' and has no database row.
+      const { id, role } = request.user;
+      if (typeof id !== 'string' || !id || !ROLES.includes(role)) throw new UnauthorizedError('The token is invalid.');
+      if (role === 'service') {
+        if (id !== SERVICE_SUBJECT) throw new UnauthorizedError('The token is invalid.');
+        return;
+      }
       const state = await currentState(request.user.id);
       if (!state || state.disabled) throw new UnauthorizedError('This account is disabled or no longer exists.');
       // The role in the database wins over the one in the token (an admin may demote).

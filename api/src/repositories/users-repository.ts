@@ -1,0 +1,146 @@
+import { and, asc, count, desc, eq, like, or, type SQL } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.ts';
+import { type Role, users } from '../db/schema.ts';
+import type { PublicUser, UserSortField } from '../schemas/auth.ts';
+
+/**
+ * The users table: all SQL about users lives here. Every function takes the database or the
+ * caller's transaction first, so a service decides the transaction. Emails are stored
+ * lower-cased (callers pass them through `normalizeEmail`), and the column's `_ci` collation
+ * makes the unique key case-insensitive as well.
+ */
+
+export type UserRow = typeof users.$inferSelect;
+
+export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+
+/** The public shape: never the password hash. */
+export function toPublicUser(row: UserRow): PublicUser {
+  return {
+    id: row.id,
+    name: row.name,
+    email: row.email,
+    role: row.role,
+    disabled: row.disabled,
+    created_at: row.createdAt.toISOString(),
+  };
+}
+
+export interface NewUser {
+  id: string;
+  name: string;
+  email: string;
+  passwordHash: string;
+  role?: Role;
+  now: Date;
+}
+
+/** Inserts a user; a taken email surfaces as a duplicate-key error (see `isDuplicateKey`). */
+export async function insertUser(db: DbOrTx, user: NewUser): Promise<UserRow> {
+  const row: UserRow = {
+    id: user.id,
+    name: user.name,
+    email: normalizeEmail(user.email),
+    passwordHash: user.passwordHash,
+    role: user.role ?? 'user',
+    disabled: false,
+    createdAt: user.now,
+    updatedAt: user.now,
+  };
+  await db.insert(users).values(row);
+  return row;
+}
+
+export async function getUserById(db: DbOrTx, id: string): Promise<UserRow | null> {
+  const [row] = await db.select().from(users).where(eq(users.id, id)).limit(1);
+  return row ?? null;
+}
+
+export async function findUserByEmail(db: DbOrTx, email: string): Promise<UserRow | null> {
+  const [row] = await db
+    .select()
+    .from(users)
+    .where(eq(users.email, normalizeEmail(email)))
+    .limit(1);
+  return row ?? null;
+}
+
+export interface UserChanges {
+  name?: string;
+  role?: Role;
+  disabled?: boolean;
+  passwordHash?: string;
+}
+
+/** Applies the given changes; returns the updated row, or null when there is no such user. */
+export async function updateUser(
+  db: DbOrTx,
+  id: string,
+  changes: UserChanges,
+  now = new Date(),
+): Promise<UserRow | null> {
+  const set = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as UserChanges;
+  await db
+    .update(users)
+    .set({ ...set, updatedAt: now })
+    .where(eq(users.id, id));
+  return getUserById(db, id);
+}
+
+export interface ListUsersQuery {
+  limit: number;
+  offset: number;
+  /** A field, `-` first for descending; default `-created_at`. */
+  sort?: `${'' | '-'}${UserSortField}`;
+  /** Case-insensitive substring of the name or email. */
+  q?: string;
+  role?: Role;
+  disabled?: boolean;
+}
+
+const SORT_COLUMNS = {
+  created_at: users.createdAt,
+  email: users.email,
+  name: users.name,
+  role: users.role,
+} as const;
+
+/** One page of users and the total that match (for the admin console's pagination). */
+export async function listUsers(db: DbOrTx, query: ListUsersQuery): Promise<{ items: UserRow[]; total: number }> {
+  const filters: SQL[] = [];
+  if (query.q) {
+    // The `_ci` collation makes LIKE case-insensitive; the user's own % and _ are literal.
+    const pattern = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const match = or(like(users.name, pattern), like(users.email, pattern));
+    if (match) filters.push(match);
+  }
+  if (query.role) filters.push(eq(users.role, query.role));
+  if (query.disabled !== undefined) filters.push(eq(users.disabled, query.disabled));
+  const where = filters.length ? and(...filters) : undefined;
+
+  const sort = query.sort ?? '-created_at';
+  const descending = sort.startsWith('-');
+  const column = SORT_COLUMNS[sort.replace(/^-/, '') as UserSortField];
+  const direction = descending ? desc : asc;
+
+  const [items, totals] = await Promise.all([
+    db
+      .select()
+      .from(users)
+      .where(where)
+      // The id breaks ties so pages never overlap or skip rows.
+      .orderBy(direction(column), direction(users.id))
+      .limit(query.limit)
+      .offset(query.offset),
+    db.select({ n: count() }).from(users).where(where),
+  ]);
+  return { items, total: totals[0]?.n ?? 0 };
+}
+
+/** MySQL/MariaDB duplicate key (errno 1062), whether or not drizzle wrapped the driver error. */
+export function isDuplicateKey(err: unknown): boolean {
+  for (let e = err as { code?: string; errno?: number; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === 'ER_DUP_ENTRY' || e.errno === 1062) return true;
+  }
+  return false;
+}
