@@ -23,6 +23,20 @@ export function createLogger(config: Config, name: string): Logger {
       censor: '[redacted]',
     },
     formatters: { level: (label) => ({ level: label }) },
+    serializers: {
+      // SSE clients may pass their token as ?access_token=…; it must never reach a log line.
+      req: (req: { method?: string; url?: string; id?: string }) => ({
+        method: req.method,
+        url: redactQueryTokens(req.url ?? ''),
+        request_id: req.id,
+      }),
+      err: pino.stdSerializers.err,
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
   });
+}
+
+/** Replaces the value of token-bearing query parameters in a URL path. */
+export function redactQueryTokens(url: string): string {
+  return url.replace(/([?&](?:access_token|token)=)[^&#]*/gi, '$1[redacted]');
 }

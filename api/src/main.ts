@@ -4,6 +4,7 @@ import { buildApp } from './app.ts';
 import { migrateDatabase } from './db/client.ts';
 import { createDeps } from './deps.ts';
 import { ensureAdmin } from './services/admin-bootstrap.ts';
+import { startMaintenance } from './services/maintenance.ts';
 
 /** The API process: config → migrations → clients → app → listen; closes in reverse. */
 async function main() {
@@ -20,6 +21,7 @@ async function main() {
   await migrateDatabase(config);
   const deps = await createDeps(config);
   await ensureAdmin(config, deps.database, deps.logger);
+  const maintenance = startMaintenance(deps);
   if (config.auth.usingDevSecret) deps.logger.warn('JWT_SECRET is not set: using the development secret');
   const app = await buildApp(deps);
 
@@ -27,6 +29,7 @@ async function main() {
     if (err) deps.logger.error({ err }, 'closing after an error');
     else deps.logger.info({ signal }, 'shutting down');
     await app.close();
+    await maintenance.stop();
     await deps.close();
   });
 

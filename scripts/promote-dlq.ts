@@ -1,0 +1,108 @@
+import type { PromoteSummary } from '@notes/api/services/dlq-service.ts';
+import { type Config, ConfigError, loadConfig } from '@notes/contracts';
+import { PROMOTE_USAGE, type PromoteArgs, parsePromoteArgs } from './lib/promote-dlq-args.ts';
+
+/**
+ * npm run promote-dlq -- [--limit N] [--job ID ...] [--dry-run] [--include-malformed]
+ *
+ * Moves dead messages from notes.dlq back to work (attempt reset to 1, x-death stripped, jobs
+ * back to `queued`); see api/src/services/dlq-service.ts for why a kill at any moment loses no
+ * message. Progress goes to stderr, the summary line to stdout.
+ * Exit codes: 0 success, 1 failure (a message could not be moved, a service is down, or
+ * interrupted), 2 bad usage.
+ */
+
+const PROGRESS_EVERY = 100;
+const PROGRESS_INTERVAL_MS = 1000;
+
+const counts = (s: PromoteSummary) =>
+  `examined=${s.examined} promoted=${s.promoted} skipped=${s.skipped} malformed=${s.malformed} failed=${s.failed}`;
+
+async function run(args: PromoteArgs, config: Config): Promise<number> {
+  // Loaded here, not at the top, so a usage error or --help answers at once.
+  const { createDatabase } = await import('@notes/api/db/client.ts');
+  const { promoteDlq } = await import('@notes/api/services/dlq-service.ts');
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    // A second signal means now: unacked messages go back to the DLQ when the connection drops.
+    if (signals > 1) process.exit(1);
+    process.stderr.write(`${signal}: stopping after the current message (again to quit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const database = createDatabase(config);
+  let lastLine = Date.now();
+  process.stderr.write(
+    `promote-dlq: reading notes.dlq${args.dryRun ? ' (dry run: nothing moves)' : ''}` +
+      `${args.jobIds ? ` for ${args.jobIds.length} job(s)` : ''}${args.limit ? `, at most ${args.limit}` : ''}\n`,
+  );
+  try {
+    const summary = await promoteDlq({
+      amqpUrl: config.amqp.url,
+      database,
+      config,
+      dryRun: args.dryRun,
+      includeMalformed: args.includeMalformed,
+      signal: controller.signal,
+      ...(args.limit !== undefined ? { limit: args.limit } : {}),
+      ...(args.jobIds ? { jobIds: args.jobIds } : {}),
+      onProgress: ({ jobId, outcome, error, summary: s }) => {
+        if (outcome === 'failed') process.stderr.write(`failed: job ${jobId ?? '(no id)'}: ${error}\n`);
+        if (s.examined % PROGRESS_EVERY === 0 || Date.now() - lastLine >= PROGRESS_INTERVAL_MS) {
+          lastLine = Date.now();
+          process.stderr.write(`progress: ${counts(s)}\n`);
+        }
+      },
+    });
+    const interrupted = controller.signal.aborted;
+    process.stdout.write(
+      `summary: ${counts(summary)} dry_run=${summary.dryRun}${interrupted ? ' interrupted=true' : ''}\n`,
+    );
+    return summary.failed > 0 || interrupted ? 1 : 0;
+  } finally {
+    await database.close();
+  }
+}
+
+async function main(): Promise<number> {
+  let args: PromoteArgs;
+  try {
+    args = parsePromoteArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`promote-dlq: ${(err as Error).message}\n\n${PROMOTE_USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${PROMOTE_USAGE}\n`);
+    return 0;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`promote-dlq: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  try {
+    return await run(args, config);
+  } catch (err) {
+    process.stderr.write(`promote-dlq failed: ${(err as Error).message}\n`);
+    process.stderr.write('Is RabbitMQ (AMQP_URL) and MariaDB (DATABASE_URL) running? See scripts/services.sh.\n');
+    return 1;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`promote-dlq failed: ${err?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);
