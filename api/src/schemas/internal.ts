@@ -1,0 +1,135 @@
+import { JOB_KINDS, PRIORITIES } from '@notes/contracts';
+import { type Static, Type } from '@sinclair/typebox';
+import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
+
+/**
+ * The internal callback routes the consumers call (service identity only). One schema per shape
+ * drives validation, serialisation and the handler types.
+ */
+
+const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
+
+export const JobIdParams = Type.Object({ jobId: Type.String({ minLength: 1, maxLength: 64 }) });
+export type JobIdParams = Static<typeof JobIdParams>;
+
+const Attempt = Type.Integer({ minimum: 1, maximum: 1000, description: 'The 1-based attempt (x-notes-attempt).' });
+/**
+ * Which pass through the pipeline this delivery belongs to: '0' for the first, the
+ * `x-notes-promoted-at` header for a job promoted back from the DLQ. It scopes the
+ * processed-message keys, so a promoted job's callbacks are not mistaken for the old run's.
+ */
+const Run = Type.Optional(Type.String({ minLength: 1, maxLength: 40, pattern: '^[A-Za-z0-9:._-]+$' }));
+
+export const NoteResultSchema = Type.Object(
+  {
+    word_count: Type.Integer({ minimum: 0 }),
+    char_count: Type.Integer({ minimum: 0 }),
+    reading_time_seconds: Type.Integer({ minimum: 0 }),
+    tags: Type.Array(Type.String({ minLength: 1 })),
+    links: Type.Array(Type.String({ minLength: 1 })),
+    checksum: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  },
+  { additionalProperties: false },
+);
+
+export const StartBody = Type.Object({ attempt: Attempt, run: Run }, { additionalProperties: false });
+export type StartBody = Static<typeof StartBody>;
+
+export const CompleteBody = Type.Object(
+  { attempt: Attempt, run: Run, result: Type.Optional(NoteResultSchema) },
+  { additionalProperties: false },
+);
+export type CompleteBody = Static<typeof CompleteBody>;
+
+export const FailBody = Type.Object(
+  {
+    attempt: Attempt,
+    run: Run,
+    /** The error of this attempt (last_error). */
+    error: Type.String({ minLength: 1, maxLength: 4000 }),
+    /** True when the message went to the DLQ: the job becomes dead. */
+    final: Type.Boolean(),
+    /** Why it is dead (`max_attempts: …`, `malformed: …`, `poison: …`); defaults to `error`. */
+    reason: Type.Optional(Type.String({ minLength: 1, maxLength: 4000 })),
+  },
+  { additionalProperties: false },
+);
+export type FailBody = Static<typeof FailBody>;
+
+const DateTime = Type.String({ format: 'date-time' });
+const NullableDateTime = Type.Union([DateTime, Type.Null()]);
+
+export const InternalJob = Type.Object({
+  id: Type.String(),
+  kind: literals(JOB_KINDS),
+  status: literals(JOB_STATUSES),
+  note_id: Type.String(),
+  note_version: Type.Integer(),
+  user_id: Type.String(),
+  priority: literals(PRIORITIES),
+  attempts: Type.Integer(),
+  webhook_id: Type.Union([Type.String(), Type.Null()]),
+});
+export type InternalJob = Static<typeof InternalJob>;
+
+/** The note as the public API shows it (also the webhook payload's `data` and the live event). */
+export const InternalNote = Type.Object({
+  id: Type.String(),
+  user_id: Type.String(),
+  title: Type.String(),
+  body: Type.String(),
+  priority: literals(PRIORITIES),
+  status: literals(NOTE_STATUSES),
+  version: Type.Integer(),
+  result: Type.Union([NoteResultSchema, Type.Null()]),
+  attempts: Type.Integer(),
+  last_error: Type.Union([Type.String(), Type.Null()]),
+  created_at: DateTime,
+  updated_at: DateTime,
+  processed_at: NullableDateTime,
+});
+export type InternalNote = Static<typeof InternalNote>;
+
+export const InternalWebhook = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  secret: Type.String(),
+  events: Type.Array(Type.String()),
+});
+export type InternalWebhook = Static<typeof InternalWebhook>;
+
+/** Why a job must not run: its note changed, it or its endpoint is gone, or it is already settled. */
+export const SKIP_REASONS = ['stale', 'deleted', 'finished', 'unknown'] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+export const StartResponse = Type.Object({
+  proceed: Type.Boolean(),
+  reason: Type.Optional(literals(SKIP_REASONS)),
+  job: Type.Optional(InternalJob),
+  note: Type.Optional(InternalNote),
+  webhook: Type.Optional(InternalWebhook),
+});
+export type StartResponse = Static<typeof StartResponse>;
+
+/**
+ * What the API did with a complete/fail callback. `recorded: false` means nothing changed: a
+ * duplicate (already recorded), a stale or deleted note (the job is marked skipped), a job
+ * already settled, or an unknown job. The consumer acks in every case.
+ */
+export const RECORD_RESULTS = [
+  'processed',
+  'failed',
+  'dead',
+  'stale',
+  'deleted',
+  'duplicate',
+  'finished',
+  'unknown',
+] as const;
+export type RecordResult = (typeof RECORD_RESULTS)[number];
+
+export const RecordResponse = Type.Object({
+  recorded: Type.Boolean(),
+  outcome: literals(RECORD_RESULTS),
+});
+export type RecordResponse = Static<typeof RecordResponse>;

@@ -1,0 +1,110 @@
+import { AmqpConnection, type Config, QUEUES } from '@notes/contracts';
+import type { Logger } from 'pino';
+import { ApiClient, type ApiClientOptions } from './api-client.ts';
+import { JobConsumer, type JobConsumerOptions } from './consumer.ts';
+import { noteProcessHandler } from './handlers/note-process.ts';
+import { HandlerRegistry, type JobHandler } from './handlers/registry.ts';
+import { createWebhookDeliverHandler } from './handlers/webhook-deliver.ts';
+import { HealthServer } from './health-server.ts';
+import { createLogger } from './logger.ts';
+import { type ConsumerMetrics, createConsumerMetrics } from './metrics.ts';
+import { WebhookDeliverer } from './webhook-delivery.ts';
+
+export interface ConsumerProcessOptions {
+  logger?: Logger;
+  /** Replaces the standard handlers (tests); still one per kind or start-up fails. */
+  handlers?: readonly JobHandler[];
+  consumer?: JobConsumerOptions;
+  api?: ApiClientOptions;
+}
+
+/**
+ * One consumer process, wired in dependency order: logger → metrics → API client → handlers →
+ * AMQP connection → consumer → health/metrics server. `stop()` undoes it in reverse. main.ts runs
+ * one; tests run several in one Node process (each has its own registry and connection).
+ */
+export class ConsumerProcess {
+  readonly logger: Logger;
+  readonly metrics: ConsumerMetrics;
+  readonly api: ApiClient;
+  readonly amqp: AmqpConnection;
+  readonly consumer: JobConsumer;
+  readonly #health: HealthServer;
+  readonly #deliverer = new WebhookDeliverer();
+  #port: number | null = null;
+  #starting: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+
+  constructor(
+    readonly config: Config,
+    opts: ConsumerProcessOptions = {},
+  ) {
+    this.logger = opts.logger ?? createLogger(config);
+    this.metrics = createConsumerMetrics();
+    this.api = new ApiClient(config, this.logger, this.metrics, opts.api);
+    // Throws now, before any message is taken, if a kind has no handler or two.
+    const registry = new HandlerRegistry(
+      opts.handlers ?? [noteProcessHandler, createWebhookDeliverHandler((args) => this.#deliverer.deliver(args))],
+    );
+    this.amqp = new AmqpConnection(config.amqp.url, { name: `notes-consumer-${process.pid}`, logger: this.logger });
+    this.consumer = new JobConsumer(
+      { config, logger: this.logger, amqp: this.amqp, api: this.api, registry, metrics: this.metrics },
+      opts.consumer,
+    );
+    this.#health = new HealthServer(
+      { amqp: () => this.amqp.connected && this.consumer.consuming, api: () => this.api.ping() },
+      this.metrics.registry,
+    );
+    this.metrics.setQueueProbe(() => this.#queueStats());
+  }
+
+  /** The health/metrics port (after start). */
+  get port(): number {
+    if (this.#port === null) throw new Error('not started');
+    return this.#port;
+  }
+
+  /** Idempotent. Does not wait for the broker: the consumer starts whenever it connects. */
+  start(): Promise<void> {
+    this.#starting ??= (async () => {
+      this.amqp.start();
+      this.consumer.start();
+      this.#port = await this.#health.listen(this.config.consumer.port);
+      this.logger.info({ port: this.#port }, 'consumer started');
+    })();
+    return this.#starting;
+  }
+
+  /** Stops taking work, finishes and acks what it holds, closes everything. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#starting?.catch(() => {});
+      await this.consumer.stop();
+      await this.#health.close();
+      this.metrics.setQueueProbe(null);
+      await this.amqp.stop();
+      this.api.close();
+      this.#deliverer.shutdown();
+      this.logger.info('consumer stopped');
+    })();
+    return this.#stopping;
+  }
+
+  /** Queue depths for /metrics, on a short-lived channel (checkQueue on a missing queue kills it). */
+  async #queueStats() {
+    const conn = this.amqp.connection;
+    if (!conn) return [];
+    const ch = await conn.createChannel();
+    ch.on('error', () => {});
+    try {
+      const stats = [];
+      for (const queue of [QUEUES.work, QUEUES.dead]) {
+        const q = await ch.checkQueue(queue);
+        stats.push({ queue, messages: q.messageCount, consumers: q.consumerCount });
+      }
+      return stats;
+    } finally {
+      await ch.close().catch(() => {});
+    }
+  }
+}

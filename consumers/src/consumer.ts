@@ -1,0 +1,233 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type AmqpConnection, assertTopology, type Config, QUEUES } from '@notes/contracts';
+import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Logger } from 'pino';
+import type { ApiClient } from './api-client.ts';
+import { ConfirmPublisher } from './confirm-publisher.ts';
+import { type Delivery, type FlowEnv, processDelivery } from './delivery-flow.ts';
+import { ChannelGoneError } from './errors.ts';
+import type { HandlerRegistry } from './handlers/registry.ts';
+import type { ConsumerMetrics } from './metrics.ts';
+
+export interface JobConsumerDeps {
+  config: Config;
+  logger: Logger;
+  amqp: AmqpConnection;
+  api: ApiClient;
+  registry: HandlerRegistry;
+  metrics?: ConsumerMetrics;
+}
+
+export interface JobConsumerOptions {
+  /** Pause before a message goes back while the API is unreachable. Default 2000. */
+  requeuePauseMs?: number;
+  /** Wait before reopening a channel the broker closed. Default 500. */
+  reopenDelayMs?: number;
+}
+
+/**
+ * Consumes `notes.jobs`: on every 'connected' it opens a confirm channel, asserts the topology,
+ * sets the prefetch (which is also the handler concurrency, and what makes priorities work) and
+ * consumes with manual acks. A delivery is bound to the channel it came on: once that channel is
+ * gone its tag is void (acking it on a new channel would be a channel error), the broker
+ * redelivers it, and the flow just lets go of it.
+ */
+export class JobConsumer {
+  readonly #deps: JobConsumerDeps;
+  readonly #opts: Required<JobConsumerOptions>;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #stopSignal = new AbortController();
+  #channel: ConfirmChannel | null = null;
+  #publisher: ConfirmPublisher | null = null;
+  #consumerTag: string | null = null;
+  #running = false;
+  #stopping: Promise<void> | null = null;
+  #opening: Promise<void> | null = null;
+
+  constructor(deps: JobConsumerDeps, opts: JobConsumerOptions = {}) {
+    this.#deps = deps;
+    this.#opts = { requeuePauseMs: 2000, reopenDelayMs: 500, ...opts };
+  }
+
+  /** True while a channel is open and consuming (readiness). */
+  get consuming(): boolean {
+    return this.#channel !== null && this.#consumerTag !== null;
+  }
+
+  /** Deliveries being handled now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Starts consuming whenever the connection is up. Idempotent. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#deps.amqp.on('connected', this.#onConnected);
+    this.#deps.amqp.on('disconnected', this.#onDisconnected);
+    const conn = this.#deps.amqp.connection;
+    if (conn) this.#onConnected(conn);
+  }
+
+  /**
+   * Stops taking work (cancels the consumer), lets the deliveries it holds finish and be acked
+   * within `graceMs`, then aborts what is left (those are redelivered) and closes the channel.
+   * Idempotent; a second call returns the first call's promise.
+   */
+  stop(graceMs = this.#deps.config.shutdownTimeoutMs * 0.6): Promise<void> {
+    if (!this.#running) return Promise.resolve();
+    this.#stopping ??= this.#stop(graceMs);
+    return this.#stopping;
+  }
+
+  async #stop(graceMs: number): Promise<void> {
+    const { amqp, logger } = this.#deps;
+    amqp.off('connected', this.#onConnected);
+    amqp.off('disconnected', this.#onDisconnected);
+    await this.#opening;
+    const ch = this.#channel;
+    const tag = this.#consumerTag;
+    this.#consumerTag = null;
+    if (ch && tag) await ch.cancel(tag).catch(() => {});
+    logger.info({ in_flight: this.#inFlight.size }, 'consumer cancelled; finishing held deliveries');
+    if (!(await this.#drain(graceMs))) {
+      logger.warn({ in_flight: this.#inFlight.size }, 'shutdown grace over; aborting what is left');
+      this.#stopSignal.abort();
+      await this.#drain(Math.min(1000, graceMs / 2));
+    }
+    this.#stopSignal.abort();
+    this.#drop();
+    await ch?.close().catch(() => {});
+    this.#running = false;
+  }
+
+  /** True when every in-flight delivery (including any that arrived meanwhile) settled within `ms`. */
+  async #drain(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (this.#inFlight.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      const timer = new AbortController();
+      await Promise.race([
+        Promise.allSettled([...this.#inFlight]),
+        sleep(left, undefined, { signal: timer.signal }).catch(() => {}),
+      ]);
+      timer.abort();
+    }
+    return true;
+  }
+
+  #onConnected = (conn: ChannelModel): void => {
+    if (!this.#running || this.#stopping || this.#opening) return;
+    this.#opening = this.#open(conn).finally(() => {
+      this.#opening = null;
+    });
+  };
+
+  #onDisconnected = (): void => {
+    this.#drop();
+  };
+
+  /** Forgets the channel: its deliveries' tags are void from now on. */
+  #drop(): void {
+    this.#channel = null;
+    this.#publisher = null;
+    this.#consumerTag = null;
+  }
+
+  async #open(conn: ChannelModel): Promise<void> {
+    const { config, logger } = this.#deps;
+    let ch: ConfirmChannel | undefined;
+    try {
+      ch = await conn.createConfirmChannel();
+      const channel = ch;
+      // An unhandled channel 'error' would crash the process; the 'close' that follows reopens.
+      channel.on('error', (err: Error) => logger.warn({ err }, 'consumer channel error'));
+      channel.on('close', () => {
+        if (this.#channel !== channel) return;
+        this.#drop();
+        this.#reopenLater(conn);
+      });
+      await assertTopology(channel, config.retryDelaysMs);
+      await channel.prefetch(config.consumer.prefetch);
+      this.#channel = channel;
+      this.#publisher = new ConfirmPublisher(channel);
+      await this.#consume(channel);
+      logger.info({ prefetch: config.consumer.prefetch }, 'consuming notes.jobs');
+    } catch (err) {
+      logger.warn({ err }, 'could not start consuming; retrying');
+      if (ch && this.#channel === ch) this.#drop();
+      await ch?.close().catch(() => {});
+      this.#reopenLater(conn);
+    }
+  }
+
+  /** The channel died but maybe not the connection (a channel error): open a new one on it. */
+  #reopenLater(conn: ChannelModel): void {
+    if (!this.#running || this.#stopping) return;
+    setTimeout(() => {
+      if (this.#deps.amqp.connection === conn && !this.#channel) this.#onConnected(conn);
+    }, this.#opts.reopenDelayMs).unref();
+  }
+
+  async #consume(ch: ConfirmChannel): Promise<void> {
+    const { consumerTag } = await ch.consume(QUEUES.work, (msg) => this.#onMessage(ch, msg), { noAck: false });
+    this.#consumerTag = consumerTag;
+  }
+
+  #onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
+    if (msg === null) {
+      // The broker cancelled us (queue deleted or moved): re-assert and consume again.
+      this.#deps.logger.warn('consumer cancelled by the broker; consuming again');
+      this.#consumerTag = null;
+      setTimeout(() => {
+        if (this.#channel !== ch || this.#stopping) return;
+        assertTopology(ch, this.#deps.config.retryDelaysMs)
+          .then(() => this.#consume(ch))
+          .catch((err) => this.#deps.logger.warn({ err }, 'could not consume again; the channel will reopen'));
+      }, this.#opts.reopenDelayMs).unref();
+      return;
+    }
+    const task = processDelivery(this.#bind(ch, msg), this.#env()).finally(() => this.#inFlight.delete(task));
+    this.#inFlight.add(task);
+  }
+
+  #env(): FlowEnv {
+    const { config, logger, api, registry, metrics } = this.#deps;
+    return {
+      config,
+      logger,
+      api,
+      registry,
+      metrics,
+      signal: this.#stopSignal.signal,
+      requeuePauseMs: this.#opts.requeuePauseMs,
+    };
+  }
+
+  /** A delivery that only ever touches the channel it came on, and only while that is current. */
+  #bind(ch: ConfirmChannel, msg: ConsumeMessage): Delivery {
+    const live = () => this.#channel === ch;
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled || !live()) return;
+      settled = true;
+      try {
+        fn();
+      } catch (err) {
+        this.#deps.logger.warn({ err }, 'ack/nack failed; the broker will redeliver');
+      }
+    };
+    return {
+      msg,
+      ack: () => settle(() => ch.ack(msg)),
+      nack: (requeue) => settle(() => ch.nack(msg, false, requeue)),
+      publish: async (exchange, routingKey, content, options) => {
+        const publisher = this.#publisher;
+        if (!live() || !publisher) throw new ChannelGoneError('the delivery channel is gone');
+        await publisher.publish(exchange, routingKey, content, options);
+        if (!live()) throw new ChannelGoneError('the delivery channel closed while publishing');
+      },
+    };
+  }
+}

@@ -1,0 +1,311 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  attemptOf,
+  type Config,
+  type DeadReason,
+  decodeJobMessage,
+  EXCHANGES,
+  HEADERS,
+  JOB_KINDS,
+  type JobMessage,
+  jobPublishOptions,
+  ROUTING,
+  retryRoutingKey,
+  withoutDeathHeaders,
+} from '@notes/contracts';
+import type { ConsumeMessage, Options } from 'amqplib';
+import type { Logger } from 'pino';
+import type { ApiClient } from './api-client.ts';
+import { ApiUnavailableError, ChannelGoneError, describeError } from './errors.ts';
+import type { HandlerRegistry } from './handlers/registry.ts';
+import type { ConsumerMetrics } from './metrics.ts';
+import { decide } from './retry-policy.ts';
+
+/** One message as the flow sees it; the consumer binds it to the channel it came on. */
+export interface Delivery {
+  readonly msg: ConsumeMessage;
+  /** Acks; a no-op once its channel is gone (the broker has requeued it already). */
+  ack(): void;
+  nack(requeue: boolean): void;
+  /** Publishes with a confirm on the delivery's channel; ChannelGoneError once it is gone. */
+  publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<void>;
+}
+
+export interface FlowEnv {
+  config: Config;
+  logger: Logger;
+  api: ApiClient;
+  registry: HandlerRegistry;
+  metrics?: ConsumerMetrics;
+  /** Aborted when the process stops: handlers end, waits end, nothing new is published. */
+  signal: AbortSignal;
+  /** Pause before a message goes back to the queue while the API is unreachable. */
+  requeuePauseMs: number;
+}
+
+type Ctx = { d: Delivery; env: FlowEnv; job: JobMessage; attempt: number; run: string | undefined; log: Logger };
+
+/**
+ * The life of one delivery (contract section 6): decode → count deliveries → /start → handler →
+ * /complete → ack. On failure the copy goes to a wait queue or the DLQ with a confirm, the API
+ * hears of it, and only then is the original acked: the message is never in no queue at all.
+ * Never throws.
+ */
+export async function processDelivery(d: Delivery, env: FlowEnv): Promise<void> {
+  const headers = d.msg.properties.headers ?? {};
+  const attempt = attemptOf(headers);
+  const run = runOf(headers);
+  try {
+    const decoded = decodeJobMessage(d.msg.content);
+    if (!decoded.ok) return await parkMalformed(d, env, decoded.reason, attempt, run);
+    const job = decoded.message;
+    const log = env.logger.child({ job_id: job.job_id, note_id: job.note_id, kind: job.kind, attempt });
+    const ctx: Ctx = { d, env, job, attempt, run, log };
+    if (d.msg.fields.redelivered) return await countRedelivery(ctx);
+
+    const created = Date.parse(job.created_at);
+    if (Number.isFinite(created)) {
+      env.metrics?.queueWaitDuration.observe(labels(job), Math.max(0, Date.now() - created) / 1000);
+    }
+    env.metrics?.inFlight.inc();
+    const started = performance.now();
+    try {
+      await runJob(ctx);
+    } finally {
+      env.metrics?.inFlight.dec();
+      env.metrics?.processingDuration.observe({ kind: job.kind }, (performance.now() - started) / 1000);
+    }
+  } catch (err) {
+    if (err instanceof ChannelGoneError) return; // the broker redelivers it
+    env.logger.error({ err }, 'delivery flow failed; leaving the message to be redelivered');
+    d.nack(true);
+  }
+}
+
+async function runJob(ctx: Ctx): Promise<void> {
+  const { d, env, job, attempt, run, log } = ctx;
+  let step = 'start';
+  try {
+    const start = await env.api.start(job.job_id, { attempt, run });
+    if (!start.proceed || !start.note) {
+      log.info({ reason: start.reason }, 'job not run');
+      d.ack();
+      env.metrics?.jobsProcessed.inc({ ...labels(job), outcome: 'skipped' });
+      return;
+    }
+    step = 'handler';
+    const outcome = await env.registry.get(job.kind).handle({
+      job,
+      attempt,
+      note: start.note,
+      webhook: start.webhook,
+      config: env.config,
+      logger: log,
+      metrics: env.metrics,
+      signal: env.signal,
+    });
+    step = 'complete';
+    const recorded = await env.api.complete(job.job_id, { attempt, run, result: outcome.result });
+    d.ack();
+    log.debug({ outcome: recorded.outcome }, 'job done');
+    env.metrics?.jobsProcessed.inc({ ...labels(job), outcome: recorded.recorded ? 'processed' : 'skipped' });
+  } catch (err) {
+    log.warn({ err, step }, 'job attempt failed');
+    await settleFailure(ctx, err);
+  }
+}
+
+/** Retry, dead-letter, requeue or abandon, per retry-policy.ts. */
+async function settleFailure(ctx: Ctx, err: unknown): Promise<void> {
+  const { d, env, job, attempt, run, log } = ctx;
+  const decision = decide(err, attempt, env.config);
+  const error = describeError(err);
+  switch (decision.action) {
+    case 'abandon':
+      return;
+    case 'requeue':
+      return requeue(ctx, error);
+    case 'retry': {
+      const headers = withoutDeliveries(d.msg.properties.headers);
+      const options = jobPublishOptions({
+        jobId: job.job_id,
+        kind: job.kind,
+        priority: job.priority,
+        attempt: attempt + 1,
+        headers,
+      });
+      if (!(await publishOrRequeue(ctx, EXCHANGES.retry, retryRoutingKey(decision.delayMs), options))) return;
+      env.metrics?.retries.inc({ kind: job.kind });
+      env.metrics?.jobsProcessed.inc({ ...labels(job), outcome: 'retried' });
+      log.info({ delay_ms: decision.delayMs }, 'job scheduled for retry');
+      // The retry copy carries the job on; a lost /fail only costs the job row its last_error.
+      await recordFailure(env, job.job_id, { attempt, run, error, final: false }, log, false);
+      d.ack();
+      return;
+    }
+    case 'dead-letter':
+      return deadLetter(ctx, decision.reason, `${decision.reason}: ${error}`, error);
+  }
+}
+
+async function deadLetter(ctx: Ctx, kind: DeadReason, reason: string, error: string): Promise<void> {
+  const { d, env, job, attempt, run, log } = ctx;
+  const headers = {
+    ...withoutDeliveries(d.msg.properties.headers),
+    [HEADERS.deadReason]: reason,
+    [HEADERS.deadAt]: new Date().toISOString(),
+  };
+  const options = jobPublishOptions({ jobId: job.job_id, kind: job.kind, priority: job.priority, attempt, headers });
+  if (!(await publishOrRequeue(ctx, EXCHANGES.dead, ROUTING.dead, options))) return;
+  env.metrics?.deadLettered.inc({ kind: job.kind, reason: kind });
+  env.metrics?.jobsProcessed.inc({ ...labels(job), outcome: 'dead' });
+  log.warn({ reason }, 'job dead-lettered');
+  // Every accepted write must end processed or dead: the job row has to hear of it before the ack.
+  await recordFailure(env, job.job_id, { attempt, run, error, final: true, reason }, log, true);
+  d.ack();
+}
+
+/**
+ * A redelivery means a delivery ended without an outcome (a crash, a lost channel). The broker
+ * only flags it, so the count lives in our own header: the message is republished with the count
+ * + 1 and the original acked; at MAX_DELIVERIES it is parked in the DLQ as poison.
+ */
+async function countRedelivery(ctx: Ctx): Promise<void> {
+  const { d, env, log } = ctx;
+  const headers = d.msg.properties.headers ?? {};
+  const raw = Number(headers[HEADERS.deliveries] ?? 0);
+  const lost = (Number.isInteger(raw) && raw >= 0 ? raw : 0) + 1;
+  if (lost >= env.config.consumer.maxDeliveries) {
+    const reason = `poison: delivered ${lost} times without an outcome`;
+    return deadLetter(ctx, 'poison', reason, reason);
+  }
+  log.info({ deliveries: lost }, 'redelivered; counting it and putting it back');
+  const options = copyOptions(d.msg, { ...headers, [HEADERS.deliveries]: lost });
+  if (await publishOrRequeue(ctx, EXCHANGES.work, ROUTING.work, options)) d.ack();
+}
+
+/** The API is unreachable: after a pause, the message goes back to work with its attempt unspent. */
+async function requeue(ctx: Ctx, why: string): Promise<void> {
+  const { d, env, log } = ctx;
+  log.warn({ why }, 'API unavailable; the message goes back to the queue');
+  await sleep(env.requeuePauseMs, undefined, { signal: env.signal }).catch(() => {});
+  if (env.signal.aborted) return d.nack(true);
+  // A copy rather than a nack: a nacked message comes back flagged redelivered, which would count
+  // against its MAX_DELIVERIES.
+  const options = copyOptions(d.msg, d.msg.properties.headers ?? {});
+  if (await publishOrRequeue(ctx, EXCHANGES.work, ROUTING.work, options)) d.ack();
+}
+
+/** True when confirmed; otherwise the original is nacked back (or abandoned with its channel). */
+async function publishOrRequeue(ctx: Ctx, exchange: string, routingKey: string, options: Options.Publish) {
+  try {
+    await ctx.d.publish(exchange, routingKey, ctx.d.msg.content, options);
+    return true;
+  } catch (err) {
+    if (err instanceof ChannelGoneError) throw err;
+    ctx.log.warn({ err, exchange }, 'publish not confirmed; requeueing the original');
+    ctx.d.nack(true);
+    return false;
+  }
+}
+
+/**
+ * Tells the API a failure. `mustRecord`: keep trying while the API is unreachable (the caller
+ * holds the message unacked meanwhile); on shutdown give up with ChannelGoneError so the message
+ * is redelivered and the outcome recorded then.
+ */
+async function recordFailure(
+  env: FlowEnv,
+  jobId: string,
+  body: { attempt: number; run: string | undefined; error: string; final: boolean; reason?: string },
+  log: Logger,
+  mustRecord: boolean,
+): Promise<void> {
+  for (;;) {
+    try {
+      await env.api.fail(jobId, body);
+      return;
+    } catch (err) {
+      if (!(err instanceof ApiUnavailableError)) {
+        log.error({ err }, 'the API refused the failure report');
+        return;
+      }
+      if (!mustRecord) {
+        log.warn({ err }, 'failure not reported (API unavailable); the retry carries the job on');
+        return;
+      }
+      if (env.signal.aborted) throw new ChannelGoneError('stopping before the API recorded the outcome');
+      await sleep(env.requeuePauseMs, undefined, { signal: env.signal }).catch(() => {});
+    }
+  }
+}
+
+/** Bad JSON, unknown kind, failing schema: straight to the DLQ, marked malformed, never retried. */
+async function parkMalformed(d: Delivery, env: FlowEnv, why: string, attempt: number, run: string | undefined) {
+  const reason = `malformed: ${why}`.slice(0, 1000);
+  const { jobId, kind } = readableIdentity(d.msg);
+  const log = env.logger.child({ job_id: jobId, message_id: d.msg.properties.messageId });
+  const options = copyOptions(d.msg, {
+    ...withoutDeliveries(d.msg.properties.headers),
+    [HEADERS.malformed]: true,
+    [HEADERS.deadReason]: reason,
+    [HEADERS.deadAt]: new Date().toISOString(),
+  });
+  try {
+    await d.publish(EXCHANGES.dead, ROUTING.dead, d.msg.content, options);
+  } catch (err) {
+    if (err instanceof ChannelGoneError) throw err;
+    log.warn({ err }, 'malformed message not parked (publish failed); requeueing it');
+    return d.nack(true);
+  }
+  env.metrics?.deadLettered.inc({ kind, reason: 'malformed' });
+  log.warn({ reason }, 'malformed message parked in the DLQ');
+  if (jobId) await recordFailure(env, jobId, { attempt, run, error: reason, final: true, reason }, log, true);
+  d.ack();
+}
+
+/** The job id and kind of a message that failed validation, where they can still be read. */
+function readableIdentity(msg: ConsumeMessage): { jobId: string | undefined; kind: string } {
+  let body: { job_id?: unknown; kind?: unknown } = {};
+  try {
+    const parsed: unknown = JSON.parse(msg.content.toString('utf8'));
+    if (parsed && typeof parsed === 'object') body = parsed as typeof body;
+  } catch {}
+  const candidates = [body.job_id, msg.properties.messageId];
+  const jobId = candidates.find((c): c is string => typeof c === 'string' && /^[\w.:-]{1,64}$/.test(c));
+  const kind = (JOB_KINDS as readonly unknown[]).includes(body.kind) ? (body.kind as string) : 'unknown';
+  return { jobId, kind };
+}
+
+/** The same message again (body, id, priority, type), persistent, with the given headers. */
+function copyOptions(msg: ConsumeMessage, headers: Record<string, unknown>): Options.Publish {
+  const p = msg.properties;
+  const options: Options.Publish = {
+    persistent: true,
+    mandatory: true,
+    headers: withoutDeathHeaders(headers),
+    timestamp: Math.floor(Date.now() / 1000),
+  };
+  if (p.contentType) options.contentType = p.contentType;
+  if (p.messageId) options.messageId = p.messageId;
+  if (p.type) options.type = p.type;
+  if (typeof p.priority === 'number') options.priority = p.priority;
+  if (p.correlationId) options.correlationId = p.correlationId;
+  if (p.appId) options.appId = p.appId;
+  return options;
+}
+
+function withoutDeliveries(headers: Record<string, unknown> | undefined): Record<string, unknown> {
+  const { [HEADERS.deliveries]: _, ...rest } = headers ?? {};
+  return rest;
+}
+
+/** The run a promoted job is in (its promotion time); undefined for the first run. */
+function runOf(headers: Record<string, unknown>): string | undefined {
+  const raw = headers[HEADERS.promotedAt];
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  const text = raw instanceof Date ? String(raw.getTime()) : String(raw);
+  return text.replace(/[^A-Za-z0-9:._-]/g, '_').slice(0, 40) || undefined;
+}
+
+const labels = (job: JobMessage) => ({ kind: job.kind, priority: job.priority });

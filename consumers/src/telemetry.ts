@@ -1,0 +1,12 @@
+/**
+ * Tracing preload for the consumers. Start the process with it BEFORE the entry file:
+ *
+ *   node --import tsx --import ./src/telemetry.ts src/main.ts
+ *
+ * Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set. amqplib's instrumentation continues the trace
+ * from the message's `traceparent` header; undici's covers the webhook and API calls (fetch).
+ * main.ts flushes with shutdownTelemetry() from '@notes/contracts/telemetry'.
+ */
+import { startTelemetry } from '@notes/contracts/telemetry';
+
+startTelemetry({ serviceName: 'notes-consumers', ignorePaths: ['/metrics', '/health'] });

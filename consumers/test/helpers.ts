@@ -1,0 +1,157 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { type Config, encodeJobMessage, type JobMessage, jobPublishOptions } from '@notes/contracts';
+import { queueInfo } from '@notes/contracts/testing';
+import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
+import { startTestApp, type TestApp } from '../../api/test/helpers.ts';
+import { call, createNote, newUser, type TestUser } from '../../api/test/notes-fixtures.ts';
+import { ConsumerProcess, type ConsumerProcessOptions } from '../src/consumer-process.ts';
+
+export { call, createNote, newUser, type TestUser };
+
+/** The consumers' tests run the real API (listening on a port) and real consumers against it. */
+export interface Pipeline {
+  t: TestApp;
+  apiUrl: string;
+  /** Environment for a consumer (in-process via `config`, or a child process). */
+  env: Record<string, string>;
+  config(overrides?: Record<string, string>): Config;
+  /** An in-process consumer; stopped by close(). */
+  startConsumer(overrides?: Record<string, string>, opts?: ConsumerProcessOptions): Promise<ConsumerProcess>;
+  /** A consumer as its own process (`node --import tsx src/main.ts`); killed by close(). */
+  spawnConsumer(overrides?: Record<string, string>): ChildProcess & { output: () => string };
+  /** A confirm channel of the test's own on the namespace's vhost. */
+  channel(): Promise<ConfirmChannel>;
+  close(): Promise<void>;
+}
+
+const CONSUMER_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const CONSUMERS_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+export async function startPipeline(label: string, env: Record<string, string> = {}): Promise<Pipeline> {
+  const t = await startTestApp(label, env);
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = t.app.server.address() as AddressInfo;
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const consumerEnv = { ...t.ns.env, ...env, API_URL: apiUrl, CONSUMER_PORT: '0', SHUTDOWN_TIMEOUT_MS: '4000' };
+  const consumers: ConsumerProcess[] = [];
+  const children: ChildProcess[] = [];
+  let conn: ChannelModel | null = null;
+  return {
+    t,
+    apiUrl,
+    env: consumerEnv,
+    config: (overrides = {}) => t.ns.config({ ...consumerEnv, ...overrides }),
+    async startConsumer(overrides = {}, opts = {}) {
+      const c = new ConsumerProcess(t.ns.config({ ...consumerEnv, ...overrides }), {
+        consumer: { requeuePauseMs: 200, reopenDelayMs: 100 },
+        ...opts,
+      });
+      consumers.push(c);
+      await c.start();
+      return c;
+    },
+    spawnConsumer(overrides = {}) {
+      let output = '';
+      const child = spawn(process.execPath, ['--import', 'tsx', CONSUMER_MAIN], {
+        cwd: CONSUMERS_DIR,
+        env: { ...process.env, ...consumerEnv, LOG_LEVEL: 'info', ...overrides },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout?.on('data', (d) => {
+        output += d;
+      });
+      child.stderr?.on('data', (d) => {
+        output += d;
+      });
+      children.push(child);
+      return Object.assign(child, { output: () => output });
+    },
+    async channel() {
+      if (!conn) {
+        conn = await amqp.connect(t.ns.amqpUrl);
+        conn.on('error', () => {});
+      }
+      const ch = await conn.createConfirmChannel();
+      ch.on('error', () => {});
+      return ch;
+    },
+    async close() {
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await Promise.all(consumers.map((c) => c.stop()));
+      await conn?.close().catch(() => {});
+      await t.close();
+    },
+  };
+}
+
+type Falsy = false | 0 | '' | null | undefined;
+
+/** Polls until `fn` returns a truthy value (and returns it); fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T> | T,
+  timeoutMs = 20_000,
+): Promise<Exclude<T, Falsy>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value as Exclude<T, Falsy>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+    await sleep(50);
+  }
+}
+
+export async function noteOf(p: Pipeline, user: TestUser, id: string) {
+  const res = await call(p.t, user, 'GET', `/api/notes/${id}`);
+  if (res.statusCode !== 200) throw new Error(`GET note ${res.statusCode}`);
+  return res.json() as { id: string; status: string; version: number; result: unknown; attempts: number };
+}
+
+export async function jobRows(p: Pipeline, noteId: string) {
+  const [rows] = await p.t.deps.database.pool.query(
+    'SELECT id, kind, status, attempts, dead_reason, last_error, note_version FROM jobs WHERE note_id = ? ORDER BY id',
+    [noteId],
+  );
+  return rows as {
+    id: string;
+    kind: string;
+    status: string;
+    attempts: number;
+    dead_reason: string | null;
+    last_error: string | null;
+    note_version: number;
+  }[];
+}
+
+export async function depth(p: Pipeline, queue: string): Promise<number> {
+  return (await queueInfo(p.t.ns.vhost, queue)).messages;
+}
+
+/** Publishes raw bytes to an exchange with a confirm (as a broken or hostile producer would). */
+export async function publishRaw(
+  ch: ConfirmChannel,
+  exchange: string,
+  routingKey: string,
+  content: Buffer,
+  options: Options.Publish = {},
+): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    ch.publish(exchange, routingKey, content, { persistent: true, ...options }, (err) =>
+      err ? reject(err) : resolve(),
+    );
+  });
+}
+
+/** Publishes a job message exactly as the outbox relay does. */
+export async function publishJob(ch: ConfirmChannel, message: JobMessage, attempt = 1): Promise<void> {
+  const options = jobPublishOptions({ jobId: message.job_id, kind: message.kind, priority: message.priority, attempt });
+  await publishRaw(ch, 'notes.jobs', 'job', encodeJobMessage(message), options);
+}
