@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database } from './db/client.ts';
 import { installErrorHandler, PROBLEM_TYPE_BASE, sendProblem } from './errors/handler.ts';
+import type { ApiMetrics } from './metrics.ts';
 import auth from './plugins/app/auth.ts';
 import { registerRoutes } from './routes/index.ts';
 import type { EventPublisher } from './services/events.ts';
@@ -28,6 +29,8 @@ export interface AppDeps {
   events: EventPublisher;
   /** Publishes the outbox; services nudge it after a commit that wrote outbox rows. */
   outbox: OutboxRelay;
+  /** Prometheus metrics (served at /metrics). */
+  metrics: ApiMetrics;
 }
 
 /** The app as route plugins see it: TypeBox schemas type the handlers. */
@@ -60,18 +63,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Slow or stalled clients must not hold sockets forever.
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
+    // Set as the factory, not with setValidatorCompiler: a plugin that calls addSchema gets a
+    // validator rebuilt from this factory, so strictness can't be lost in an encapsulated plugin.
+    // (Fastify's types describe the factory's compiler as Ajv's compile(schema); at run time it is
+    // called with { schema, httpPart, … } like any validator compiler.)
+    schemaController: { compilersFactory: { buildValidator: buildValidatorCompiler as never } },
   }).withTypeProvider<TypeBoxTypeProvider>();
-
-  // Bodies are validated strictly (a wrong type is a 400, unknown fields are a 400); query
-  // strings and params are strings on the wire and are coerced to the schema's types.
-  const strict = addFormats.default(
-    new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: false, allErrors: false }),
-  );
-  const coercing = addFormats.default(
-    new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: 'array', allErrors: false }),
-  );
-  for (const ajv of [strict, coercing]) ajv.addKeyword('kind').addKeyword('modifier');
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
 
   // JSON only: a text/plain body is a 415 like any other type, not a string that fails validation.
   app.removeContentTypeParser('text/plain');
@@ -88,6 +85,26 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(auth, { config: deps.config, database: deps.database });
   await registerRoutes(app, deps);
   return app;
+}
+
+/**
+ * Bodies are validated strictly (a wrong type is a 400, unknown fields are a 400, nothing is
+ * coerced or dropped); query strings, params and headers are strings on the wire and are coerced
+ * to the schema's types.
+ */
+function buildValidatorCompiler(externalSchemas: unknown) {
+  const make = (coerceTypes: false | 'array') => {
+    const ajv = addFormats.default(
+      new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes, allErrors: false }),
+    );
+    ajv.addKeyword('kind').addKeyword('modifier'); // TypeBox's own annotations
+    for (const schema of Object.values((externalSchemas ?? {}) as Record<string, object>)) ajv.addSchema(schema);
+    return ajv;
+  };
+  const strict = make(false);
+  const coercing = make('array');
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema);
 }
 
 /**

@@ -2,6 +2,7 @@ import { AmqpConnection, type Config } from '@notes/contracts';
 import type { AppDeps } from './app.ts';
 import { createDatabase } from './db/client.ts';
 import { createLogger } from './logger.ts';
+import { createApiMetrics } from './metrics.ts';
 import { connectRedis, createRedis } from './plugins/external/redis.ts';
 import { EventPublisher } from './services/events.ts';
 import { OutboxRelay } from './services/outbox-relay.ts';
@@ -17,7 +18,18 @@ export async function createDeps(config: Config): Promise<AppDeps & { close(): P
   await connectRedis(redis).catch((err) => logger.warn({ err }, 'redis not reachable at start; continuing'));
   const amqp = new AmqpConnection(config.amqp.url, { name: 'notes-api', logger });
   const events = new EventPublisher(redis, logger);
-  const outbox = new OutboxRelay({ config, database, amqp, logger });
+  const metrics = createApiMetrics();
+  const outbox = new OutboxRelay(
+    { config, database, amqp, logger },
+    {
+      onBatch: ({ published, failed, durationSeconds }) => {
+        metrics.outboxPublished.inc(published);
+        metrics.outboxPublishFailures.inc(failed);
+        metrics.outboxPublishDuration.observe(durationSeconds);
+      },
+    },
+  );
+  metrics.setOutboxProbe(() => outbox.state());
   amqp.start();
   outbox.start();
   return {
@@ -28,6 +40,7 @@ export async function createDeps(config: Config): Promise<AppDeps & { close(): P
     amqp,
     events,
     outbox,
+    metrics,
     async close() {
       await outbox.stop();
       await amqp.stop();

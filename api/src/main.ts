@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '@notes/contracts';
+import { ConfigError, loadConfig, shutdownTelemetry } from '@notes/contracts';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { migrateDatabase } from './db/client.ts';
@@ -31,6 +31,7 @@ async function main() {
     await app.close();
     await maintenance.stop();
     await deps.close();
+    await shutdownTelemetry();
   });
 
   await app.listen({ host: config.http.host, port: config.http.port });

@@ -1,4 +1,4 @@
-import { type Config, ConfigError, loadConfig } from '@notes/contracts';
+import { type Config, ConfigError, loadConfig, shutdownTelemetry } from '@notes/contracts';
 import { ConsumerProcess } from './consumer-process.ts';
 import { HandlerRegistryError } from './handlers/registry.ts';
 
@@ -39,13 +39,16 @@ function main(): void {
       logger.error('shutdown took too long; exiting');
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
-    service.stop().then(
-      () => process.exit(code),
-      (err) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    service
+      .stop()
+      .then(() => shutdownTelemetry())
+      .then(
+        () => process.exit(code),
+        (err) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

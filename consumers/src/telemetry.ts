@@ -5,7 +5,7 @@
  *
  * Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set. amqplib's instrumentation continues the trace
  * from the message's `traceparent` header; undici's covers the webhook and API calls (fetch).
- * main.ts flushes with shutdownTelemetry() from '@notes/contracts/telemetry'.
+ * main.ts flushes with shutdownTelemetry() from '@notes/contracts'.
  */
 import { startTelemetry } from '@notes/contracts/telemetry';
 

@@ -1,4 +1,11 @@
-import { encodeJobMessage, type JobKind, type JobMessage, MESSAGE_VERSION, type Priority } from '@notes/contracts';
+import {
+  currentTraceparent,
+  encodeJobMessage,
+  type JobKind,
+  type JobMessage,
+  MESSAGE_VERSION,
+  type Priority,
+} from '@notes/contracts';
 import { uuidv7 } from 'uuidv7';
 import type { Tx } from '../db/client.ts';
 import { jobs, outbox } from '../db/schema.ts';
@@ -10,7 +17,7 @@ export interface JobToEnqueue {
   userId: string;
   priority: Priority;
   webhookId?: string;
-  /** W3C traceparent of the current span, so the trace continues through the relay. */
+  /** W3C traceparent to continue; defaults to the active span's, so the trace crosses the relay. */
   traceparent?: string | null;
 }
 
@@ -52,7 +59,7 @@ export async function enqueueJob(tx: Tx, job: JobToEnqueue, now = new Date()): P
     jobId,
     payload: encodeJobMessage(message).toString('utf8'),
     priority: job.priority,
-    traceparent: job.traceparent ?? null,
+    traceparent: job.traceparent ?? currentTraceparent(),
     createdAt: now,
   });
   return { jobId };

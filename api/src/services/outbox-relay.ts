@@ -85,13 +85,17 @@ export class OutboxRelay implements OutboxNotifier {
     await ch?.close().catch(() => {});
   }
 
-  /** Number of rows not yet sent (for health and metrics). */
-  async backlog(): Promise<number> {
+  /** Rows not yet sent and the age of the oldest (for metrics: a stuck relay shows as a growing age). */
+  async state(): Promise<{ backlog: number; oldestAgeSeconds: number }> {
     const [row] = await this.deps.database.db
-      .select({ n: sql<number>`count(*)` })
+      .select({ n: sql<number>`count(*)`, oldest: sql<Date | null>`min(${outbox.createdAt})` })
       .from(outbox)
       .where(isNull(outbox.sentAt));
-    return Number(row?.n ?? 0);
+    const oldest = row?.oldest ? new Date(row.oldest).getTime() : null;
+    return {
+      backlog: Number(row?.n ?? 0),
+      oldestAgeSeconds: oldest === null ? 0 : Math.max(0, (Date.now() - oldest) / 1000),
+    };
   }
 
   #onConnected = (): void => {

@@ -1,0 +1,168 @@
+import type { DataProvider, GetListParams, GetManyReferenceParams, Identifier, RaRecord } from 'react-admin';
+import type { ApiClient, QueryValue } from './http.ts';
+
+/** What the admin API answers for a list (the same shape as the user API). */
+export interface ListResponse<T> {
+  data: T[];
+  total: number;
+}
+
+export interface PromoteRequest {
+  job_ids?: string[];
+  filter?: { kind?: string; priority?: string; note_id?: string; q?: string };
+  dry_run?: boolean;
+}
+
+export interface PromoteResult {
+  dry_run: boolean;
+  matched: number;
+  promoted: number;
+  skipped: number;
+  missing: number;
+  job_ids: string[];
+}
+
+/** The admin API's extra operations, beside react-admin's CRUD methods. */
+export interface AdminDataProvider extends DataProvider {
+  getStats(): Promise<Stats>;
+  getQueues(): Promise<Queues>;
+  promoteDlq(request: PromoteRequest): Promise<PromoteResult>;
+  discardDlq(ids: Identifier[], reason?: string): Promise<{ discarded: Identifier[]; failed: Identifier[] }>;
+}
+
+export interface Stats {
+  notes: { total: number; by_status: Record<string, number> };
+  jobs: { total: number; by_status: Record<string, number> };
+  throughput: {
+    window_minutes: number;
+    per_minute: number;
+    minutes: { minute: string; finished: number; processed: number; dead: number }[];
+  };
+  dlq: { jobs: number; messages: number | null };
+  generated_at: string;
+}
+
+export interface Queues {
+  connected: boolean;
+  queues: {
+    name: string;
+    role: 'work' | 'retry' | 'dead';
+    ready: number | null;
+    unacked: number | null;
+    consumers: number | null;
+    error?: string;
+  }[];
+  in_flight_jobs: number;
+}
+
+/** Resources whose API path differs from their name would go here; today they all match. */
+const path = (resource: string) => `/api/admin/${encodeURIComponent(resource)}`;
+const one = (resource: string, id: Identifier) => `${path(resource)}/${encodeURIComponent(String(id))}`;
+
+/** The API's page size cap: react-admin's "show 250 per page" would be a 400. */
+export const MAX_PAGE = 100;
+
+/**
+ * react-admin's list parameters → our query string: `limit`/`offset`, `sort=[-]field`, each
+ * filter as its own parameter. Sorting by `id` (react-admin's default) uses the API's default.
+ */
+export function listQuery(params: Partial<GetListParams>): Record<string, QueryValue> {
+  const page = params.pagination?.page ?? 1;
+  const perPage = Math.min(params.pagination?.perPage ?? 25, MAX_PAGE);
+  const query: Record<string, QueryValue> = { limit: perPage, offset: (page - 1) * perPage };
+  const field = params.sort?.field;
+  if (field && field !== 'id') query.sort = `${params.sort?.order === 'DESC' ? '-' : ''}${field}`;
+  for (const [k, v] of Object.entries(params.filter ?? {})) {
+    if (v === undefined || v === null || v === '') continue;
+    query[k] = typeof v === 'object' ? JSON.stringify(v) : (v as QueryValue);
+  }
+  return query;
+}
+
+/**
+ * A dataProvider over the admin API's own shape ({data,total}, problem+json errors), rather
+ * than reshaping the API for ra-data-simple-rest. Only users can be updated, only DLQ entries
+ * deleted (a discard); the rest is read-only, by design of the admin API.
+ */
+export function createDataProvider(api: ApiClient): AdminDataProvider {
+  const unsupported = (what: string, resource: string) =>
+    Promise.reject(new Error(`${what} is not supported on ${resource}`));
+
+  const provider: AdminDataProvider = {
+    async getList<R extends RaRecord>(resource: string, params: GetListParams) {
+      const res = await api<ListResponse<R>>(path(resource), { query: listQuery(params) });
+      return { data: res.data, total: res.total };
+    },
+
+    async getOne<R extends RaRecord>(resource: string, params: { id: Identifier }) {
+      return { data: await api<R>(one(resource, params.id)) };
+    },
+
+    async getMany<R extends RaRecord>(resource: string, params: { ids: Identifier[] }) {
+      const data = await Promise.all(params.ids.map((id) => api<R>(one(resource, id))));
+      return { data };
+    },
+
+    async getManyReference<R extends RaRecord>(resource: string, params: GetManyReferenceParams) {
+      const filter = { ...params.filter, [params.target]: params.id };
+      const res = await api<ListResponse<R>>(path(resource), { query: listQuery({ ...params, filter }) });
+      return { data: res.data, total: res.total };
+    },
+
+    async update(resource, params) {
+      if (resource !== 'users') return unsupported('update', resource);
+      // Send only what changed, and only what the API lets an admin change.
+      const changes: Record<string, unknown> = {};
+      for (const key of ['role', 'disabled'] as const) {
+        if (params.data[key] !== undefined && params.data[key] !== params.previousData?.[key]) {
+          changes[key] = params.data[key];
+        }
+      }
+      if (Object.keys(changes).length === 0) return { data: params.previousData as never };
+      return { data: await api(one(resource, params.id), { method: 'PATCH', body: changes }) };
+    },
+
+    async updateMany(resource) {
+      return unsupported('updateMany', resource);
+    },
+
+    async create(resource) {
+      return unsupported('create', resource);
+    },
+
+    async delete(resource, params) {
+      if (resource !== 'dlq') return unsupported('delete', resource);
+      const reason = (params.meta as { reason?: string } | undefined)?.reason;
+      await api(one(resource, params.id), { method: 'DELETE', body: reason ? { reason } : undefined });
+      return { data: params.previousData as never };
+    },
+
+    async deleteMany(resource, params) {
+      if (resource !== 'dlq') return unsupported('deleteMany', resource);
+      const reason = (params.meta as { reason?: string } | undefined)?.reason;
+      const { discarded, failed } = await provider.discardDlq(params.ids, reason);
+      if (failed.length) throw new Error(`Discarded ${discarded.length}; ${failed.length} could not be discarded.`);
+      return { data: discarded };
+    },
+
+    getStats: () => api<Stats>('/api/admin/stats'),
+    getQueues: () => api<Queues>('/api/admin/queues'),
+    promoteDlq: (request) => api<PromoteResult>('/api/admin/dlq/promote', { method: 'POST', body: request }),
+
+    async discardDlq(ids, reason) {
+      const discarded: Identifier[] = [];
+      const failed: Identifier[] = [];
+      // One at a time: each discard removes a broker message; the list is an operator's selection.
+      for (const id of ids) {
+        try {
+          await api(one('dlq', id), { method: 'DELETE', body: reason ? { reason } : undefined });
+          discarded.push(id);
+        } catch {
+          failed.push(id);
+        }
+      }
+      return { discarded, failed };
+    },
+  };
+  return provider;
+}

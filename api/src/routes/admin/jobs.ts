@@ -1,0 +1,29 @@
+import type { App } from '../../app.ts';
+import { AdminJob, IdParams, JobListQuery, listOf } from '../../schemas/admin.ts';
+import type { AdminRouteOptions } from './index.ts';
+
+const security = [{ bearer: [] }];
+
+/** Jobs of every user by status, kind, priority, note or error text. */
+export default async function jobRoutes(app: App, { service }: AdminRouteOptions) {
+  app.get(
+    '/jobs',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Jobs, filtered and sorted',
+        description: '`q` is a case-insensitive substring of the last error or the dead reason.',
+        security,
+        querystring: JobListQuery,
+        response: { 200: listOf(AdminJob) },
+      },
+    },
+    async (request) => service.listJobs(request.query),
+  );
+
+  app.get(
+    '/jobs/:id',
+    { schema: { tags: ['admin'], summary: 'One job', security, params: IdParams, response: { 200: AdminJob } } },
+    async (request) => service.getJob(request.params.id),
+  );
+}

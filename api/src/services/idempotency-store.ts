@@ -1,0 +1,87 @@
+import type { Redis } from 'ioredis';
+import { RedisGuard } from './redis-guard.ts';
+
+/**
+ * The Redis half of idempotency: the fast path that answers a repeat without touching the
+ * database, and the only place that knows a request is still in flight. The database fence
+ * (repositories/fences-repository.ts) is the real guarantee; this store may lose everything.
+ */
+
+/** A record under `idem:<user>:<key hash>`. */
+export type IdempotencyRecord =
+  | { s: 'inflight'; t: string; f: string }
+  | { s: 'done'; f: string; status: number; body: string | null; location: string | null };
+
+export type ClaimResult = { claimed: true } | { claimed: false; record: IdempotencyRecord; ttlMs: number };
+
+/**
+ * One script, three operations, each atomic:
+ * - claim: get-or-set. Returns the existing record and its remaining TTL, or sets an in-flight
+ *   record with our token and a lease and returns nothing. (A SET NX followed by a GET races.)
+ * - complete: replaces our in-flight record with the response. A lapsed lease (no record) is
+ *   filled too: the write has committed, so the response is the truth. Someone else's token is
+ *   left alone.
+ * - release: deletes the record only if it is still our in-flight claim.
+ */
+const SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+local op = ARGV[1]
+if op == 'claim' then
+  if cur then return {cur, redis.call('PTTL', KEYS[1])} end
+  redis.call('SET', KEYS[1], cjson.encode({s = 'inflight', t = ARGV[2], f = ARGV[3]}), 'PX', ARGV[4])
+  return {}
+end
+local mine = false
+if cur then
+  local ok, rec = pcall(cjson.decode, cur)
+  mine = ok and type(rec) == 'table' and rec.s == 'inflight' and rec.t == ARGV[2]
+end
+if op == 'complete' then
+  if mine or not cur then
+    redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+    return 1
+  end
+  return 0
+end
+if op == 'release' then
+  if mine then redis.call('DEL', KEYS[1]) return 1 end
+  return 0
+end
+return redis.error_reply('unknown idempotency op ' .. tostring(op))
+`;
+
+const COMMAND = 'notesIdempotency';
+
+type ScriptFn = (key: string, ...args: (string | number)[]) => Promise<unknown>;
+
+export const idempotencyRedisKey = (userId: string, keyHash: string) => `idem:${userId}:${keyHash}`;
+
+export class IdempotencyStore {
+  private readonly guard: RedisGuard;
+
+  constructor(redis: Redis) {
+    this.guard = RedisGuard.for(redis);
+    // defineCommand runs EVALSHA and falls back to EVAL after a Redis restart (NOSCRIPT).
+    if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
+  }
+
+  private call(key: string, ...args: (string | number)[]): Promise<unknown> {
+    return this.guard.run((redis) => (redis as unknown as Record<string, ScriptFn>)[COMMAND]!(key, ...args));
+  }
+
+  /** Throws RedisUnavailableError when Redis cannot be asked. */
+  async claim(key: string, fingerprint: string, token: string, leaseMs: number): Promise<ClaimResult> {
+    const reply = (await this.call(key, 'claim', token, fingerprint, leaseMs)) as [string, number] | [];
+    if (reply.length === 0) return { claimed: true };
+    const [raw, ttlMs] = reply;
+    return { claimed: false, record: JSON.parse(raw) as IdempotencyRecord, ttlMs: Number(ttlMs) };
+  }
+
+  async complete(key: string, token: string, record: IdempotencyRecord, ttlMs: number): Promise<void> {
+    await this.call(key, 'complete', token, JSON.stringify(record), ttlMs);
+  }
+
+  async release(key: string, token: string): Promise<void> {
+    await this.call(key, 'release', token);
+  }
+}

@@ -1,0 +1,241 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Config } from '@notes/contracts';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Database, Tx } from '../db/client.ts';
+import { IdempotencyConflictError, IdempotencyInFlightError, ServiceUnavailableError } from '../errors/index.ts';
+import {
+  completeFence,
+  deleteExpiredFence,
+  type FenceKey,
+  type FenceRow,
+  findFence,
+  isRetryableTxError,
+  tryInsertFence,
+} from '../repositories/fences-repository.ts';
+import { type IdempotencyRecord, IdempotencyStore, idempotencyRedisKey } from './idempotency-store.ts';
+import { RedisUnavailableError } from './redis-guard.ts';
+
+/**
+ * Idempotent writes (contract sections 5 and 11; IETF draft-ietf-httpapi-idempotency-key-header).
+ *
+ * Keyed: `Idempotency-Key`, scoped to the user, kept 24 h. Unkeyed: the request fingerprint is the
+ * key, kept IDEMPOTENCY_WINDOW_SECONDS. Unkeyed writes only match unkeyed writes.
+ *
+ * Redis answers repeats fast and knows what is in flight (409). The database decides: the write's
+ * own transaction first inserts a fence row (primary key user + key hash), so a duplicate waits
+ * for the first transaction and then sees a duplicate key, under any concurrency, whatever Redis
+ * says, and across a Redis restart. With Redis down, keyed writes go ahead on the fence alone;
+ * unkeyed writes answer 503, because the contract reserves the silent window for Redis.
+ */
+
+export const KEYED_TTL_SECONDS = 24 * 60 * 60;
+/** How long a claim may stay in flight before another request may try (the fence still holds). */
+export const LEASE_MS = 10_000;
+const REDIS_DOWN_RETRY_AFTER_SECONDS = 2;
+const MAX_TX_ATTEMPTS = 3;
+
+export interface WriteRequest {
+  userId: string;
+  method: string;
+  /** The concrete path (`/api/notes/<id>`), without the query string. */
+  path: string;
+  /** The validated body (undefined for DELETE). */
+  body: unknown;
+  ifMatch?: string | undefined;
+  key?: string | undefined;
+}
+
+/** What a write answered: replayed verbatim (status, body, Location) to a repeat. */
+export interface WriteResponse {
+  status: number;
+  body: unknown;
+  location: string | null;
+}
+
+export interface WriteOutcome {
+  response: WriteResponse;
+  replayed: boolean;
+}
+
+/** What a write returns from inside its transaction; `afterCommit` runs only if this request committed. */
+export interface WriteEffect {
+  response: WriteResponse;
+  afterCommit?: () => Promise<void>;
+}
+
+/** JSON with object keys sorted at every depth, so `{a,b}` and `{b,a}` hash alike. */
+export function canonicalJson(value: unknown): string {
+  if (value === undefined) return 'null';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** SHA-256 over method, path, user, canonical body and If-Match (section 11). */
+export function fingerprintOf(req: WriteRequest): string {
+  return sha256(
+    canonicalJson({
+      method: req.method.toUpperCase(),
+      path: req.path,
+      user: req.userId,
+      body: req.body ?? null,
+      if_match: req.ifMatch ?? null,
+    }),
+  );
+}
+
+/** The fence's key: a hash of the Idempotency-Key (kept apart from fingerprints), or the fingerprint. */
+export function keyHashOf(req: WriteRequest, fingerprint: string): string {
+  return req.key === undefined ? fingerprint : sha256(`idempotency-key\u0000${req.key}`);
+}
+
+class FenceTaken extends Error {}
+
+export class IdempotencyService {
+  private readonly store: IdempotencyStore;
+
+  constructor(private readonly deps: { config: Config; database: Database; redis: Redis; logger: Logger }) {
+    this.store = new IdempotencyStore(deps.redis);
+  }
+
+  /**
+   * Runs `write` at most once per key: in one transaction with the fence row, or not at all
+   * (a replay, a 409, a 422 or a 503). A write that throws rolls back and releases the claim, so
+   * a retry runs again.
+   */
+  async execute(req: WriteRequest, write: (tx: Tx) => Promise<WriteEffect>): Promise<WriteOutcome> {
+    const fingerprint = fingerprintOf(req);
+    const fence: FenceKey = { userId: req.userId, keyHash: keyHashOf(req, fingerprint) };
+    const ttlSeconds = req.key === undefined ? this.deps.config.idempotencyWindowSeconds : KEYED_TTL_SECONDS;
+    const redisKey = idempotencyRedisKey(req.userId, fence.keyHash);
+    const token = randomUUID();
+
+    let claimed = false;
+    try {
+      const claim = await this.store.claim(redisKey, fingerprint, token, LEASE_MS);
+      if (!claim.claimed) return this.answerFromRecord(claim.record, fingerprint);
+      claimed = true;
+    } catch (err) {
+      if (!(err instanceof RedisUnavailableError)) throw err;
+      if (req.key === undefined) {
+        throw new ServiceUnavailableError(
+          'Duplicate detection is unavailable; retry shortly or send an Idempotency-Key.',
+          REDIS_DOWN_RETRY_AFTER_SECONDS,
+        );
+      }
+      this.deps.logger.warn({ err }, 'idempotency store unavailable; keyed write fenced by the database only');
+    }
+
+    let effect: WriteEffect;
+    try {
+      const result = await this.runFenced(fence, fingerprint, ttlSeconds, write);
+      if ('replay' in result) {
+        // The fast path lost this one (Redis restarted, or a lease lapsed): fill it again.
+        await this.remember(redisKey, token, fingerprint, result.replay, result.ttlSeconds);
+        return { response: result.replay, replayed: true };
+      }
+      effect = result.effect;
+    } catch (err) {
+      if (claimed) await this.store.release(redisKey, token).catch(() => {});
+      throw err;
+    }
+
+    await this.remember(redisKey, token, fingerprint, effect.response, ttlSeconds);
+    await effect.afterCommit?.();
+    return { response: effect.response, replayed: false };
+  }
+
+  private answerFromRecord(record: IdempotencyRecord, fingerprint: string): WriteOutcome {
+    if (record.f !== fingerprint) throw new IdempotencyConflictError();
+    // The lease is only the worst case; a write usually finishes in milliseconds, so ask for a
+    // retry in a second rather than at the lease's end.
+    if (record.s === 'inflight') throw new IdempotencyInFlightError(1);
+    return {
+      response: {
+        status: record.status,
+        body: record.body === null ? null : JSON.parse(record.body),
+        location: record.location,
+      },
+      replayed: true,
+    };
+  }
+
+  /** The transaction: fence first (a duplicate waits here), then the write, then the response into the fence. */
+  private async runFenced(
+    fence: FenceKey,
+    fingerprint: string,
+    ttlSeconds: number,
+    write: (tx: Tx) => Promise<WriteEffect>,
+  ): Promise<{ effect: WriteEffect } | { replay: WriteResponse; ttlSeconds: number }> {
+    for (let attempt = 1; ; attempt++) {
+      const now = new Date();
+      try {
+        const effect = await this.deps.database.db.transaction(async (tx) => {
+          const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
+          if (!(await tryInsertFence(tx, { ...fence, fingerprint, now, expiresAt }))) throw new FenceTaken();
+          const out = await write(tx);
+          await completeFence(tx, fence, {
+            status: out.response.status,
+            body: out.response.body === null ? null : JSON.stringify(out.response.body),
+            location: out.response.location,
+          });
+          return out;
+        });
+        return { effect };
+      } catch (err) {
+        if (err instanceof FenceTaken) {
+          // Read outside the rolled-back transaction: the row committed before our insert failed.
+          const row = await findFence(this.deps.database.db, fence);
+          if (row && row.expiresAt > now) {
+            // The fast path keeps it only as long as the fence does (the window started earlier).
+            const left = Math.ceil((row.expiresAt.getTime() - now.getTime()) / 1000);
+            return { replay: this.replayOf(row, fingerprint), ttlSeconds: left };
+          }
+          // Gone or expired: remove an expired row in its own statement and try again. (Deleting it
+          // inside the transaction after the failed insert would upgrade a shared lock that a
+          // concurrent duplicate also holds, and deadlock.)
+          if (row) await deleteExpiredFence(this.deps.database.db, fence, now);
+          if (attempt < MAX_TX_ATTEMPTS) continue;
+          throw new IdempotencyInFlightError(1);
+        }
+        if (isRetryableTxError(err) && attempt < MAX_TX_ATTEMPTS) continue;
+        throw err;
+      }
+    }
+  }
+
+  private replayOf(row: FenceRow, fingerprint: string): WriteResponse {
+    if (row.fingerprint !== fingerprint) throw new IdempotencyConflictError();
+    return {
+      status: row.responseStatus,
+      body: row.responseBody === null ? null : JSON.parse(row.responseBody),
+      location: row.location ?? null,
+    };
+  }
+
+  /** Best effort: a repeat that misses Redis is still answered from the fence. */
+  private async remember(
+    redisKey: string,
+    token: string,
+    fingerprint: string,
+    response: WriteResponse,
+    ttlSeconds: number,
+  ): Promise<void> {
+    const record: IdempotencyRecord = {
+      s: 'done',
+      f: fingerprint,
+      status: response.status,
+      body: response.body === null ? null : JSON.stringify(response.body),
+      location: response.location,
+    };
+    await this.store.complete(redisKey, token, record, ttlSeconds * 1000).catch((err) => {
+      this.deps.logger.warn({ err }, 'idempotency response not stored in redis; the fence still holds');
+    });
+  }
+}

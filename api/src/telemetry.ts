@@ -1,0 +1,19 @@
+/**
+ * Tracing preload for the API. Start the process with it BEFORE the entry file:
+ *
+ *   node --import tsx --import ./src/telemetry.ts src/main.ts
+ *
+ * Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set. Fastify is traced by @fastify/otel (the
+ * official plugin; never also instrumentation-fastify, spans would double), which attaches
+ * itself to every Fastify instance as it is created. main.ts flushes with shutdownTelemetry()
+ * from '@notes/contracts'.
+ */
+import { FastifyOtelInstrumentation } from '@fastify/otel';
+import { startTelemetry } from '@notes/contracts/telemetry';
+
+startTelemetry({
+  serviceName: 'notes-api',
+  instrumentations: [new FastifyOtelInstrumentation({ registerOnInitialization: true, ignorePaths: '/metrics' })],
+  // Prometheus scrapes and liveness probes would be most of the traces and tell nothing.
+  ignorePaths: ['/metrics', '/health'],
+});

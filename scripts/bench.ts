@@ -1,0 +1,161 @@
+/**
+ * `npm run bench`: the end-to-end load benchmark (contract section 10, issue 6). Starts the
+ * product in a namespace of its own (or drives one already running with --url), writes notes
+ * from many authenticated clients over loopback, reads every note back, and prints accepted
+ * writes/s, accept latency, processed notes/s, write→processed latency and peak memory per
+ * process, each beside a same-run baseline of raw MariaDB and raw RabbitMQ. `--help` for flags.
+ *
+ * Exit codes: 0 done; 1 failed, or an accepted write went missing; 2 bad usage.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiClient, assertLoopback, registerUsers } from './lib/api-client.ts';
+import { type Baseline, runBaseline } from './lib/baseline.ts';
+import { collectEndToEnd, waitUntilFinal } from './lib/collect.ts';
+import { LoadState, runLoad } from './lib/load.ts';
+import { describeMachine } from './lib/machine.ts';
+import { BENCH_USAGE, type BenchOptions, parseBenchArgs, UsageError } from './lib/options.ts';
+import { ProcessMonitor } from './lib/processes.ts';
+import { attachProduct, type Product, startProduct } from './lib/product.ts';
+import { doneCounter, startProgress } from './lib/progress.ts';
+import { type BenchResult, computeRatios, formatBench } from './lib/report.ts';
+import { NoteFactory } from './lib/workload.ts';
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+async function measure(opts: BenchOptions, product: Product, baseline: Baseline | null): Promise<BenchResult> {
+  const runId = randomBytes(4).toString('hex');
+  const startedAt = new Date().toISOString();
+  const machine = await describeMachine();
+  const load = new ApiClient(product.url, opts.connections);
+  // Registration, progress and read-back go through their own few connections, so the load's
+  // pool stays exactly --connections wide.
+  const control = new ApiClient(product.url, 8);
+  const monitor = new ProcessMonitor(product.roots);
+  try {
+    log(`registering ${opts.users} users`);
+    const tokens = await registerUsers(control, runId, opts.users);
+    monitor.start();
+    const state = new LoadState(tokens.length);
+    const progress = startProgress(state, await doneCounter(product, control, state), log);
+    log(
+      opts.mode === 'burst'
+        ? `burst: ${opts.connections} connections writing back to back for ${opts.durationS} s`
+        : `steady: ${opts.rate} writes/s offered over ${opts.connections} connections for ${opts.durationS} s`,
+    );
+    monitor.startCpuWindow();
+    const result = await runLoad(
+      load,
+      tokens,
+      new NoteFactory(runId),
+      { mode: opts.mode, rate: opts.rate, durationS: opts.durationS, connections: opts.connections, keepNotes: true },
+      state,
+    );
+    log(`load done: ${state.accepted} accepted in ${result.elapsedS.toFixed(1)} s; waiting for the pipeline`);
+    const drainS = await waitUntilFinal(control, tokens, state.accepted, product.unfinished, opts.drainTimeoutS);
+    monitor.endCpuWindow();
+    progress.stop();
+    log('reading every note back');
+    const e2e = await collectEndToEnd(control, tokens, state.noteIds, drainS);
+    const processes = monitor.stop().map((p) => ({
+      ...p,
+      cpuMsPerNote: e2e.processed > 0 ? (p.cpuS * 1000) / e2e.processed : null,
+    }));
+    const partial: Omit<BenchResult, 'ratios'> = {
+      machine,
+      run: {
+        mode: opts.mode,
+        offeredRate: opts.mode === 'steady' ? opts.rate : null,
+        durationS: opts.durationS,
+        connections: opts.connections,
+        users: opts.users,
+        // With --url the count is what the process monitor found under npm start.
+        consumers: product.consumers ?? (processes.filter((p) => p.name.startsWith('consumer-')).length || null),
+        url: product.url,
+        ownedProduct: product.owned,
+        startedAt,
+      },
+      product: {
+        sent: state.sent,
+        errors: state.errors.toJSON(),
+        acceptedPerS: state.accepted / result.elapsedS,
+        acceptLatencyMs: state.acceptLatency.summary(),
+        ...e2e,
+        // The client's count: every 201 is an accepted write, whether or not it was found again.
+        accepted: state.accepted,
+      },
+      processes,
+      baseline,
+    };
+    return { ...partial, ratios: computeRatios(partial) };
+  } finally {
+    monitor.stop();
+    await load.close();
+    await control.close();
+  }
+}
+
+/** Environment that makes the product's processes write CPU profiles (lib/cpu-profile.mjs). */
+function profilingEnv(opts: BenchOptions): Record<string, string> {
+  if (!opts.cpuProfDir) return {};
+  const dir = resolve(opts.cpuProfDir);
+  mkdirSync(dir, { recursive: true });
+  log(`CPU profiles of the API and consumers go to ${dir}`);
+  const preload = fileURLToPath(new URL('./lib/cpu-profile.mjs', import.meta.url));
+  return { NODE_OPTIONS: `--import ${preload}`, BENCH_CPU_PROF_DIR: dir };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let opts: BenchOptions | null;
+  try {
+    opts = parseBenchArgs(argv);
+    if (opts?.url) assertLoopback(opts.url);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${BENCH_USAGE}\n`);
+    return 2;
+  }
+  if (!opts) {
+    process.stdout.write(`${BENCH_USAGE}\n`);
+    return 0;
+  }
+
+  // The baseline runs first, while nothing of the product competes for the machine.
+  const baseline = opts.skipBaseline
+    ? null
+    : await runBaseline({ seconds: opts.baselineS, transitRate: opts.mode === 'steady' ? opts.rate : 500, log });
+
+  log(opts.url ? `attaching to ${opts.url}` : `starting the product (${opts.consumers} consumer process(es))`);
+  const product = opts.url
+    ? await attachProduct(opts.url)
+    : await startProduct({ consumers: opts.consumers, env: { ...opts.productEnv, ...profilingEnv(opts) }, log });
+  const interrupted = async (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the product`);
+    await product.stop().catch(() => {});
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    const result = await measure(opts, product, baseline);
+    process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `\n${formatBench(result)}\n`);
+    if (result.product.unfinished > 0)
+      log(`${result.product.unfinished} notes were not final within the drain timeout`);
+    if (result.product.missing > 0) {
+      log(`${result.product.missing} accepted writes were not found when read back`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await product.stop();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`bench failed: ${err instanceof UsageError ? err.message : (err?.stack ?? err)}\n`);
+    process.exit(1);
+  },
+);

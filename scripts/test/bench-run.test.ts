@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { BenchResult } from '../lib/report.ts';
+
+/**
+ * `npm run bench` end to end, small: the bench starts the real product (npm start) in its own
+ * namespace, runs a tiny steady load and a short baseline, and prints one JSON object. Asserts
+ * that every figure is there and that every accepted write was processed — never how fast.
+ */
+const SCRIPTS = fileURLToPath(new URL('..', import.meta.url));
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench.ts', ...args], { cwd: SCRIPTS });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    // Bounded: a hung bench fails the test instead of hanging the suite.
+    const timer = setTimeout(() => child.kill('SIGINT'), 240_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const isNum = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+
+describe('npm run bench', () => {
+  it('prints every figure as JSON, and every accepted write ends processed', async () => {
+    const { code, stdout, stderr } = await runBench([
+      '--json',
+      '--mode',
+      'steady',
+      '--rate',
+      '20',
+      '--duration',
+      '2',
+      '--connections',
+      '4',
+      '--users',
+      '3',
+      '--baseline-seconds',
+      '0.5',
+      '--drain-timeout',
+      '90',
+    ]);
+    assert.equal(code, 0, `bench exited ${code}\n${stderr}`);
+    const lines = stdout.trim().split('\n');
+    assert.equal(lines.length, 1, 'stdout is exactly one JSON object');
+    const r = JSON.parse(lines[0] as string) as BenchResult;
+
+    assert.equal(r.run.mode, 'steady');
+    assert.equal(r.run.ownedProduct, true);
+    const p = r.product;
+    assert.ok(p.accepted > 0, 'some writes were accepted');
+    assert.equal(p.sent, p.accepted + Object.values(p.errors).reduce((a, b) => a + b, 0));
+    assert.equal(p.processed, p.accepted, 'processed == accepted');
+    assert.equal(p.missing, 0);
+    assert.equal(p.dead, 0);
+    assert.equal(p.unfinished, 0);
+    for (const v of [p.acceptedPerS, p.processedPerS, p.acceptLatencyMs.p50, p.acceptLatencyMs.p99])
+      assert.ok(isNum(v));
+    for (const v of [p.writeToProcessedMs.p50, p.writeToProcessedMs.p99]) assert.ok(isNum(v) && (v as number) >= 0);
+    assert.equal(p.writeToProcessedMs.count, p.processed);
+
+    const names = r.processes.map((x) => x.name);
+    for (const name of ['api', 'consumer-1', 'supervisor', 'bench']) assert.ok(names.includes(name), names.join());
+    for (const x of r.processes.filter((x) => ['api', 'consumer-1'].includes(x.name))) {
+      assert.ok(x.peakRssMb > 10, `${x.name} peak RSS ${x.peakRssMb}`);
+      assert.ok(isNum(x.cpuS));
+    }
+
+    assert.ok(r.baseline);
+    assert.deepEqual(
+      r.baseline.db.map((d) => d.connections),
+      [16, 64],
+    );
+    for (const d of r.baseline.db) assert.ok(d.txPerS > 0 && isNum(d.txLatencyMs.p99));
+    const a = r.baseline.amqp;
+    for (const v of [a.publishPerS, a.consumePerS, a.confirmLatencyMs.p99, a.transitLatencyMs.p99]) assert.ok(isNum(v));
+    for (const [k, v] of Object.entries(r.ratios)) assert.ok(isNum(v), `ratio ${k} = ${v}`);
+    assert.equal(Object.keys(r.ratios).length, 7);
+    for (const k of ['cpus', 'memGiB', 'node', 'mariadb', 'rabbitmq', 'redis'] as const) assert.ok(r.machine[k], k);
+  });
+
+  it('refuses bad usage with exit code 2 and a non-loopback --url', async () => {
+    assert.equal((await runBench(['--mode', 'sideways'])).code, 2);
+    const remote = await runBench(['--url', 'http://192.0.2.1:3000', '--skip-baseline']);
+    assert.equal(remote.code, 2);
+    assert.match(remote.stderr, /loopback/);
+  });
+});
