@@ -1,106 +1,58 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createTestNamespace, freePort, type TestNamespace } from '@notes/contracts/testing';
+import {
+  attr,
+  type OtlpSink,
+  type ReceivedSpan,
+  type Service,
+  SPAN_KIND,
+  spawnService,
+  startOtlpSink,
+} from './otlp-sink.ts';
 
 /**
  * The tracing preload, out of process and over real sockets: the API is started exactly as in
  * production (`node --import tsx --import ./src/telemetry.ts src/main.ts`) and exports OTLP/HTTP
- * JSON to a sink written here. `inject()` would make no HTTP server span.
+ * JSON to a sink (otlp-sink.ts). `inject()` would make no HTTP server span.
  */
 const API_DIR = fileURLToPath(new URL('..', import.meta.url));
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes?: { key: string; value: { stringValue?: string; intValue?: string | number } }[];
-}
-interface ReceivedSpan extends OtlpSpan {
-  service: string;
-  scope: string;
-}
-const SPAN_KIND_SERVER = 2;
+const SPAN_KIND_SERVER = SPAN_KIND.server;
 
 let ns: TestNamespace;
-let sink: http.Server;
-let sinkUrl: string;
-let api: ChildProcess;
+let sink: OtlpSink;
+let api: Service;
 let apiUrl: string;
-let output = '';
-const spans: ReceivedSpan[] = [];
-
-function attr(span: OtlpSpan, key: string): string | undefined {
-  const v = span.attributes?.find((a) => a.key === key)?.value;
-  return v?.stringValue ?? (v?.intValue === undefined ? undefined : String(v.intValue));
-}
+let spans: ReceivedSpan[];
+const output = () => api?.output() ?? '';
 
 before(async () => {
   ns = await createTestNamespace('otel');
-  sink = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      if (req.url === '/v1/traces') {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        for (const rs of body.resourceSpans ?? []) {
-          const service = rs.resource?.attributes?.find((a: { key: string }) => a.key === 'service.name')?.value
-            ?.stringValue;
-          for (const ss of rs.scopeSpans ?? []) {
-            for (const s of ss.spans ?? []) spans.push({ ...s, service, scope: ss.scope?.name ?? '' });
-          }
-        }
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  sink.listen(0, '127.0.0.1');
-  await once(sink, 'listening');
-  sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+  sink = await startOtlpSink();
+  spans = sink.spans;
 
   const port = await freePort();
   apiUrl = `http://127.0.0.1:${port}`;
-  api = spawn(process.execPath, ['--import', 'tsx', '--import', './src/telemetry.ts', 'src/main.ts'], {
-    cwd: API_DIR,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      ...ns.env,
-      // development: request logging on (the log-correlation test reads those lines).
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'info',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      // Export promptly instead of the default 5 s batch delay.
-      OTEL_BSP_SCHEDULE_DELAY: '100',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  api.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  api.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
+  api = spawnService(API_DIR, {
+    ...ns.env,
+    // development: request logging on (the log-correlation test reads those lines).
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'info',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    // Export promptly instead of the default 5 s batch delay.
+    OTEL_BSP_SCHEDULE_DELAY: '100',
   });
   await waitFor(async () => (await fetch(`${apiUrl}/health`).catch(() => null))?.ok === true, 60_000, 'API up');
 });
 
 after(async () => {
-  if (api && api.exitCode === null) {
-    api.kill('SIGTERM');
-    await Promise.race([once(api, 'exit'), sleep(15_000)]);
-    if (api.exitCode === null) api.kill('SIGKILL');
-  }
-  sink?.close();
+  await api?.stop();
+  await sink?.close();
   await ns?.cleanup();
 });
 
@@ -108,12 +60,12 @@ async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: numbe
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (api?.exitCode !== null && api?.exitCode !== undefined) {
-      throw new Error(`API exited (${api.exitCode}) while waiting for ${what}:\n${output}`);
+      throw new Error(`API exited (${api.exitCode}) while waiting for ${what}:\n${output()}`);
     }
     if (await check()) return;
     await sleep(100);
   }
-  throw new Error(`timed out waiting for ${what}:\n${output.slice(-4000)}`);
+  throw new Error(`timed out waiting for ${what}:\n${output().slice(-4000)}`);
 }
 
 test('a real request to /health/ready is exported as an HTTP server span with its children', async () => {
@@ -159,11 +111,13 @@ test('the scrape endpoint and liveness probe make no traces', async () => {
 
 test('log lines carry the trace id of the request they belong to', async () => {
   // pino's instrumentation adds trace_id/span_id to lines logged inside a traced request.
-  const withTrace = output.split('\n').filter((line) => line.includes('"trace_id"'));
+  const withTrace = output()
+    .split('\n')
+    .filter((line) => line.includes('"trace_id"'));
   const traceIds = new Set(spans.map((s) => s.traceId));
   assert.ok(
     withTrace.some((line) => traceIds.has(JSON.parse(line).trace_id)),
-    `no log line carries an exported trace id:\n${output.slice(-2000)}`,
+    `no log line carries an exported trace id:\n${output().slice(-2000)}`,
   );
 });
 

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  annotateActiveSpan,
   attemptOf,
   type Config,
   type DeadReason,
@@ -11,6 +12,7 @@ import {
   jobPublishOptions,
   ROUTING,
   retryRoutingKey,
+  SPAN_ATTRIBUTES,
   withoutDeathHeaders,
 } from '@notes/contracts';
 import type { ConsumeMessage, Options } from 'amqplib';
@@ -59,6 +61,14 @@ export async function processDelivery(d: Delivery, env: FlowEnv): Promise<void> 
     const decoded = decodeJobMessage(d.msg.content);
     if (!decoded.ok) return await parkMalformed(d, env, decoded.reason, attempt, run);
     const job = decoded.message;
+    // The consume span (amqplib's, active here) is the job's span in the trace.
+    annotateActiveSpan({
+      [SPAN_ATTRIBUTES.jobId]: job.job_id,
+      [SPAN_ATTRIBUTES.noteId]: job.note_id,
+      [SPAN_ATTRIBUTES.jobKind]: job.kind,
+      [SPAN_ATTRIBUTES.priority]: job.priority,
+      [SPAN_ATTRIBUTES.attempt]: attempt,
+    });
     const log = env.logger.child({ job_id: job.job_id, note_id: job.note_id, kind: job.kind, attempt });
     const ctx: Ctx = { d, env, job, attempt, run, log };
     if (d.msg.fields.redelivered) return await countRedelivery(ctx);
@@ -107,7 +117,8 @@ async function runJob(ctx: Ctx): Promise<void> {
     step = 'complete';
     const recorded = await env.api.complete(job.job_id, { attempt, run, result: outcome.result });
     d.ack();
-    log.debug({ outcome: recorded.outcome }, 'job done');
+    // One info line per finished job: it is what links a job's logs to its trace in Loki.
+    log.info({ outcome: recorded.outcome }, 'job done');
     env.metrics?.jobsProcessed.inc({ ...labels(job), outcome: recorded.recorded ? 'processed' : 'skipped' });
   } catch (err) {
     log.warn({ err, step }, 'job attempt failed');

@@ -5,6 +5,7 @@ export * from './metric-names.ts';
 export * from './metrics-exposition.ts';
 export * from './priorities.ts';
 export * from './service-token.ts';
+export * from './span-attributes.ts';
 export * from './ssrf.ts';
 export * from './topology.ts';
 export * from './trace-context.ts';

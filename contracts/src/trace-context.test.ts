@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { trace } from '@opentelemetry/api';
 import { node } from '@opentelemetry/sdk-node';
-import { currentTraceparent, shutdownTelemetry, TELEMETRY_KEY, withTraceparent } from './trace-context.ts';
+import {
+  annotateActiveSpan,
+  currentTraceparent,
+  shutdownTelemetry,
+  TELEMETRY_KEY,
+  withTraceparent,
+} from './trace-context.ts';
 
 test('without tracing there is nothing to carry, and the callback still runs', () => {
   assert.equal(currentTraceparent(), null);
@@ -31,6 +37,20 @@ test('a traceparent taken in a span resumes the same trace elsewhere', () => {
   });
   assert.equal(resumed.child, traceId);
   assert.equal(resumed.parent, spanId);
+});
+
+test('annotateActiveSpan sets attributes on the active span only', () => {
+  // The context manager the SDK installs (a no-op if the test above already registered one).
+  const provider = new node.NodeTracerProvider();
+  provider.register();
+  const tracer = provider.getTracer('test');
+  annotateActiveSpan({ 'notes.job.id': 'outside' }); // no active span: nothing to do, no throw
+  const span = tracer.startActiveSpan('job', (s) => {
+    annotateActiveSpan({ 'notes.job.id': 'j1', 'notes.job.attempt': 2 });
+    s.end();
+    return s as unknown as { attributes: Record<string, unknown> };
+  });
+  assert.deepEqual(span.attributes, { 'notes.job.id': 'j1', 'notes.job.attempt': 2 });
 });
 
 test('shutdownTelemetry flushes the preload’s SDK when there is one, and is a no-op otherwise', async () => {

@@ -1,4 +1,4 @@
-import { context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
+import { type Attributes, context, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 
 /**
  * Carrying a trace across the outbox, where the W3C context has to wait in a database row
@@ -21,6 +21,15 @@ export function currentTraceparent(): string | null {
 export function withTraceparent<T>(traceparent: string | null | undefined, fn: () => T): T {
   if (!traceparent) return fn();
   return context.with(propagation.extract(ROOT_CONTEXT, { traceparent }), fn);
+}
+
+/**
+ * Adds attributes to the span that is active now (the consumer's consume span while a job runs);
+ * a no-op while tracing is off. Lets the consumers annotate spans without depending on the
+ * OpenTelemetry API themselves. Names: SPAN_ATTRIBUTES (span-attributes.ts).
+ */
+export function annotateActiveSpan(attributes: Attributes): void {
+  trace.getActiveSpan()?.setAttributes(attributes);
 }
 
 /** Where the preload (telemetry.ts) leaves its SDK handle; a registry symbol, so one per process. */

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database, Tx } from '../db/client.ts';
 import { IdempotencyConflictError, IdempotencyInFlightError, ServiceUnavailableError } from '../errors/index.ts';
+import type { ApiMetrics } from '../metrics.ts';
 import {
   completeFence,
   deleteExpiredFence,
@@ -100,7 +101,9 @@ class FenceTaken extends Error {}
 export class IdempotencyService {
   private readonly store: IdempotencyStore;
 
-  constructor(private readonly deps: { config: Config; database: Database; redis: Redis; logger: Logger }) {
+  constructor(
+    private readonly deps: { config: Config; database: Database; redis: Redis; logger: Logger; metrics: ApiMetrics },
+  ) {
     this.store = new IdempotencyStore(deps.redis);
   }
 
@@ -110,6 +113,19 @@ export class IdempotencyService {
    * a retry runs again.
    */
   async execute(req: WriteRequest, write: (tx: Tx) => Promise<WriteEffect>): Promise<WriteOutcome> {
+    const { idempotentReplays, idempotencyConflicts } = this.deps.metrics;
+    try {
+      const outcome = await this.#execute(req, write);
+      if (outcome.replayed) idempotentReplays.inc({ mode: req.key === undefined ? 'hash' : 'key' });
+      return outcome;
+    } catch (err) {
+      if (err instanceof IdempotencyConflictError) idempotencyConflicts.inc({ reason: 'payload_mismatch' });
+      if (err instanceof IdempotencyInFlightError) idempotencyConflicts.inc({ reason: 'in_flight' });
+      throw err;
+    }
+  }
+
+  async #execute(req: WriteRequest, write: (tx: Tx) => Promise<WriteEffect>): Promise<WriteOutcome> {
     const fingerprint = fingerprintOf(req);
     const fence: FenceKey = { userId: req.userId, keyHash: keyHashOf(req, fingerprint) };
     const ttlSeconds = req.key === undefined ? this.deps.config.idempotencyWindowSeconds : KEYED_TTL_SECONDS;

@@ -1,3 +1,4 @@
+import type { JobKind, Priority } from '@notes/contracts';
 import type { Logger } from 'pino';
 import type { Database, Tx } from '../db/client.ts';
 import type { JobStatus, NoteResult } from '../db/schema.ts';
@@ -42,11 +43,14 @@ export interface JobCallbackDeps {
   invalidateNotes?: (userId: string) => Promise<unknown>;
   /** Told what each callback did (metrics). */
   onRecorded?: (job: { kind: string; priority: string }, outcome: RecordResult) => void;
+  /** Told how many jobs a committed callback enqueued (metrics). */
+  onEnqueued?: (job: { kind: JobKind; priority: Priority }, count: number) => void;
 }
 
 /** Work to do once the transaction has committed: never before, so nobody sees a rolled-back state. */
 class AfterCommit {
   nudge = false;
+  enqueued: { job: { kind: JobKind; priority: Priority }; count: number } | null = null;
   readonly events: { userId: string; type: NoteEventType; data: Note }[] = [];
   readonly invalidate = new Set<string>();
 }
@@ -166,6 +170,7 @@ export class JobCallbacks {
         );
       }
       after.nudge = endpoints.length > 0;
+      after.enqueued = { job: { kind: 'webhook.deliver', priority: note.priority }, count: endpoints.length };
       after.events.push({ userId: note.userId, type: 'note.processed', data: toNote({ ...note, ...notePatch }) });
       after.invalidate.add(note.userId);
       return { job, outcome: 'processed' as const };
@@ -233,6 +238,7 @@ export class JobCallbacks {
   /** Side effects after the commit never fail the callback: the outcome is already durable. */
   async #afterCommit(after: AfterCommit): Promise<void> {
     if (after.nudge) this.deps.outbox.nudge();
+    if (after.enqueued?.count) this.deps.onEnqueued?.(after.enqueued.job, after.enqueued.count);
     for (const userId of after.invalidate) {
       await this.deps.invalidateNotes?.(userId).catch((err: unknown) => {
         this.deps.logger.warn({ err, user_id: userId }, 'note cache not invalidated');

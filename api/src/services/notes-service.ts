@@ -58,7 +58,9 @@ export class NotesService {
   private readonly idempotency: IdempotencyService;
   private readonly cache: NoteCache;
 
-  constructor(private readonly deps: Pick<AppDeps, 'config' | 'database' | 'redis' | 'logger' | 'events' | 'outbox'>) {
+  constructor(
+    private readonly deps: Pick<AppDeps, 'config' | 'database' | 'redis' | 'logger' | 'events' | 'outbox' | 'metrics'>,
+  ) {
     this.idempotency = new IdempotencyService(deps);
     this.cache = NoteCache.for(deps.redis);
   }
@@ -121,12 +123,17 @@ export class NotesService {
 
   async get(userId: string, id: string): Promise<Note> {
     const cached = await this.cache.read<Note>(userId, noteField(id));
+    this.countCache('note', cached.hit);
     if (cached.hit) return cached.value;
     const row = await findNote(this.deps.database.db, userId, id);
     if (!row) throw new NotFoundError('No such note.');
     const note = toNote(row);
     await this.cache.fill(userId, noteField(id), cached.generation, note);
     return note;
+  }
+
+  private countCache(cache: 'note' | 'list', hit: boolean): void {
+    (hit ? this.deps.metrics.cacheHits : this.deps.metrics.cacheMisses).inc({ cache });
   }
 
   async list(userId: string, query: ListNotesQuery): Promise<NoteList> {
@@ -139,6 +146,7 @@ export class NotesService {
       !query.priority &&
       !query.q;
     const cached = cacheable ? await this.cache.read<NoteList>(userId, DEFAULT_LIST_FIELD) : null;
+    if (cached) this.countCache('list', cached.hit);
     if (cached?.hit) return cached.value;
     const { rows, total } = await listNotes(this.deps.database.db, userId, query);
     const page = { data: rows.map(toNote), total };
@@ -180,6 +188,7 @@ export class NotesService {
     return {
       response: { ...answer, body: note },
       afterCommit: async () => {
+        this.deps.metrics.jobsEnqueued.inc({ kind: 'note.process', priority: row.priority });
         this.deps.outbox.nudge();
         await this.afterCommit(row.userId, event, note);
       },

@@ -7,6 +7,7 @@ import {
   jobPublishOptions,
   type Priority,
   ROUTING,
+  withTraceparent,
 } from '@notes/contracts';
 import type { ConfirmChannel, Message } from 'amqplib';
 import { and, inArray, isNull, sql } from 'drizzle-orm';
@@ -221,8 +222,11 @@ export class OutboxRelay implements OutboxNotifier {
         resolve(ok);
       };
       try {
-        const flushed = ch.publish(EXCHANGES.work, ROUTING.work, Buffer.from(row.payload), options, (err) =>
-          done(!err),
+        // In the trace of the write that stored the row (the relay's own context is a timer's):
+        // the amqplib instrumentation makes its publish span a child of that request and writes
+        // the span's traceparent over the stored one, which the consumer then continues.
+        const flushed = withTraceparent(row.traceparent, () =>
+          ch.publish(EXCHANGES.work, ROUTING.work, Buffer.from(row.payload), options, (err) => done(!err)),
         );
         if (!flushed) void once(ch, 'drain').catch(() => {});
       } catch {

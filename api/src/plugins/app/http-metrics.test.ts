@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';
-import pino from 'pino';
 import { createApiMetrics } from '../../metrics.ts';
 import httpMetrics, { UNMATCHED_ROUTE } from './http-metrics.ts';
 
 async function appWith(metrics = createApiMetrics()) {
   const app = Fastify();
-  await app.register(httpMetrics, { logger: pino({ level: 'silent' }), metrics });
+  await app.register(httpMetrics, { metrics });
   app.get('/things/:id', async () => ({ ok: true }));
   app.post('/things', async (_req, reply) => reply.code(500).send({ boom: true }));
   await app.ready();

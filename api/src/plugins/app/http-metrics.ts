@@ -3,10 +3,8 @@ import { isSpanContextValid, TraceFlags, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AppDeps } from '../../app.ts';
-import { type ApiMetrics, createApiMetrics } from '../../metrics.ts';
 
-/** Takes AppDeps as is; `metrics` is optional until every builder of AppDeps provides it. */
-export type HttpMetricsOptions = Pick<AppDeps, 'logger'> & { metrics?: ApiMetrics };
+export type HttpMetricsOptions = Pick<AppDeps, 'metrics'>;
 
 /** Requests that matched no route are one series, whatever their URL (no raw paths as labels). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -18,12 +16,7 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
  * route, the not-found and method-not-allowed answers included.
  */
 async function httpMetrics(app: FastifyInstance, opts: HttpMetricsOptions) {
-  let metrics = opts.metrics;
-  if (!metrics) {
-    opts.logger.warn('no metrics in AppDeps: /metrics serves a private registry');
-    metrics = createApiMetrics();
-  }
-  const m = metrics;
+  const m = opts.metrics;
 
   app.addHook('onResponse', async (request, reply) => {
     const labels = {

@@ -1,6 +1,5 @@
 import type { RecordOutcome } from '@notes/contracts';
 import type { App, AppDeps } from '../../app.ts';
-import type { ApiMetrics } from '../../metrics.ts';
 import {
   CompleteBody,
   FailBody,
@@ -31,8 +30,7 @@ const METRIC_OUTCOME: Record<RecordResult, RecordOutcome> = {
  * answer to a valid request is 200; the body says what was recorded, and the consumer acks.
  */
 export default async function internalRoutes(app: App, deps: AppDeps) {
-  // `metrics` is optional until every builder of AppDeps provides it (as in plugins/app/http-metrics.ts).
-  const { metrics } = deps as AppDeps & { metrics?: ApiMetrics };
+  const { metrics } = deps;
   const callbacks = new JobCallbacks({
     database: deps.database,
     logger: deps.logger,
@@ -40,12 +38,19 @@ export default async function internalRoutes(app: App, deps: AppDeps) {
     outbox: deps.outbox,
     invalidateNotes: (userId) => invalidateUserCache(deps.redis, userId),
     onRecorded: (job, outcome) =>
-      metrics?.jobsRecorded.inc({ kind: job.kind, priority: job.priority, outcome: METRIC_OUTCOME[outcome] }),
+      metrics.jobsRecorded.inc({ kind: job.kind, priority: job.priority, outcome: METRIC_OUTCOME[outcome] }),
+    onEnqueued: (job, count) => metrics.jobsEnqueued.inc(job, count),
   });
 
   await app.register(
-    async (internal: App) => {
+    // Named: tracing names the route's hook spans after this function.
+    async function internalJobRoutes(internal: App) {
       internal.addHook('onRequest', internal.requireRole('service'));
+      // Every log line of a callback names its job, so logs join the consumer's by job_id.
+      internal.addHook('preHandler', async (request) => {
+        const { jobId } = request.params as { jobId?: string };
+        if (jobId) request.log = request.log.child({ job_id: jobId });
+      });
       const common = { tags: ['internal'], security: [{ bearer: [] }], params: JobIdParams };
 
       internal.post(
