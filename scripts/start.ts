@@ -9,7 +9,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type Config, ConfigError, loadConfig } from '@notes/contracts';
+import { type Config, loadConfigOrExit } from '@notes/contracts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const log = (msg: string) => process.stdout.write(`[start] ${msg}\n`);
@@ -106,16 +106,7 @@ async function waitForApi(config: Config): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   await preflight(config);
   buildAdminIfNeeded();
 

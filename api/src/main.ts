@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, shutdownTelemetry } from '@notes/contracts';
+import { loadConfigOrExit, shutdownTelemetry } from '@notes/contracts';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { migrateDatabase } from './db/client.ts';
@@ -8,16 +8,7 @@ import { startMaintenance } from './services/maintenance.ts';
 
 /** The API process: config → migrations → clients → app → listen; closes in reverse. */
 async function main() {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   await migrateDatabase(config);
   const deps = await createDeps(config);
   await ensureAdmin(config, deps.database, deps.logger);

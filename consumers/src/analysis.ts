@@ -1,14 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { NoteResult } from '@notes/contracts';
 
-/** The result of `note.process`: contract section 11, field for field. */
-export interface NoteAnalysis {
-  word_count: number;
-  char_count: number;
-  reading_time_seconds: number;
-  tags: string[];
-  links: string[];
-  checksum: string;
-}
+/** The result of `note.process`: contract section 11, field for field (defined in @notes/contracts). */
+export type NoteAnalysis = NoteResult;
 
 /** Words: maximal runs of non-whitespace, whitespace being JavaScript's `\s` (NBSP and tabs included). */
 const WORD = /\S+/g;

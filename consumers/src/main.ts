@@ -1,4 +1,4 @@
-import { type Config, ConfigError, loadConfig, shutdownTelemetry } from '@notes/contracts';
+import { loadConfigOrExit, shutdownTelemetry } from '@notes/contracts';
 import { ConsumerProcess } from './consumer-process.ts';
 import { HandlerRegistryError } from './handlers/registry.ts';
 
@@ -8,16 +8,7 @@ import { HandlerRegistryError } from './handlers/registry.ts';
  * something hangs; unacked messages simply return to the queue).
  */
 function main(): void {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   let service: ConsumerProcess;
   try {
     service = new ConsumerProcess(config);

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from './config.ts';
 
 test('defaults match the contract', () => {
@@ -36,4 +38,20 @@ test('production requires JWT_SECRET; admin needs both variables', () => {
     email: 'a@b.co',
     password: 'secret123',
   });
+});
+
+test('an entry point with a bad variable exits 1 naming it', () => {
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '-e',
+      "import('./src/config.ts').then((m) => { m.loadConfigOrExit(); console.log('started'); })",
+    ],
+    { env: { ...process.env, PORT: 'eighty' }, encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) },
+  );
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /PORT/);
+  assert.doesNotMatch(r.stdout, /started/);
 });

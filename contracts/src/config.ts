@@ -138,3 +138,17 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/**
+ * For a process's entry point: the config, or the ConfigError's message on stderr and exit 1
+ * (a bad value stops the process naming the variable, contract section 2).
+ */
+export function loadConfigOrExit(source: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(source);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}

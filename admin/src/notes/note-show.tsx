@@ -1,6 +1,7 @@
 import Chip from '@mui/material/Chip';
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
+import type { NoteResult } from '@notes/contracts';
 import type { ReactNode } from 'react';
 import {
   ArrayField,
@@ -19,14 +20,7 @@ import { StatusChip } from '../common/status-chip.tsx';
 
 interface NoteRecord {
   id: string;
-  result: {
-    word_count: number;
-    char_count: number;
-    reading_time_seconds: number;
-    tags: string[];
-    links: string[];
-    checksum: string;
-  } | null;
+  result: NoteResult | null;
 }
 
 function Item({ label, children }: { label: string; children: ReactNode }) {

@@ -1,4 +1,4 @@
-import { JOB_KINDS, PRIORITIES } from '@notes/contracts';
+import { JOB_KINDS, type NoteResult, PRIORITIES } from '@notes/contracts';
 import {
   bigint,
   boolean,
@@ -40,15 +40,7 @@ export const users = mysqlTable('users', {
   updatedAt: ts('updated_at').notNull(),
 });
 
-/** The `result` of note.process (contract section 11). */
-export interface NoteResult {
-  word_count: number;
-  char_count: number;
-  reading_time_seconds: number;
-  tags: string[];
-  links: string[];
-  checksum: string;
-}
+export type { NoteResult } from '@notes/contracts';
 
 export const notes = mysqlTable(
   'notes',

@@ -1,4 +1,4 @@
-import { JOB_KINDS, PRIORITIES } from '@notes/contracts';
+import { JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
 import { USER_SORT_FIELDS } from './auth.ts';
@@ -138,15 +138,6 @@ export const AdminJob = Type.Object({
   finished_at: Nullable(DateTime),
 });
 export type AdminJob = Static<typeof AdminJob>;
-
-export const NoteResult = Type.Object({
-  word_count: Type.Integer(),
-  char_count: Type.Integer(),
-  reading_time_seconds: Type.Integer(),
-  tags: Type.Array(Type.String()),
-  links: Type.Array(Type.String()),
-  checksum: Type.String(),
-});
 
 /** One note in full: its body, its result and its job history, newest job first. */
 export const AdminNoteDetail = Type.Composite([

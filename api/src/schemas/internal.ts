@@ -1,4 +1,4 @@
-import { JOB_KINDS, PRIORITIES } from '@notes/contracts';
+import { JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
 import { type Static, Type } from '@sinclair/typebox';
 import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
 
@@ -20,23 +20,11 @@ const Attempt = Type.Integer({ minimum: 1, maximum: 1000, description: 'The 1-ba
  */
 const Run = Type.Optional(Type.String({ minLength: 1, maxLength: 40, pattern: '^[A-Za-z0-9:._-]+$' }));
 
-export const NoteResultSchema = Type.Object(
-  {
-    word_count: Type.Integer({ minimum: 0 }),
-    char_count: Type.Integer({ minimum: 0 }),
-    reading_time_seconds: Type.Integer({ minimum: 0 }),
-    tags: Type.Array(Type.String({ minLength: 1 })),
-    links: Type.Array(Type.String({ minLength: 1 })),
-    checksum: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-  },
-  { additionalProperties: false },
-);
-
 export const StartBody = Type.Object({ attempt: Attempt, run: Run }, { additionalProperties: false });
 export type StartBody = Static<typeof StartBody>;
 
 export const CompleteBody = Type.Object(
-  { attempt: Attempt, run: Run, result: Type.Optional(NoteResultSchema) },
+  { attempt: Attempt, run: Run, result: Type.Optional(NoteResult) },
   { additionalProperties: false },
 );
 export type CompleteBody = Static<typeof CompleteBody>;
@@ -81,7 +69,7 @@ export const InternalNote = Type.Object({
   priority: literals(PRIORITIES),
   status: literals(NOTE_STATUSES),
   version: Type.Integer(),
-  result: Type.Union([NoteResultSchema, Type.Null()]),
+  result: Type.Union([NoteResult, Type.Null()]),
   attempts: Type.Integer(),
   last_error: Type.Union([Type.String(), Type.Null()]),
   created_at: DateTime,

@@ -1,4 +1,4 @@
-import { JOB_KINDS, PRIORITIES } from '@notes/contracts';
+import { JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
 
@@ -42,17 +42,8 @@ const Title = Type.String({
 // maxLength counts code points; the byte limit (≤ 65,536 UTF-8 bytes) is checked separately.
 const Body = Type.String({ maxLength: BODY_MAX_BYTES, description: 'At most 65,536 UTF-8 bytes.' });
 
-export const NoteResultSchema = Type.Object(
-  {
-    word_count: Type.Integer(),
-    char_count: Type.Integer(),
-    reading_time_seconds: Type.Integer(),
-    tags: Type.Array(Type.String()),
-    links: Type.Array(Type.String()),
-    checksum: Type.String(),
-  },
-  { $id: 'NoteResult' },
-);
+/** Registered with addSchema under `$id`, so OpenAPI shows it once (definition in @notes/contracts). */
+export const NoteResultSchema = Type.Object(NoteResult.properties, { $id: 'NoteResult', additionalProperties: false });
 
 export const NoteSchema = Type.Object(
   {
