@@ -41,7 +41,7 @@ before(async () => {
       reading_time_seconds: 1,
       tags: ['food'],
       links: ['https://shop.example'],
-      checksum: 'c0ffee',
+      checksum: 'c0ffee'.padEnd(64, '0'),
     },
   });
   seeded.processedJob = await seedJob(
