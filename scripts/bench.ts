@@ -58,7 +58,7 @@ async function measure(opts: BenchOptions, product: Product, baseline: Baseline 
     monitor.endCpuWindow();
     progress.stop();
     log('reading every note back');
-    const e2e = await collectEndToEnd(control, tokens, state.noteIds, drainS);
+    const e2e = await collectEndToEnd(control, tokens, state.noteIds, drainS, result.endedAtMs);
     const processes = monitor.stop().map((p) => ({
       ...p,
       cpuMsPerNote: e2e.processed > 0 ? (p.cpuS * 1000) / e2e.processed : null,
@@ -78,6 +78,7 @@ async function measure(opts: BenchOptions, product: Product, baseline: Baseline 
         startedAt,
       },
       product: {
+        offered: state.offered,
         sent: state.sent,
         errors: state.errors.toJSON(),
         acceptedPerS: state.accepted / result.elapsedS,

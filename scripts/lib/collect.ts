@@ -17,6 +17,11 @@ export interface EndToEnd {
   /** Accepted (201 with an id) but not found when read back: a lost write. */
   missing: number;
   processedPerS: number | null;
+  /**
+   * Notes processed after the last write was answered ÷ the time they took: the pipeline's rate
+   * with no writes competing for the machine (null when nothing was left to process).
+   */
+  drainPerS: number | null;
   writeToProcessedMs: LatencySummary;
   /** Seconds from the end of the load until the last note was final (or the timeout). */
   drainS: number;
@@ -79,6 +84,7 @@ export async function collectEndToEnd(
   tokens: readonly string[],
   noteIds: readonly (readonly string[])[],
   drainS: number,
+  loadEndedAtMs: number,
 ): Promise<EndToEnd> {
   const notes: NoteView[] = [];
   let next = 0;
@@ -96,6 +102,7 @@ export async function collectEndToEnd(
   let dead = 0;
   let firstCreated = Number.POSITIVE_INFINITY;
   let lastProcessed = Number.NEGATIVE_INFINITY;
+  let afterLoad = 0;
   for (const n of notes) {
     const created = Date.parse(n.created_at);
     firstCreated = Math.min(firstCreated, created);
@@ -104,6 +111,7 @@ export async function collectEndToEnd(
     processed++;
     const done = Date.parse(n.processed_at);
     lastProcessed = Math.max(lastProcessed, done);
+    if (done > loadEndedAtMs) afterLoad++;
     latencies.push(done - created);
   }
   const span = (lastProcessed - firstCreated) / 1000;
@@ -114,6 +122,11 @@ export async function collectEndToEnd(
     unfinished: notes.length - processed - dead,
     missing: accepted - notes.length,
     processedPerS: processed > 0 && span > 0 ? processed / span : null,
+    // Below ~100 notes or half a second the figure is noise, not a rate.
+    drainPerS:
+      afterLoad >= 100 && lastProcessed - loadEndedAtMs >= 500
+        ? afterLoad / ((lastProcessed - loadEndedAtMs) / 1000)
+        : null,
     writeToProcessedMs: summarize(latencies),
     drainS,
   };

@@ -33,6 +33,8 @@ export class LoadState {
   inFlight = 0;
   /** Writes that were due but not yet sent (steady: the product or the client fell behind). */
   lagging = 0;
+  /** Steady: writes the schedule called for; those never sent (the product fell behind) are dropped. */
+  offered: number | null = null;
   readonly errors = new Tally();
   readonly acceptLatency = new Samples();
   /** Accepted note ids per user index (only with keepNotes). */
@@ -106,6 +108,7 @@ export async function runLoad(
   } else {
     const interval = 1000 / options.rate;
     const planned = Math.floor(options.durationS * options.rate);
+    state.offered = planned;
     // Bound what the client holds: past this, due writes wait (and their latency grows).
     const maxInFlight = options.connections * 4;
     const pending = new Set<Promise<void>>();

@@ -22,6 +22,8 @@ export interface BenchResult {
     startedAt: string;
   };
   product: {
+    /** Steady: writes the schedule called for (sent ≤ offered when the product fell behind); burst: null. */
+    offered: number | null;
     sent: number;
     accepted: number;
     /** Non-2xx answers by status, and network errors by code. */
@@ -143,9 +145,10 @@ export function formatBench(r: BenchResult): string {
     .map(([k, v]) => `${k}: ${v}`)
     .join(', ');
   out.push(
-    `writes: ${f0(p.sent)} sent, ${f0(p.accepted)} accepted, errors ${errors || 'none'}; ` +
+    `writes: ${p.offered === null ? '' : `${f0(p.offered)} offered, `}${f0(p.sent)} sent, ${f0(p.accepted)} accepted, errors ${errors || 'none'}; ` +
       `notes: ${f0(p.processed)} processed, ${f0(p.dead)} dead, ${f0(p.unfinished)} unfinished, ${f0(p.missing)} missing; ` +
-      `drained ${f1(p.drainS)} s after the load`,
+      `drained ${f1(p.drainS)} s after the load` +
+      (p.drainPerS === null ? '' : ` at ${f0(p.drainPerS)} notes/s (the pipeline with no writes competing)`),
   );
   out.push(
     `accept latency p90 ${ms(p.acceptLatencyMs.p90)}, max ${ms(p.acceptLatencyMs.max)}; ` +

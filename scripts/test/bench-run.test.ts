@@ -57,6 +57,7 @@ describe('npm run bench', () => {
     assert.equal(r.run.ownedProduct, true);
     const p = r.product;
     assert.ok(p.accepted > 0, 'some writes were accepted');
+    assert.ok(isNum(p.offered) && (p.offered as number) >= p.sent, 'steady mode reports the offered writes');
     assert.equal(p.sent, p.accepted + Object.values(p.errors).reduce((a, b) => a + b, 0));
     assert.equal(p.processed, p.accepted, 'processed == accepted');
     assert.equal(p.missing, 0);
