@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { QUEUES } from '@notes/contracts';
+import { openChannel } from '../../src/broker.ts';
+import { onExit } from '../../src/cleanup.ts';
+import { registerUsers, waitFor } from '../../src/http.ts';
+import { checkPipeline } from '../../src/invariants.ts';
+import { type Product, startProduct } from '../../src/product.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../../src/webhook-receiver.ts';
+import { acceptedMore, startWriteLoad } from '../../src/write-load.ts';
+
+/**
+ * promote-dlq end to end: webhook deliveries die against a failing endpoint, the endpoint heals,
+ * the operator's command is killed -9 midway through moving them back, and run again. Every dead
+ * job ends processed exactly once: one recorded completion, one successful delivery per webhook-id.
+ *
+ * One consumer at prefetch 1 while promoting: a message the killed run published but did not ack
+ * is promoted again by the rerun; taken one after the other, the second copy finds its job done.
+ */
+const SCRIPTS_DIR = fileURLToPath(new URL('../../../scripts/', import.meta.url));
+const DEAD = 80;
+
+let product: Product;
+let receiver: WebhookReceiver;
+const children: ChildProcess[] = [];
+
+before(async () => {
+  receiver = await startWebhookReceiver();
+  product = await startProduct('e2epromote', { env: { CONSUMER_PREFETCH: '16' } });
+  await product.startApi();
+});
+
+after(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await product?.close();
+  await receiver?.close();
+});
+
+function promote(args: string[] = []) {
+  let out = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', 'promote-dlq.ts', ...args], {
+    cwd: SCRIPTS_DIR,
+    env: { ...process.env, ...product.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  onExit(() => child.kill('SIGKILL'));
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  return Object.assign(child, { output: () => out });
+}
+
+test('promote-dlq killed -9 midway, then run again: every dead job is processed exactly once', async (t) => {
+  const users = await registerUsers(product.apiUrl, 2, 'dlq', receiver.url);
+  receiver.failStatus = 500;
+  const first = await product.startConsumer();
+  const load = startWriteLoad({ apiUrl: product.apiUrl, users, label: 'dlq', concurrency: 4, maxWrites: DEAD });
+  await acceptedMore(load, DEAD);
+  const written = await load.stop();
+  assert.equal(written.accepted.size, DEAD);
+  const userIds = users.map((u) => u.id);
+  const dead = () =>
+    product.count(
+      `SELECT COUNT(*) FROM jobs WHERE user_id IN (?, ?) AND kind = 'webhook.deliver' AND status = 'dead'`,
+      userIds,
+    );
+  await waitFor(`${DEAD} dead deliveries`, async () => (await dead()) === DEAD, 120_000, 250);
+
+  const { ch, close } = await openChannel(product.ns.amqpUrl);
+  try {
+    await waitFor('all in notes.dlq', async () => (await ch.checkQueue(QUEUES.dead)).messageCount === DEAD);
+    receiver.failStatus = null;
+    await first.terminate();
+    await product.startConsumer({ CONSUMER_PREFETCH: '1' });
+
+    // Killed once a part has moved, well before the end.
+    const killed = promote();
+    let left = DEAD;
+    while (left > DEAD - 20 && killed.exitCode === null) {
+      left = (await ch.checkQueue(QUEUES.dead)).messageCount;
+      await sleep(5);
+    }
+    killed.kill('SIGKILL');
+    await once(killed, 'exit').catch(() => {});
+    const afterKill = (await ch.checkQueue(QUEUES.dead)).messageCount;
+    assert.ok(afterKill > 0 && afterKill < DEAD, `killed midway (${afterKill} of ${DEAD} left in notes.dlq)`);
+
+    const rerun = promote();
+    const [code] = (await once(rerun, 'exit')) as [number | null];
+    assert.equal(code, 0, rerun.output());
+    const summary = /summary: examined=(\d+) promoted=(\d+) skipped=(\d+) malformed=(\d+) failed=(\d+)/.exec(
+      rerun.output(),
+    );
+    assert.ok(summary, rerun.output());
+    assert.equal(Number(summary[5]), 0, 'nothing failed');
+    assert.ok(Number(summary[2]) >= afterKill, `the rerun moved what was left (${summary[0]})`);
+    t.diagnostic(`killed with ${afterKill} left; rerun ${summary[0]}`);
+  } finally {
+    await close();
+  }
+
+  const result = await checkPipeline({ product, amqpUrl: product.ns.amqpUrl, userIds, load: written, receiver });
+  assert.equal(await dead(), 0, 'no job left dead');
+  t.diagnostic(JSON.stringify(result));
+});
