@@ -59,7 +59,22 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     requestIdLogLabel: 'request_id',
     disableRequestLogging: deps.config.env === 'test',
     return503OnClosing: true,
-    forceCloseConnections: true,
+    // On close, idle keep-alive sockets go at once; requests in flight are answered first
+    // (a reset would leave their clients unsure whether the write happened).
+    forceCloseConnections: 'idle',
+    // Errors Fastify raises before routing (bad percent-encoding, over-long path segment) are
+    // problem+json like every other error.
+    frameworkErrors: (error, request, reply) => {
+      const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      reply.log.info({ code: error.code }, 'request refused before routing');
+      return sendProblem(reply, request, {
+        type: `${PROBLEM_TYPE_BASE}${error.code.toLowerCase()}`,
+        title: status === 414 ? 'URI Too Long' : 'Bad Request',
+        status,
+        detail:
+          error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is too long.' : 'The request URL is malformed.',
+      });
+    },
     // Slow or stalled clients must not hold sockets forever.
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
@@ -74,6 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   installMethodNotAllowed(app);
+  refuseEncodedBodies(app);
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -105,6 +121,24 @@ function buildValidatorCompiler(externalSchemas: unknown) {
   const coercing = make('array');
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
     (httpPart === 'body' ? strict : coercing).compile(schema);
+}
+
+/**
+ * We don't decode request bodies: one labelled with a Content-Encoding other than identity is a
+ * 415 (RFC 9110 §8.4), not bytes to read as if they were plain JSON.
+ */
+function refuseEncodedBodies(app: App): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const coding = request.headers['content-encoding'];
+    if (coding === undefined || coding.trim().toLowerCase() === 'identity') return;
+    reply.header('accept-encoding', 'identity');
+    return sendProblem(reply, request, {
+      type: `${PROBLEM_TYPE_BASE}unsupported-content-encoding`,
+      title: 'Unsupported Media Type',
+      status: 415,
+      detail: 'Request bodies must not be content-encoded (send Content-Encoding: identity or none).',
+    });
+  });
 }
 
 /**

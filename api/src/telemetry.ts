@@ -5,15 +5,17 @@
  *
  * Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set. Fastify is traced by @fastify/otel (the
  * official plugin; never also instrumentation-fastify, spans would double), which attaches
- * itself to every Fastify instance as it is created. main.ts flushes with shutdownTelemetry()
- * from '@notes/contracts'.
+ * itself to every Fastify instance as it is created. It does so from its constructor, so it is
+ * built only when tracing is on: off, its hooks would still run on every request (issue 6's
+ * profile: a tenth of the API's CPU). main.ts flushes with shutdownTelemetry() from
+ * '@notes/contracts'.
  */
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { startTelemetry } from '@notes/contracts/telemetry';
 
 startTelemetry({
   serviceName: 'notes-api',
-  instrumentations: [new FastifyOtelInstrumentation({ registerOnInitialization: true, ignorePaths: '/metrics' })],
+  instrumentations: () => [new FastifyOtelInstrumentation({ registerOnInitialization: true, ignorePaths: '/metrics' })],
   // Prometheus scrapes and liveness probes would be most of the traces and tell nothing.
   ignorePaths: ['/metrics', '/health'],
 });

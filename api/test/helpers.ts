@@ -12,11 +12,15 @@ export interface TestApp {
 
 /**
  * The real app on the real services, in a namespace of its own (database, vhost, key prefix).
- * `overrides` are environment variables, as a user would set them.
+ * `overrides` are environment variables, as a user would set them (or made from the namespace,
+ * e.g. to reach one of its services through a fault proxy).
  */
-export async function startTestApp(label: string, overrides: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  label: string,
+  overrides: Record<string, string> | ((ns: TestNamespace) => Record<string, string>) = {},
+): Promise<TestApp> {
   const ns = await createTestNamespace(label);
-  const config = ns.config(overrides);
+  const config = ns.config(typeof overrides === 'function' ? overrides(ns) : overrides);
   await migrateDatabase(config);
   const deps = await createDeps(config);
   await deps.amqp.waitConnected(5000);

@@ -266,4 +266,26 @@ describe('the database holds the fence', () => {
     assert.equal(await notesTitled('survives restart'), 1);
     assert.equal(await notesTitled(unkeyedTitle), 1);
   });
+
+  test('with Redis emptied, repeats racing new writes: repeats replay, each new write creates one note', async () => {
+    // They reach the database together and share group-committed transactions: a repeat's fence
+    // fails its batch, which then runs write by write, so the new writes beside it still commit.
+    const keys = Array.from({ length: 8 }, key);
+    const firsts = await Promise.all(keys.map((k) => post(alice, { title: `race ${k}` }, { 'idempotency-key': k })));
+    await deleteRedisKeys(t.ns.redisUrl, t.ns.redisKeyPrefix);
+    const fresh = Array.from({ length: 8 }, key);
+    const [repeats, news] = await Promise.all([
+      Promise.all(keys.map((k) => post(alice, { title: `race ${k}` }, { 'idempotency-key': k }))),
+      Promise.all(fresh.map((k) => post(alice, { title: `race ${k}` }, { 'idempotency-key': k }))),
+    ]);
+    repeats.forEach((r, i) => {
+      assert.ok(replayed(r), `${r.statusCode} ${r.body}`);
+      assertSameAnswer(firsts[i]!, r);
+    });
+    for (const r of news) {
+      assert.equal(r.statusCode, 201, r.body);
+      assert.ok(!replayed(r));
+    }
+    for (const k of [...keys, ...fresh]) assert.equal(await notesTitled(`race ${k}`), 1);
+  });
 });

@@ -1,46 +1,79 @@
-import type { CompleteBody, FailBody, RecordResponse, StartBody, StartResponse } from '@notes/api/schemas/internal.ts';
-import { type Config, signServiceToken } from '@notes/contracts';
+import type {
+  CompleteBody,
+  FailBody,
+  RecordItemResponse,
+  RecordResponse,
+  StartBody,
+  StartItemResponse,
+  StartResponse,
+} from '@notes/api/schemas/internal.ts';
+import { type Config, currentTraceparent, signServiceToken } from '@notes/contracts';
 import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
+import { Batcher, type Pending } from './callback-batcher.ts';
 import { ApiRejectedError, ApiUnavailableError } from './errors.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 
 export type { InternalNote, InternalWebhook, RecordResponse, StartResponse } from '@notes/api/schemas/internal.ts';
 
 export interface ApiClientOptions {
-  /** One callback's time limit; far below the broker's consumer_timeout. Default 5000. */
+  /** One callback request's time limit; far below the broker's consumer_timeout. Default 5000. */
   timeoutMs?: number;
   /** How long the circuit stays open before one trial call. Default 2000. */
   resetTimeoutMs?: number;
-  /** Calls in the rolling window before the circuit may open. Default 5. */
+  /** Requests in the rolling window before the circuit may open. Default 5. */
   volumeThreshold?: number;
+  /** Most jobs in one batched callback (1 turns batching off). Default 200. */
+  maxBatch?: number;
+  /** How long a callback waits for company while one of its kind is already out. Default 5. */
+  lingerMs?: number;
 }
+
+type Op = 'start' | 'complete' | 'fail';
 
 /** Route templates, for the metric label (never the raw URL with its job id). */
 const ROUTES = {
-  start: '/internal/jobs/:jobId/start',
-  complete: '/internal/jobs/:jobId/complete',
-  fail: '/internal/jobs/:jobId/fail',
+  one: {
+    start: '/internal/jobs/:jobId/start',
+    complete: '/internal/jobs/:jobId/complete',
+    fail: '/internal/jobs/:jobId/fail',
+  },
+  batch: { start: '/internal/jobs/start', complete: '/internal/jobs/complete', fail: '/internal/jobs/fail' },
 } as const;
-type Op = keyof typeof ROUTES;
 
-type Call = { op: Op; jobId: string; body: unknown };
+/** One callback as the batcher holds it: the job, the single route's body, and the job's trace. */
+interface Item<B> {
+  jobId: string;
+  body: B;
+  traceparent: string | null;
+}
+
+type Call = { op: Op; path: string; route: string; body: unknown };
 
 /** Re-sign the service token this long before it expires. */
 const TOKEN_TTL_SECONDS = 3600;
 const TOKEN_RENEW_MS = 30 * 60 * 1000;
 
 /**
- * The consumers' calls back into the API (service identity), behind a circuit breaker (opossum):
- * when the API is down, calls fail at once with ApiUnavailableError instead of each waiting for
- * its timeout, and the consumer puts messages back without spending their attempts. Only
- * unavailability counts against the circuit; a 4xx answer is the caller's problem, not the API's.
+ * The consumers' calls back into the API (service identity). Concurrent callbacks of one kind are
+ * gathered into one request to the batch route (one HTTP request and one transaction for many
+ * jobs, callback-batcher.ts); a callback that comes alone goes to the single-job route, whose
+ * trace is the job's own. Every caller still gets its own job's answer, so the delivery flow is
+ * the same either way.
+ *
+ * Requests go through a circuit breaker (opossum): when the API is down, calls fail at once with
+ * ApiUnavailableError instead of each waiting for its timeout, and the consumer puts messages back
+ * without spending their attempts. Only unavailability counts against the circuit; a 4xx answer
+ * is the caller's problem, not the API's.
  */
 export class ApiClient {
   readonly #baseUrl: string;
   readonly #secret: string;
   readonly #timeoutMs: number;
   readonly #breaker: CircuitBreaker<[Call], unknown>;
+  readonly #start: Batcher<Item<StartBody>, StartResponse>;
+  readonly #complete: Batcher<Item<CompleteBody>, RecordResponse>;
+  readonly #fail: Batcher<Item<FailBody>, RecordResponse>;
   #token = '';
   #tokenAt = 0;
 
@@ -64,6 +97,11 @@ export class ApiClient {
     this.#breaker.on('open', () => this.logger.warn('API unreachable: circuit open, pausing callbacks'));
     this.#breaker.on('halfOpen', () => this.logger.info('API circuit half-open: trying one callback'));
     this.#breaker.on('close', () => this.logger.info('API reachable again: circuit closed'));
+
+    const batching = { maxBatch: opts.maxBatch ?? 200, lingerMs: opts.lingerMs ?? 5 };
+    this.#start = new Batcher((b) => this.#send('start', b, (r: StartItemResponse) => withoutJobId(r)), batching);
+    this.#complete = new Batcher((b) => this.#send('complete', b, recordAnswer), batching);
+    this.#fail = new Batcher((b) => this.#send('fail', b, recordAnswer), batching);
   }
 
   /** True while the circuit is open (calls fail fast). */
@@ -72,15 +110,15 @@ export class ApiClient {
   }
 
   start(jobId: string, body: StartBody): Promise<StartResponse> {
-    return this.#call({ op: 'start', jobId, body }) as Promise<StartResponse>;
+    return this.#start.add(item(jobId, body));
   }
 
   complete(jobId: string, body: CompleteBody): Promise<RecordResponse> {
-    return this.#call({ op: 'complete', jobId, body }) as Promise<RecordResponse>;
+    return this.#complete.add(item(jobId, body));
   }
 
   fail(jobId: string, body: FailBody): Promise<RecordResponse> {
-    return this.#call({ op: 'fail', jobId, body }) as Promise<RecordResponse>;
+    return this.#fail.add(item(jobId, body));
   }
 
   /** Readiness: does the API answer `/health` within the time limit? Bypasses the circuit. */
@@ -99,6 +137,53 @@ export class ApiClient {
     this.#breaker.shutdown();
   }
 
+  /**
+   * One request for the batch: the single-job route for one item (sent from that job's async
+   * context, so its trace shows the callback), the batch route for more. A batch the API refuses
+   * as invalid is retried item by item, so one bad item cannot take the others down with it.
+   */
+  async #send<B, A, R>(
+    op: Op,
+    batch: readonly Pending<Item<B>>[],
+    answer: (a: A) => R | Error,
+  ): Promise<(R | Error)[]> {
+    if (batch.length === 1) {
+      const { item: one, inContext } = batch[0] as Pending<Item<B>>;
+      const path = `/internal/jobs/${encodeURIComponent(one.jobId)}/${op}`;
+      return [await inContext(() => this.#call({ op, path, route: ROUTES.one[op], body: one.body }) as Promise<R>)];
+    }
+    const jobs = batch.map(({ item: i }) => ({
+      job_id: i.jobId,
+      ...i.body,
+      ...(i.traceparent ? { traceparent: i.traceparent } : {}),
+    }));
+    let reply: { results?: (A & { job_id?: string })[] };
+    try {
+      reply = (await this.#call({
+        op,
+        path: ROUTES.batch[op],
+        route: ROUTES.batch[op],
+        body: { jobs },
+      })) as typeof reply;
+    } catch (err) {
+      if (!(err instanceof ApiRejectedError)) throw err;
+      this.logger.warn({ err, jobs: batch.length }, `batched ${op} refused; sending its callbacks one by one`);
+      return Promise.all(
+        batch.map((p) =>
+          this.#send(op, [p], answer).then(
+            ([r]) => r as R | Error,
+            (e: unknown) => (e instanceof Error ? e : new ApiUnavailableError(String(e))),
+          ),
+        ),
+      );
+    }
+    const results = reply.results ?? [];
+    if (results.length !== jobs.length || results.some((r, i) => r.job_id !== jobs[i]?.job_id)) {
+      throw new ApiUnavailableError(`batched ${op} answered ${results.length} results for ${jobs.length} jobs`);
+    }
+    return results.map(answer);
+  }
+
   async #call(call: Call): Promise<unknown> {
     try {
       return await this.#breaker.fire(call);
@@ -111,13 +196,13 @@ export class ApiClient {
     }
   }
 
-  async #post({ op, jobId, body }: Call): Promise<unknown> {
+  async #post({ op, path, route, body }: Call): Promise<unknown> {
     const started = performance.now();
     let status = 'error';
     try {
       let res: Response;
       try {
-        res = await fetch(`${this.#baseUrl}/internal/jobs/${encodeURIComponent(jobId)}/${op}`, {
+        res = await fetch(`${this.#baseUrl}${path}`, {
           method: 'POST',
           headers: { authorization: `Bearer ${this.#serviceToken()}`, 'content-type': 'application/json' },
           body: JSON.stringify(body),
@@ -135,10 +220,7 @@ export class ApiClient {
       }
       throw new ApiRejectedError(res.status, `${op} callback refused with ${res.status}: ${text.slice(0, 500)}`);
     } finally {
-      this.metrics?.apiCallDuration.observe(
-        { route: ROUTES[op], status_code: status },
-        (performance.now() - started) / 1000,
-      );
+      this.metrics?.apiCallDuration.observe({ route, status_code: status }, (performance.now() - started) / 1000);
     }
   }
 
@@ -149,4 +231,19 @@ export class ApiClient {
     }
     return this.#token;
   }
+}
+
+/** The callback, with the trace of the job it belongs to (the consume span active now). */
+function item<B>(jobId: string, body: B): Item<B> {
+  return { jobId, body, traceparent: currentTraceparent() };
+}
+
+function withoutJobId({ job_id: _, ...rest }: StartItemResponse): StartResponse {
+  return rest;
+}
+
+/** A batch item the API refused on its own is what the single route answers with 400. */
+function recordAnswer({ job_id: _, error, ...rest }: RecordItemResponse): RecordResponse | Error {
+  if (rest.outcome === 'rejected') return new ApiRejectedError(400, `callback refused: ${error ?? 'rejected'}`);
+  return rest as RecordResponse;
 }

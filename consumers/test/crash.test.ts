@@ -36,7 +36,7 @@ async function killMidJob(title: string) {
   const proxy = await startHoldingProxy(p.apiUrl, (path) => path.endsWith('/complete'));
   const child = p.spawnConsumer({ API_URL: proxy.url });
   const created = await createNote(p.t, user, { title, body: `body of ${title} #${title}` });
-  await waitFor('the child is mid-job', () => proxy.held.length === 1, 30_000);
+  await waitFor('the child is mid-job', () => proxy.heldJobs().length === 1, 30_000);
   const [job] = await jobRows(p, created.id);
   assert.equal(job?.status, 'processing', 'started, not yet recorded');
   child.kill('SIGKILL');

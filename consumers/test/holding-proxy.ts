@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 export interface HeldRequest {
   path: string;
   body: string;
+  /** The jobs the callback is for: one for `/internal/jobs/:id/op`, each item's for a batch. */
+  jobIds: string[];
   /** Sends it on to the API now (whether or not the caller is still there). */
   forward(): Promise<number>;
 }
@@ -14,6 +16,8 @@ export interface HeldRequest {
  */
 export async function startHoldingProxy(target: string, hold: (path: string) => boolean) {
   const held: HeldRequest[] = [];
+  /** Every request that came through, held or not, in arrival order. */
+  const seen: { path: string; jobIds: string[] }[] = [];
   let holding = true;
   const server = http.createServer((req, res) => {
     let body = '';
@@ -35,7 +39,9 @@ export async function startHoldingProxy(target: string, hold: (path: string) => 
         }
         return upstream.status;
       };
-      if (holding && hold(path)) held.push({ path, body, forward });
+      const jobIds = jobIdsOf(path, body);
+      seen.push({ path, jobIds });
+      if (holding && hold(path)) held.push({ path, body, jobIds, forward });
       else forward().catch(() => res.destroy());
     });
   });
@@ -44,6 +50,9 @@ export async function startHoldingProxy(target: string, hold: (path: string) => 
   return {
     url: `http://127.0.0.1:${port}`,
     held,
+    seen,
+    /** The jobs of every held callback (a batched callback holds several). */
+    heldJobs: () => held.flatMap((h) => h.jobIds),
     /** Forwards what is held and stops holding. */
     async release() {
       holding = false;
@@ -55,4 +64,15 @@ export async function startHoldingProxy(target: string, hold: (path: string) => 
         server.close(() => r());
       }),
   };
+}
+
+function jobIdsOf(path: string, body: string): string[] {
+  const single = /^\/internal\/jobs\/([^/]+)\/[a-z]+$/.exec(path);
+  if (single) return [decodeURIComponent(single[1] as string)];
+  try {
+    const { jobs } = JSON.parse(body) as { jobs?: { job_id: string }[] };
+    return (jobs ?? []).map((j) => j.job_id);
+  } catch {
+    return [];
+  }
 }

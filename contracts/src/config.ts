@@ -33,8 +33,12 @@ const Env = Type.Object({
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: Type.Boolean({ default: false }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
-  /** Consumers: unacked messages held at once; also the handler concurrency (priorities need it bounded). */
-  CONSUMER_PREFETCH: Type.Integer({ minimum: 1, maximum: 1000, default: 32 }),
+  /**
+   * Consumers: unacked messages held at once; also the handler concurrency and the most callbacks
+   * one batch can gather (priorities need it bounded; batching needs enough in flight to keep pace
+   * while the API is busy with writes).
+   */
+  CONSUMER_PREFETCH: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
   /** How many consumer processes `npm start` runs. */
   CONSUMER_PROCESSES: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   /** A message delivered this many times without an outcome is parked in the DLQ as poison. */

@@ -22,8 +22,11 @@ import { shutdownTelemetry, TELEMETRY_KEY } from './trace-context.ts';
 export interface TelemetryOptions {
   /** `service.name` in Tempo: `notes-api`, `notes-consumers`. */
   serviceName: string;
-  /** Extra instrumentations (the API adds @fastify/otel). */
-  instrumentations?: Instrumentation[];
+  /**
+   * Extra instrumentations (the API adds @fastify/otel). Pass a factory for one that hooks in as
+   * soon as it is constructed: it is then built only when tracing is on, and costs nothing off.
+   */
+  instrumentations?: Instrumentation[] | (() => Instrumentation[]);
   /** Exact URL paths whose server spans are dropped (scrapes and liveness probes are noise). */
   ignorePaths?: readonly string[];
 }
@@ -71,7 +74,9 @@ export function startTelemetry(
         // pino: add trace_id/span_id to each log line; don't also ship logs over OTLP.
         '@opentelemetry/instrumentation-pino': { disableLogSending: true },
       }),
-      ...(options.instrumentations ?? []),
+      ...(typeof options.instrumentations === 'function'
+        ? options.instrumentations()
+        : (options.instrumentations ?? [])),
     ],
   });
   sdk.start();

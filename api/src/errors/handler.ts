@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app.ts';
+import { isDatabaseUnavailable } from '../db/client.ts';
 import { HttpError } from './index.ts';
 
 export const PROBLEM_TYPE_BASE = 'https://notes-pipeline.dev/problems/';
@@ -66,6 +67,16 @@ export function installErrorHandler(app: App): void {
         errors: error.validation.map((v) => ({ field: fieldOf(v), message: v.message })),
       });
     }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      reply.header('retry-after', '5');
+      return sendProblem(reply, request, {
+        type: `${PROBLEM_TYPE_BASE}database-unavailable`,
+        title: 'Service Unavailable',
+        status: 503,
+        detail: 'The database is unreachable; nothing was changed. Retry shortly.',
+      });
+    }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return sendProblem(reply, request, {
@@ -98,6 +109,10 @@ function fieldOf(v: ValidationItem): string | undefined {
 
 function clientDetail(error: FastifyError): string {
   switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      return 'The request URL is malformed (bad percent-encoding).';
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return 'A path segment is too long.';
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return 'The request body is not valid JSON.';

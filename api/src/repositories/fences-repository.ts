@@ -1,11 +1,14 @@
 import { and, eq, lte } from 'drizzle-orm';
-import type { DbOrTx, Tx } from '../db/client.ts';
+import type { DbOrTx } from '../db/client.ts';
 import { idempotencyFences } from '../db/schema.ts';
+import { type RowInsert, rowInsert, type Statement } from '../db/sql-writer.ts';
 
 /**
  * The database half of idempotency (contract section 5): a primary key (user_id, key_hash)
  * inserted in the write's own transaction. A second insert of the same key waits for the first
  * transaction and then fails with a duplicate-key error, so two writes can never both commit.
+ * Inserts and the completion are statements for the write path (db/sql-writer.ts); the rare
+ * reads and deletes after a duplicate use drizzle.
  */
 export type FenceRow = typeof idempotencyFences.$inferSelect;
 
@@ -14,37 +17,39 @@ export interface FenceKey {
   keyHash: string;
 }
 
-/** Returns false when the key already exists (someone else did, or is doing, this write). */
-export async function tryInsertFence(
-  tx: Tx,
-  fence: FenceKey & { fingerprint: string; now: Date; expiresAt: Date },
-): Promise<boolean> {
-  try {
-    await tx.insert(idempotencyFences).values({
-      userId: fence.userId,
-      keyHash: fence.keyHash,
-      fingerprint: fence.fingerprint,
-      // Filled in by completeFence before the same transaction commits; nobody sees the 0.
-      responseStatus: 0,
-      createdAt: fence.now,
-      expiresAt: fence.expiresAt,
-    });
-    return true;
-  } catch (err) {
-    if (isDuplicateKey(err)) return false;
-    throw err;
-  }
+/** What a fence holds for replays: the first answer, verbatim. */
+export interface FencedResponse {
+  status: number;
+  /** The JSON body, serialised once (null for a 204). */
+  body: string | null;
+  location: string | null;
 }
 
-export async function completeFence(
-  tx: Tx,
-  key: FenceKey,
-  response: { status: number; body: string | null; location: string | null },
-): Promise<void> {
-  await tx
-    .update(idempotencyFences)
-    .set({ responseStatus: response.status, responseBody: response.body, location: response.location })
-    .where(and(eq(idempotencyFences.userId, key.userId), eq(idempotencyFences.keyHash, key.keyHash)));
+/**
+ * The fence row, inserted first in the write's transaction. A write whose answer is known before
+ * it runs (a create) inserts it complete; one that must read first inserts status 0 and fills it
+ * in with completeFence before the same transaction commits, so nobody ever sees the 0.
+ */
+export function fenceInsert(
+  fence: FenceKey & { fingerprint: string; now: Date; expiresAt: Date; response: FencedResponse | null },
+): RowInsert {
+  return rowInsert(idempotencyFences, {
+    userId: fence.userId,
+    keyHash: fence.keyHash,
+    fingerprint: fence.fingerprint,
+    responseStatus: fence.response?.status ?? 0,
+    responseBody: fence.response?.body ?? null,
+    location: fence.response?.location ?? null,
+    createdAt: fence.now,
+    expiresAt: fence.expiresAt,
+  });
+}
+
+export function completeFence(key: FenceKey, response: FencedResponse): Statement {
+  return {
+    sql: 'UPDATE idempotency_fences SET response_status = ?, response_body = ?, location = ? WHERE user_id = ? AND key_hash = ?',
+    values: [response.status, response.body, response.location, key.userId, key.keyHash],
+  };
 }
 
 export async function findFence(db: DbOrTx, key: FenceKey): Promise<FenceRow | undefined> {

@@ -1,9 +1,13 @@
-import { and, asc, count, desc, eq, or, type SQL, sql } from 'drizzle-orm';
-import { type DbOrTx, parseJsonColumn, type Tx } from '../db/client.ts';
+import { and, asc, count, desc, eq, getTableColumns, or, type SQL, sql } from 'drizzle-orm';
+import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
 import { type NoteResult, notes } from '../db/schema.ts';
+import { namesOf, type RowInsert, rowInsert, type Statement, sqlValue, type WriteTx } from '../db/sql-writer.ts';
 import type { ListNotesQuery, Note, SortField } from '../schemas/notes.ts';
 
-/** The SQL of the notes table. Every query is scoped to its owner: another user's note does not exist. */
+/**
+ * The SQL of the notes table. Every query is scoped to its owner: another user's note does not
+ * exist. Writes are statements for the write path (db/sql-writer.ts); reads use drizzle.
+ */
 export type NoteRow = typeof notes.$inferSelect;
 export type NewNoteRow = typeof notes.$inferInsert;
 
@@ -25,8 +29,8 @@ export function toNote(row: NoteRow): Note {
   };
 }
 
-export async function insertNote(tx: Tx, row: NewNoteRow): Promise<void> {
-  await tx.insert(notes).values(row);
+export function noteInsert(row: NewNoteRow): RowInsert {
+  return rowInsert(notes, row);
 }
 
 export async function findNote(db: DbOrTx, userId: string, id: string): Promise<NoteRow | undefined> {
@@ -37,30 +41,31 @@ export async function findNote(db: DbOrTx, userId: string, id: string): Promise<
   return row;
 }
 
+/** Every column under its property name, so a raw row is a NoteRow (dates: mysql2 with timezone Z). */
+const NOTE_COLUMNS = Object.entries(getTableColumns(notes))
+  .map(([key, column]) => `\`${column.name}\` AS \`${key}\``)
+  .join(', ');
+
 /** Locks the row for the rest of the transaction, so a version check and its update are one step. */
-export async function findNoteForUpdate(tx: Tx, userId: string, id: string): Promise<NoteRow | undefined> {
-  const [row] = await tx
-    .select()
-    .from(notes)
-    .where(and(eq(notes.id, id), eq(notes.userId, userId)))
-    .for('update');
+export async function findNoteForUpdate(tx: WriteTx, userId: string, id: string): Promise<NoteRow | undefined> {
+  const [row] = await tx.query<NoteRow>({
+    sql: `SELECT ${NOTE_COLUMNS} FROM notes WHERE id = ? AND user_id = ? FOR UPDATE`,
+    values: [id, userId],
+  });
   return row;
 }
 
-export async function updateNote(
-  tx: Tx,
-  userId: string,
-  id: string,
-  changes: Partial<Omit<NewNoteRow, 'id' | 'userId'>>,
-): Promise<void> {
-  await tx
-    .update(notes)
-    .set(changes)
-    .where(and(eq(notes.id, id), eq(notes.userId, userId)));
+export function updateNote(userId: string, id: string, changes: Partial<Omit<NewNoteRow, 'id' | 'userId'>>): Statement {
+  const { columns } = namesOf(notes);
+  const entries = Object.entries(changes).filter(([, v]) => v !== undefined);
+  return {
+    sql: `UPDATE notes SET ${entries.map(([k]) => `\`${columns.get(k)}\` = ?`).join(', ')} WHERE id = ? AND user_id = ?`,
+    values: [...entries.map(([, v]) => sqlValue(v)), id, userId],
+  };
 }
 
-export async function deleteNote(tx: Tx, userId: string, id: string): Promise<void> {
-  await tx.delete(notes).where(and(eq(notes.id, id), eq(notes.userId, userId)));
+export function deleteNote(userId: string, id: string): Statement {
+  return { sql: 'DELETE FROM notes WHERE id = ? AND user_id = ?', values: [id, userId] };
 }
 
 const SORT_COLUMNS = {

@@ -121,3 +121,64 @@ export const RecordResponse = Type.Object({
   outcome: literals(RECORD_RESULTS),
 });
 export type RecordResponse = Static<typeof RecordResponse>;
+
+/*
+ * The batch routes: one request and one transaction for many jobs. Each item is the single
+ * route's body plus `job_id`; each answer is the single route's answer plus `job_id`, in the
+ * order of the request. Items are applied in order, as if sent one by one (a job may appear twice).
+ */
+
+export const MAX_BATCH = 500;
+
+/**
+ * The W3C trace context of the job the item belongs to (its consume span): a batch request is a
+ * trace of its own, so the jobs it enqueues (webhook deliveries) continue the item's trace instead.
+ */
+const Traceparent = Type.Optional(Type.String({ pattern: '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$' }));
+const JobId = Type.String({ minLength: 1, maxLength: 64 });
+const batchOf = <T extends ReturnType<typeof Type.Object>>(item: T) =>
+  Type.Object({ jobs: Type.Array(item, { minItems: 1, maxItems: MAX_BATCH }) }, { additionalProperties: false });
+
+export const StartItem = Type.Object(
+  { job_id: JobId, ...StartBody.properties, traceparent: Traceparent },
+  { additionalProperties: false },
+);
+export type StartItem = Static<typeof StartItem>;
+export const CompleteItem = Type.Object(
+  { job_id: JobId, ...CompleteBody.properties, traceparent: Traceparent },
+  { additionalProperties: false },
+);
+export type CompleteItem = Static<typeof CompleteItem>;
+export const FailItem = Type.Object(
+  { job_id: JobId, ...FailBody.properties, traceparent: Traceparent },
+  { additionalProperties: false },
+);
+export type FailItem = Static<typeof FailItem>;
+
+export const StartBatchBody = batchOf(StartItem);
+export type StartBatchBody = Static<typeof StartBatchBody>;
+export const CompleteBatchBody = batchOf(CompleteItem);
+export type CompleteBatchBody = Static<typeof CompleteBatchBody>;
+export const FailBatchBody = batchOf(FailItem);
+export type FailBatchBody = Static<typeof FailBatchBody>;
+
+export const StartItemResponse = Type.Object({ job_id: Type.String(), ...StartResponse.properties });
+export type StartItemResponse = Static<typeof StartItemResponse>;
+export const StartBatchResponse = Type.Object({ results: Type.Array(StartItemResponse) });
+export type StartBatchResponse = Static<typeof StartBatchResponse>;
+
+/**
+ * A batch item can be refused on its own (`rejected`, with `error`: what the single route answers
+ * with 400, e.g. a note.process completion without a result); the rest of the batch still applies.
+ */
+export const ITEM_RESULTS = [...RECORD_RESULTS, 'rejected'] as const;
+export type ItemResult = (typeof ITEM_RESULTS)[number];
+export const RecordItemResponse = Type.Object({
+  job_id: Type.String(),
+  recorded: Type.Boolean(),
+  outcome: literals(ITEM_RESULTS),
+  error: Type.Optional(Type.String()),
+});
+export type RecordItemResponse = Static<typeof RecordItemResponse>;
+export const RecordBatchResponse = Type.Object({ results: Type.Array(RecordItemResponse) });
+export type RecordBatchResponse = Static<typeof RecordBatchResponse>;

@@ -2,17 +2,20 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '@notes/contracts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Database, Tx } from '../db/client.ts';
+import type { Database } from '../db/client.ts';
+import type { RowInsert, WriteTx } from '../db/sql-writer.ts';
 import { IdempotencyConflictError, IdempotencyInFlightError, ServiceUnavailableError } from '../errors/index.ts';
 import type { ApiMetrics } from '../metrics.ts';
 import {
   completeFence,
   deleteExpiredFence,
+  type FencedResponse,
   type FenceKey,
   type FenceRow,
+  fenceInsert,
   findFence,
+  isDuplicateKey,
   isRetryableTxError,
-  tryInsertFence,
 } from '../repositories/fences-repository.ts';
 import { type IdempotencyRecord, IdempotencyStore, idempotencyRedisKey } from './idempotency-store.ts';
 import { RedisUnavailableError } from './redis-guard.ts';
@@ -28,6 +31,11 @@ import { RedisUnavailableError } from './redis-guard.ts';
  * for the first transaction and then sees a duplicate key, under any concurrency, whatever Redis
  * says, and across a Redis restart. With Redis down, keyed writes go ahead on the fence alone;
  * unkeyed writes answer 503, because the contract reserves the silent window for Redis.
+ *
+ * Round trips (issue 6): a write whose rows and answer are known up front (a create) inserts its
+ * fence complete and goes through group commit, sharing a transaction with concurrent creates; a
+ * write that must read first takes two round trips (db/sql-writer.ts). After the commit, the
+ * record, the cache bump and the live event are issued together: one pipelined Redis round trip.
  */
 
 export const KEYED_TTL_SECONDS = 24 * 60 * 60;
@@ -52,11 +60,15 @@ export interface WriteResponse {
   status: number;
   body: unknown;
   location: string | null;
+  /** `body` serialised, when the write has done it already (it is then not done again). */
+  json?: string;
 }
 
 export interface WriteOutcome {
   response: WriteResponse;
   replayed: boolean;
+  /** The body as JSON when it is at hand already (serialised once for the fence and Redis). */
+  json?: string | null;
 }
 
 /** What a write returns from inside its transaction; `afterCommit` runs only if this request committed. */
@@ -64,6 +76,16 @@ export interface WriteEffect {
   response: WriteResponse;
   afterCommit?: () => Promise<void>;
 }
+
+/**
+ * How a write runs inside its fence:
+ * - `planned`: every row and the answer are known before it runs (ids and times are made in the
+ *   app), so it can share a transaction with other writes (db/group-commit.ts). Built once.
+ * - `locked`: it reads (and locks) first; its statements are sent with the read and the commit.
+ */
+export type FencedWrite =
+  | { planned: () => { inserts: RowInsert[]; effect: WriteEffect } }
+  | { locked: (tx: WriteTx) => Promise<WriteEffect> };
 
 /** JSON with object keys sorted at every depth, so `{a,b}` and `{b,a}` hash alike. */
 export function canonicalJson(value: unknown): string {
@@ -96,7 +118,16 @@ export function keyHashOf(req: WriteRequest, fingerprint: string): string {
   return req.key === undefined ? fingerprint : sha256(`idempotency-key\u0000${req.key}`);
 }
 
-class FenceTaken extends Error {}
+/** The answer as the fence and the Redis record keep it: the body serialised once, for both. */
+function stored(response: WriteResponse): FencedResponse {
+  return {
+    status: response.status,
+    body: response.body === null ? null : (response.json ?? JSON.stringify(response.body)),
+    location: response.location,
+  };
+}
+
+type FencedResult = { effect: WriteEffect; stored: FencedResponse } | { replay: WriteResponse; ttlSeconds: number };
 
 export class IdempotencyService {
   private readonly store: IdempotencyStore;
@@ -112,7 +143,7 @@ export class IdempotencyService {
    * (a replay, a 409, a 422 or a 503). A write that throws rolls back and releases the claim, so
    * a retry runs again.
    */
-  async execute(req: WriteRequest, write: (tx: Tx) => Promise<WriteEffect>): Promise<WriteOutcome> {
+  async execute(req: WriteRequest, write: FencedWrite): Promise<WriteOutcome> {
     const { idempotentReplays, idempotencyConflicts } = this.deps.metrics;
     try {
       const outcome = await this.#execute(req, write);
@@ -125,7 +156,7 @@ export class IdempotencyService {
     }
   }
 
-  async #execute(req: WriteRequest, write: (tx: Tx) => Promise<WriteEffect>): Promise<WriteOutcome> {
+  async #execute(req: WriteRequest, write: FencedWrite): Promise<WriteOutcome> {
     const fingerprint = fingerprintOf(req);
     const fence: FenceKey = { userId: req.userId, keyHash: keyHashOf(req, fingerprint) };
     const ttlSeconds = req.key === undefined ? this.deps.config.idempotencyWindowSeconds : KEYED_TTL_SECONDS;
@@ -148,23 +179,23 @@ export class IdempotencyService {
       this.deps.logger.warn({ err }, 'idempotency store unavailable; keyed write fenced by the database only');
     }
 
-    let effect: WriteEffect;
+    let result: FencedResult;
     try {
-      const result = await this.runFenced(fence, fingerprint, ttlSeconds, write);
-      if ('replay' in result) {
-        // The fast path lost this one (Redis restarted, or a lease lapsed): fill it again.
-        await this.remember(redisKey, token, fingerprint, result.replay, result.ttlSeconds);
-        return { response: result.replay, replayed: true };
-      }
-      effect = result.effect;
+      result = await this.runFenced(fence, fingerprint, ttlSeconds, write);
     } catch (err) {
       if (claimed) await this.store.release(redisKey, token).catch(() => {});
       throw err;
     }
-
-    await this.remember(redisKey, token, fingerprint, effect.response, ttlSeconds);
-    await effect.afterCommit?.();
-    return { response: effect.response, replayed: false };
+    if ('replay' in result) {
+      // The fast path lost this one (Redis restarted, or a lease lapsed): fill it again.
+      await this.remember(redisKey, token, fingerprint, stored(result.replay), result.ttlSeconds);
+      return { response: result.replay, replayed: true };
+    }
+    // Issued in one tick, so they travel in one pipeline (the client auto-pipelines): the record
+    // first, then the write's own after-commit work (cache bump, live event).
+    const { effect } = result;
+    await Promise.all([this.remember(redisKey, token, fingerprint, result.stored, ttlSeconds), effect.afterCommit?.()]);
+    return { response: effect.response, replayed: false, json: result.stored.body };
   }
 
   private answerFromRecord(record: IdempotencyRecord, fingerprint: string): WriteOutcome {
@@ -179,33 +210,39 @@ export class IdempotencyService {
         location: record.location,
       },
       replayed: true,
+      json: record.body,
     };
   }
 
-  /** The transaction: fence first (a duplicate waits here), then the write, then the response into the fence. */
+  /** The transaction: fence first (a duplicate waits here), then the write, with the response in the fence. */
   private async runFenced(
     fence: FenceKey,
     fingerprint: string,
     ttlSeconds: number,
-    write: (tx: Tx) => Promise<WriteEffect>,
-  ): Promise<{ effect: WriteEffect } | { replay: WriteResponse; ttlSeconds: number }> {
+    write: FencedWrite,
+  ): Promise<FencedResult> {
+    const planned = 'planned' in write ? write.planned() : null;
+    const plannedAnswer = planned && stored(planned.effect.response);
     for (let attempt = 1; ; attempt++) {
       const now = new Date();
+      const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
       try {
-        const effect = await this.deps.database.db.transaction(async (tx) => {
-          const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
-          if (!(await tryInsertFence(tx, { ...fence, fingerprint, now, expiresAt }))) throw new FenceTaken();
-          const out = await write(tx);
-          await completeFence(tx, fence, {
-            status: out.response.status,
-            body: out.response.body === null ? null : JSON.stringify(out.response.body),
-            location: out.response.location,
-          });
-          return out;
+        if (planned && plannedAnswer) {
+          const row = fenceInsert({ ...fence, fingerprint, now, expiresAt, response: plannedAnswer });
+          await this.deps.database.commits.submit([row, ...planned.inserts], `${fence.userId}:${fence.keyHash}`);
+          return { effect: planned.effect, stored: plannedAnswer };
+        }
+        const { locked } = write as Extract<FencedWrite, { locked: unknown }>;
+        return await this.deps.database.writer.transaction(async (tx) => {
+          tx.insert(fenceInsert({ ...fence, fingerprint, now, expiresAt, response: null }));
+          const effect = await locked(tx);
+          const answer = stored(effect.response);
+          tx.defer(completeFence(fence, answer));
+          return { effect, stored: answer };
         });
-        return { effect };
       } catch (err) {
-        if (err instanceof FenceTaken) {
+        // The write's other rows have fresh app-made keys: a duplicate key is the fence's.
+        if (isDuplicateKey(err)) {
           // Read outside the rolled-back transaction: the row committed before our insert failed.
           const row = await findFence(this.deps.database.db, fence);
           if (row && row.expiresAt > now) {
@@ -240,14 +277,14 @@ export class IdempotencyService {
     redisKey: string,
     token: string,
     fingerprint: string,
-    response: WriteResponse,
+    response: FencedResponse,
     ttlSeconds: number,
   ): Promise<void> {
     const record: IdempotencyRecord = {
       s: 'done',
       f: fingerprint,
       status: response.status,
-      body: response.body === null ? null : JSON.stringify(response.body),
+      body: response.body,
       location: response.location,
     };
     await this.store.complete(redisKey, token, record, ttlSeconds * 1000).catch((err) => {

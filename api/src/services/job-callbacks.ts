@@ -3,36 +3,33 @@ import type { Logger } from 'pino';
 import type { Database, Tx } from '../db/client.ts';
 import type { JobStatus, NoteResult } from '../db/schema.ts';
 import { BadRequestError } from '../errors/index.ts';
-import {
-  claimMessageKey,
-  findWebhook,
-  type JobRow,
-  listWebhooksForEvent,
-  lockJob,
-  lockNote,
-  type NoteRow,
-  updateJob,
-  updateNote,
-  type WebhookRow,
-} from '../repositories/callbacks-repository.ts';
+import { findWebhooks, type JobRow, listWebhooksForEvent, type NoteRow } from '../repositories/callbacks-repository.ts';
 import { toNote } from '../repositories/notes-repository.ts';
 import type {
   CompleteBody,
+  CompleteItem,
   FailBody,
+  FailItem,
   InternalJob,
   InternalNote,
   InternalWebhook,
+  RecordItemResponse,
   RecordResponse,
   RecordResult,
   StartBody,
+  StartItem,
+  StartItemResponse,
   StartResponse,
 } from '../schemas/internal.ts';
-import type { Note } from '../schemas/notes.ts';
-import type { EventPublisher, NoteEventType } from './events.ts';
-import { enqueueJob, type OutboxNotifier } from './job-enqueue.ts';
+import { type AfterCommit, CallbackBatch, MessageKeyRaceError, messageKey } from './callback-batch.ts';
+import type { EventPublisher } from './events.ts';
+import type { OutboxNotifier } from './job-enqueue.ts';
 
 /** A job in one of these states is settled: no callback changes it again (promote-dlq re-queues first). */
 const SETTLED: ReadonlySet<JobStatus> = new Set(['processed', 'dead', 'skipped', 'discarded']);
+
+/** A deadlock (or a key race) rolls the whole batch back; it is safe to run it again from the start. */
+const MAX_TRIES = 3;
 
 export interface JobCallbackDeps {
   database: Database;
@@ -41,221 +38,287 @@ export interface JobCallbackDeps {
   outbox: OutboxNotifier;
   /** Drops the owner's cached note reads after a note changed (notes read cache). */
   invalidateNotes?: (userId: string) => Promise<unknown>;
-  /** Told what each callback did (metrics). */
+  /** Told what each complete/fail did (metrics). */
   onRecorded?: (job: { kind: string; priority: string }, outcome: RecordResult) => void;
-  /** Told how many jobs a committed callback enqueued (metrics). */
+  /** Told how many jobs a committed batch enqueued (metrics). */
   onEnqueued?: (job: { kind: JobKind; priority: Priority }, count: number) => void;
 }
 
-/** Work to do once the transaction has committed: never before, so nobody sees a rolled-back state. */
-class AfterCommit {
-  nudge = false;
-  enqueued: { job: { kind: JobKind; priority: Priority }; count: number } | null = null;
-  readonly events: { userId: string; type: NoteEventType; data: Note }[] = [];
-  readonly invalidate = new Set<string>();
-}
-
 /**
- * The consumers' callbacks: the only way a job's outcome reaches the database. Each runs in one
- * transaction that locks the job row, records a processed-message key (a repeat of the same
- * callback finds it and changes nothing) and compares the note's version with the job's, so a
- * redelivered or stale job never overwrites a newer state (contract section 6).
+ * The consumers' callbacks: the only way a job's outcome reaches the database. A batch of them
+ * runs in one transaction that locks the job rows, records a processed-message key per callback
+ * (a repeat finds it and changes nothing) and compares each note's version with its job's, so a
+ * redelivered or stale job never overwrites a newer state (contract section 6). The single-job
+ * routes are batches of one.
  */
 export class JobCallbacks {
   constructor(private readonly deps: JobCallbackDeps) {}
 
-  /** May the consumer run this job? Marks it (and, for note.process, its note) processing. */
-  async start(jobId: string, body: StartBody): Promise<StartResponse> {
-    const now = new Date();
-    const after = new AfterCommit();
-    const answer = await this.deps.database.db.transaction(async (tx): Promise<StartResponse> => {
-      const job = await lockJob(tx, jobId);
-      if (!job) return { proceed: false, reason: 'unknown' };
-      if (SETTLED.has(job.status)) return { proceed: false, reason: 'finished' };
-      // A repeated start (a redelivery after a crash) may run the job again but records nothing new.
-      const fresh = await claimMessageKey(tx, messageKey(job.id, body.run, `start:${body.attempt}`), now);
-      const note = await lockNote(tx, job.noteId);
-      if (!note) {
-        await skip(tx, job, 'the note was deleted', now);
-        return { proceed: false, reason: 'deleted' };
-      }
-      if (note.version !== job.noteVersion) {
-        await skip(tx, job, `stale: the note is at version ${note.version}`, now);
-        return { proceed: false, reason: 'stale' };
-      }
-      let webhook: WebhookRow | undefined;
-      if (job.kind === 'webhook.deliver') {
-        webhook = job.webhookId ? await findWebhook(tx, job.webhookId) : undefined;
-        if (!webhook) {
-          await skip(tx, job, 'the webhook endpoint was deleted', now);
-          return { proceed: false, reason: 'deleted' };
+  /** May the consumer run these jobs? Marks each (and, for note.process, its note) processing. */
+  async startMany(items: readonly StartItem[]): Promise<StartItemResponse[]> {
+    const keyOf = (i: StartItem) => messageKey(i.job_id, i.run, `start:${i.attempt}`);
+    const keys = items.map((i) => ({ jobId: i.job_id, key: keyOf(i) }));
+    return this.#inTransaction(async (tx, now) => {
+      const batch = await CallbackBatch.load(
+        tx,
+        now,
+        items.map((i) => i.job_id),
+        keys,
+        () => true,
+      );
+      const hookIds = [...batch.jobs.values()].flatMap((j) =>
+        j.kind === 'webhook.deliver' && j.webhookId ? [j.webhookId] : [],
+      );
+      const hooks = await findWebhooks(tx, hookIds);
+      const answers = items.map((item): StartItemResponse => {
+        const answer = (response: StartResponse) => ({ job_id: item.job_id, ...response });
+        const job = batch.jobs.get(item.job_id);
+        if (!job) return answer({ proceed: false, reason: 'unknown' });
+        if (SETTLED.has(job.status)) return answer({ proceed: false, reason: 'finished' });
+        // A repeated start (a redelivery after a crash) may run the job again but records nothing new.
+        const fresh = batch.claim(keyOf(item));
+        const note = batch.notes.get(job.noteId);
+        if (!note) {
+          batch.skip(job, 'the note was deleted');
+          return answer({ proceed: false, reason: 'deleted' });
         }
-      }
-      let current = { job, note };
-      if (fresh) {
-        const jobPatch = { status: 'processing' as const, attempts: body.attempt, startedAt: now, updatedAt: now };
-        await updateJob(tx, job.id, jobPatch);
-        current = { ...current, job: { ...job, ...jobPatch } };
-        if (job.kind === 'note.process' && note.status !== 'processed') {
-          const notePatch = { status: 'processing' as const, attempts: body.attempt };
-          await updateNote(tx, note.id, notePatch);
-          current = { ...current, note: { ...note, ...notePatch } };
-          after.invalidate.add(note.userId);
+        if (note.version !== job.noteVersion) {
+          batch.skip(job, `stale: the note is at version ${note.version}`);
+          return answer({ proceed: false, reason: 'stale' });
         }
-      }
-      return {
-        proceed: true,
-        job: toJobView(current.job),
-        note: toNoteView(current.note),
-        ...(webhook ? { webhook: toWebhookView(webhook) } : {}),
-      };
+        const webhook = job.kind === 'webhook.deliver' && job.webhookId ? hooks.get(job.webhookId) : undefined;
+        if (job.kind === 'webhook.deliver' && !webhook) {
+          batch.skip(job, 'the webhook endpoint was deleted');
+          return answer({ proceed: false, reason: 'deleted' });
+        }
+        const current = { job, note };
+        if (fresh) {
+          const attempts = item.attempt;
+          current.job = batch.patchJob(job, { status: 'processing', attempts, startedAt: now, updatedAt: now });
+          if (job.kind === 'note.process' && note.status !== 'processed') {
+            current.note = batch.patchNote(note, { status: 'processing', attempts });
+            batch.after.invalidate.add(note.userId);
+          }
+        }
+        return answer({
+          proceed: true,
+          job: toJobView(current.job),
+          note: toNoteView(current.note),
+          ...(webhook ? { webhook: toWebhookView(webhook) } : {}),
+        });
+      });
+      return { batch, answers };
     });
-    await this.#afterCommit(after);
-    return answer;
   }
 
-  /** Records a success: the note's result (if the note is still at the job's version) and the job. */
-  async complete(jobId: string, body: CompleteBody): Promise<RecordResponse> {
-    const now = new Date();
-    const after = new AfterCommit();
-    const { job, outcome } = await this.deps.database.db.transaction(async (tx) => {
-      const job = await lockJob(tx, jobId);
-      if (!job) return { job, outcome: 'unknown' as const };
-      // One success per run, whatever the attempt: a redelivered complete is a no-op.
-      if (!(await claimMessageKey(tx, messageKey(job.id, body.run, 'complete'), now))) {
-        return { job, outcome: 'duplicate' as const };
-      }
-      if (SETTLED.has(job.status)) return { job, outcome: 'finished' as const };
-      const finished = { status: 'processed' as const, attempts: body.attempt, lastError: null, finishedAt: now };
-      if (job.kind === 'webhook.deliver') {
-        await updateJob(tx, job.id, { ...finished, updatedAt: now });
-        return { job, outcome: 'processed' as const };
-      }
-
-      if (!body.result)
-        throw new BadRequestError('result is required to complete a note.process job.', { result: 'missing' });
-      const note = await lockNote(tx, job.noteId);
-      if (!note) {
-        await skip(tx, job, 'the note was deleted', now);
-        return { job, outcome: 'deleted' as const };
-      }
-      if (note.version !== job.noteVersion) {
-        await skip(tx, job, `stale: the note is at version ${note.version}`, now);
-        return { job, outcome: 'stale' as const };
-      }
-      // Recording a result is not a user's change: version and updated_at stay as they are.
-      const notePatch = {
-        status: 'processed' as const,
-        result: body.result as NoteResult,
-        processedAt: now,
-        attempts: body.attempt,
-        lastError: null,
-      };
-      await updateNote(tx, note.id, notePatch);
-      await updateJob(tx, job.id, { ...finished, updatedAt: now });
-
-      const endpoints = await listWebhooksForEvent(tx, note.userId, 'note.processed');
-      for (const endpoint of endpoints) {
-        await enqueueJob(
-          tx,
-          {
-            kind: 'webhook.deliver',
-            noteId: note.id,
-            noteVersion: note.version,
-            userId: note.userId,
-            priority: note.priority,
-            webhookId: endpoint.id,
-          },
-          now,
-        );
-      }
-      after.nudge = endpoints.length > 0;
-      after.enqueued = { job: { kind: 'webhook.deliver', priority: note.priority }, count: endpoints.length };
-      after.events.push({ userId: note.userId, type: 'note.processed', data: toNote({ ...note, ...notePatch }) });
-      after.invalidate.add(note.userId);
-      return { job, outcome: 'processed' as const };
+  /** Records successes: each note's result (if the note is still at its job's version) and the job. */
+  async completeMany(items: readonly CompleteItem[]): Promise<RecordItemResponse[]> {
+    const keyOf = (i: CompleteItem) => messageKey(i.job_id, i.run, 'complete');
+    const keys = items.map((i) => ({ jobId: i.job_id, key: keyOf(i) }));
+    return this.#inTransaction(async (tx, now) => {
+      const batch = await CallbackBatch.load(
+        tx,
+        now,
+        items.map((i) => i.job_id),
+        keys,
+        (job) => job.kind === 'note.process',
+      );
+      const owners = [...batch.notes.values()].map((n) => n.userId);
+      const endpoints = await listWebhooksForEvent(tx, owners, 'note.processed');
+      const answers = items.map((item) => {
+        const job = batch.jobs.get(item.job_id);
+        const outcome = ((): RecordItemResponse['outcome'] => {
+          if (!job) return 'unknown';
+          if (job.kind === 'note.process' && !item.result) return 'rejected';
+          // One success per run, whatever the attempt: a redelivered complete is a no-op.
+          if (!batch.claim(keyOf(item))) return 'duplicate';
+          if (SETTLED.has(job.status)) return 'finished';
+          const finished = { status: 'processed' as const, attempts: item.attempt, lastError: null, finishedAt: now };
+          if (job.kind === 'webhook.deliver') {
+            batch.patchJob(job, { ...finished, updatedAt: now });
+            return 'processed';
+          }
+          const note = batch.notes.get(job.noteId);
+          if (!note) {
+            batch.skip(job, 'the note was deleted');
+            return 'deleted';
+          }
+          if (note.version !== job.noteVersion) {
+            batch.skip(job, `stale: the note is at version ${note.version}`);
+            return 'stale';
+          }
+          // Recording a result is not a user's change: version and updated_at stay as they are.
+          const processed = batch.patchNote(note, {
+            status: 'processed',
+            result: item.result as NoteResult,
+            processedAt: now,
+            attempts: item.attempt,
+            lastError: null,
+          });
+          batch.patchJob(job, { ...finished, updatedAt: now });
+          for (const endpoint of endpoints.get(note.userId) ?? []) {
+            batch.enqueue({
+              kind: 'webhook.deliver',
+              noteId: note.id,
+              noteVersion: note.version,
+              userId: note.userId,
+              priority: note.priority,
+              webhookId: endpoint.id,
+              // A batch is a request of its own: the delivery continues the trace of the job it follows.
+              ...(item.traceparent ? { traceparent: item.traceparent } : {}),
+            });
+          }
+          batch.after.events.push({ userId: note.userId, type: 'note.processed', data: toNote(processed) });
+          batch.after.invalidate.add(note.userId);
+          return 'processed';
+        })();
+        return recordAnswer(batch.after, item.job_id, job, outcome);
+      });
+      return { batch, answers };
     });
-    await this.#afterCommit(after);
-    return this.#recorded(job, outcome);
   }
 
   /**
-   * Records a failed attempt. Not final: the job (and its note, at the same version) is
-   * `failed` while a retry waits. Final: the message is in the DLQ and the job is `dead`; a
-   * note.process job takes its note with it, a dead webhook delivery leaves the note processed.
+   * Records failed attempts. Not final: the job (and its note, at the same version) is `failed`
+   * while a retry waits. Final: the message is in the DLQ and the job is `dead`; a note.process
+   * job takes its note with it, a dead webhook delivery leaves the note processed.
    */
-  async fail(jobId: string, body: FailBody): Promise<RecordResponse> {
-    const now = new Date();
-    const after = new AfterCommit();
-    const { job, outcome } = await this.deps.database.db.transaction(async (tx) => {
-      const job = await lockJob(tx, jobId);
-      if (!job) return { job, outcome: 'unknown' as const };
-      const op = body.final ? 'fail:final' : `fail:retry:${body.attempt}`;
-      if (!(await claimMessageKey(tx, messageKey(job.id, body.run, op), now))) {
-        return { job, outcome: 'duplicate' as const };
-      }
-      if (SETTLED.has(job.status)) return { job, outcome: 'finished' as const };
-      // A late report from an older attempt must not turn a newer attempt's state back.
-      if (!body.final && body.attempt < job.attempts) return { job, outcome: 'stale' as const };
+  async failMany(items: readonly FailItem[]): Promise<RecordItemResponse[]> {
+    const keyOf = (i: FailItem) => messageKey(i.job_id, i.run, i.final ? 'fail:final' : `fail:retry:${i.attempt}`);
+    const keys = items.map((i) => ({ jobId: i.job_id, key: keyOf(i) }));
+    return this.#inTransaction(async (tx, now) => {
+      const batch = await CallbackBatch.load(
+        tx,
+        now,
+        items.map((i) => i.job_id),
+        keys,
+        (job) => job.kind === 'note.process',
+      );
+      const answers = items.map((item) => {
+        const job = batch.jobs.get(item.job_id);
+        const outcome = ((): RecordResult => {
+          if (!job) return 'unknown';
+          if (!batch.claim(keyOf(item))) return 'duplicate';
+          if (SETTLED.has(job.status)) return 'finished';
+          // A late report from an older attempt must not turn a newer attempt's state back.
+          if (!item.final && item.attempt < job.attempts) return 'stale';
 
-      const attempts = Math.max(job.attempts, body.attempt);
-      const note = job.kind === 'note.process' ? await lockNote(tx, job.noteId) : undefined;
-      // The note follows its job only while it is at the job's version and has no result yet.
-      const owned = note && note.version === job.noteVersion && note.status !== 'processed' ? note : undefined;
-      if (!body.final) {
-        await updateJob(tx, job.id, { status: 'failed', lastError: body.error, attempts, updatedAt: now });
-        if (owned) {
-          await updateNote(tx, owned.id, { status: 'failed', lastError: body.error, attempts: body.attempt });
-          after.invalidate.add(owned.userId);
-        }
-        return { job, outcome: 'failed' as const };
-      }
-      await updateJob(tx, job.id, {
-        status: 'dead',
-        lastError: body.error,
-        deadReason: body.reason ?? body.error,
-        attempts,
-        finishedAt: now,
-        updatedAt: now,
+          const attempts = Math.max(job.attempts, item.attempt);
+          const note = job.kind === 'note.process' ? batch.notes.get(job.noteId) : undefined;
+          // The note follows its job only while it is at the job's version and has no result yet.
+          const owned = note && note.version === job.noteVersion && note.status !== 'processed' ? note : undefined;
+          if (!item.final) {
+            batch.patchJob(job, { status: 'failed', lastError: item.error, attempts, updatedAt: now });
+            if (owned) {
+              batch.patchNote(owned, { status: 'failed', lastError: item.error, attempts: item.attempt });
+              batch.after.invalidate.add(owned.userId);
+            }
+            return 'failed';
+          }
+          batch.patchJob(job, {
+            status: 'dead',
+            lastError: item.error,
+            deadReason: item.reason ?? item.error,
+            attempts,
+            finishedAt: now,
+            updatedAt: now,
+          });
+          if (owned) {
+            const dead = batch.patchNote(owned, { status: 'dead', lastError: item.error, attempts: item.attempt });
+            batch.after.events.push({ userId: owned.userId, type: 'note.dead', data: toNote(dead) });
+            batch.after.invalidate.add(owned.userId);
+          }
+          return 'dead';
+        })();
+        return recordAnswer(batch.after, item.job_id, job, outcome);
       });
-      if (owned) {
-        const notePatch = { status: 'dead' as const, lastError: body.error, attempts: body.attempt };
-        await updateNote(tx, owned.id, notePatch);
-        after.events.push({ userId: owned.userId, type: 'note.dead', data: toNote({ ...owned, ...notePatch }) });
-        after.invalidate.add(owned.userId);
-      }
-      return { job, outcome: 'dead' as const };
+      return { batch, answers };
     });
-    await this.#afterCommit(after);
-    return this.#recorded(job, outcome);
   }
 
-  #recorded(job: JobRow | undefined, outcome: RecordResult): RecordResponse {
-    if (job) this.deps.onRecorded?.(job, outcome);
-    return { recorded: outcome === 'processed' || outcome === 'failed' || outcome === 'dead', outcome };
+  async start(jobId: string, body: StartBody): Promise<StartResponse> {
+    const [{ job_id: _, ...answer }] = (await this.startMany([{ job_id: jobId, ...body }])) as [StartItemResponse];
+    return answer;
+  }
+
+  async complete(jobId: string, body: CompleteBody): Promise<RecordResponse> {
+    return single(await this.completeMany([{ job_id: jobId, ...body }]));
+  }
+
+  async fail(jobId: string, body: FailBody): Promise<RecordResponse> {
+    return single(await this.failMany([{ job_id: jobId, ...body }]));
+  }
+
+  /**
+   * Runs a batch in one transaction, retried from the start when InnoDB picked it as a deadlock
+   * victim (everything it did was rolled back), then does the after-commit work once.
+   */
+  async #inTransaction<T>(run: (tx: Tx, now: Date) => Promise<{ batch: CallbackBatch; answers: T[] }>): Promise<T[]> {
+    for (let attempt = 1; ; attempt++) {
+      const now = new Date();
+      try {
+        const { batch, answers } = await this.deps.database.db.transaction(async (tx) => {
+          const done = await run(tx, now);
+          await done.batch.write(tx);
+          return done;
+        });
+        await this.#afterCommit(batch.after);
+        return answers;
+      } catch (err) {
+        if (attempt >= MAX_TRIES || !isRetryable(err)) throw err;
+        this.deps.logger.warn({ err, attempt }, 'callback batch rolled back; running it again');
+      }
+    }
   }
 
   /** Side effects after the commit never fail the callback: the outcome is already durable. */
   async #afterCommit(after: AfterCommit): Promise<void> {
-    if (after.nudge) this.deps.outbox.nudge();
-    if (after.enqueued?.count) this.deps.onEnqueued?.(after.enqueued.job, after.enqueued.count);
-    for (const userId of after.invalidate) {
-      await this.deps.invalidateNotes?.(userId).catch((err: unknown) => {
-        this.deps.logger.warn({ err, user_id: userId }, 'note cache not invalidated');
-      });
-    }
-    for (const e of after.events) await this.deps.events.publish(e.userId, e.type, e.data);
+    const { deps } = this;
+    for (const r of after.recorded) deps.onRecorded?.(r.job, r.outcome as RecordResult);
+    const enqueued = [...after.enqueued].filter(([, count]) => count > 0);
+    if (enqueued.length > 0) deps.outbox.nudge();
+    for (const [priority, count] of enqueued) deps.onEnqueued?.({ kind: 'webhook.deliver', priority }, count);
+    // Invalidate before the events go out: a client that reads on an event must not get the old note.
+    await Promise.all(
+      [...after.invalidate].map((userId) =>
+        deps.invalidateNotes?.(userId).catch((err: unknown) => {
+          deps.logger.warn({ err, user_id: userId }, 'note cache not invalidated');
+        }),
+      ),
+    );
+    // Issued in order on one connection, so each user's stream keeps the order of its events.
+    await Promise.all(after.events.map((e) => deps.events.publish(e.userId, e.type, e.data)));
   }
 }
 
-/** The processed-message key of one callback: job, run (a promoted job starts a new one) and operation. */
-function messageKey(jobId: string, run: string | undefined, op: string): string {
-  return `job:${jobId}:${run ?? '0'}:${op}`;
+function recordAnswer(
+  after: AfterCommit,
+  jobId: string,
+  job: JobRow | undefined,
+  outcome: RecordItemResponse['outcome'],
+): RecordItemResponse {
+  if (outcome === 'rejected') {
+    return { job_id: jobId, recorded: false, outcome, error: 'result is required to complete a note.process job.' };
+  }
+  if (job) after.recorded.push({ job, outcome });
+  return { job_id: jobId, recorded: outcome === 'processed' || outcome === 'failed' || outcome === 'dead', outcome };
 }
 
-/** The job can never apply (its note changed or is gone): settle it without touching the note. */
-async function skip(tx: Tx, job: JobRow, why: string, now: Date): Promise<void> {
-  await updateJob(tx, job.id, { status: 'skipped', lastError: why, finishedAt: now, updatedAt: now });
+/** A single route's answer: its only item, and a refused item is the single route's 400. */
+function single(answers: RecordItemResponse[]): RecordResponse {
+  const [answer] = answers as [RecordItemResponse];
+  if (answer.outcome === 'rejected') throw new BadRequestError(answer.error ?? 'rejected', { result: 'missing' });
+  return { recorded: answer.recorded, outcome: answer.outcome };
+}
+
+function isRetryable(err: unknown): boolean {
+  if (err instanceof MessageKeyRaceError) return true;
+  // drizzle wraps driver errors (DrizzleQueryError) with the mysql2 error as `cause`.
+  for (let e = err as { errno?: number; cause?: unknown } | undefined, depth = 0; e && depth < 3; depth++) {
+    if (e.errno === 1213) return true; // ER_LOCK_DEADLOCK
+    e = e.cause as typeof e;
+  }
+  return false;
 }
 
 function toJobView(job: JobRow): InternalJob {
@@ -277,6 +340,6 @@ function toNoteView(note: NoteRow): InternalNote {
   return { ...toNote(note), user_id: note.userId };
 }
 
-function toWebhookView(webhook: WebhookRow): InternalWebhook {
+function toWebhookView(webhook: { id: string; url: string; secret: string; events: string[] }): InternalWebhook {
   return { id: webhook.id, url: webhook.url, secret: webhook.secret, events: webhook.events };
 }

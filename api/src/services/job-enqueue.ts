@@ -9,6 +9,7 @@ import {
 import { uuidv7 } from 'uuidv7';
 import type { Tx } from '../db/client.ts';
 import { jobs, outbox } from '../db/schema.ts';
+import { type RowInsert, rowInsert } from '../db/sql-writer.ts';
 
 export interface JobToEnqueue {
   kind: JobKind;
@@ -26,11 +27,8 @@ export interface OutboxNotifier {
   nudge(): void;
 }
 
-/**
- * Writes a job and its outbox row in the caller's transaction: the message exists exactly when
- * the write that caused it does (the outbox shape). Call `notifier.nudge()` after the commit.
- */
-export async function enqueueJob(tx: Tx, job: JobToEnqueue, now = new Date()): Promise<{ jobId: string }> {
+/** The job row and its outbox row (the message, serialised once), made once for both ways of writing them. */
+function jobRows(job: JobToEnqueue, now: Date) {
   const jobId = uuidv7();
   const message: JobMessage = {
     v: MESSAGE_VERSION,
@@ -43,7 +41,7 @@ export async function enqueueJob(tx: Tx, job: JobToEnqueue, now = new Date()): P
     ...(job.webhookId ? { webhook_id: job.webhookId } : {}),
     created_at: now.toISOString(),
   };
-  await tx.insert(jobs).values({
+  const jobRow: typeof jobs.$inferInsert = {
     id: jobId,
     noteId: job.noteId,
     userId: job.userId,
@@ -54,13 +52,30 @@ export async function enqueueJob(tx: Tx, job: JobToEnqueue, now = new Date()): P
     webhookId: job.webhookId ?? null,
     createdAt: now,
     updatedAt: now,
-  });
-  await tx.insert(outbox).values({
+  };
+  const outboxRow: typeof outbox.$inferInsert = {
     jobId,
     payload: encodeJobMessage(message).toString('utf8'),
     priority: job.priority,
     traceparent: job.traceparent ?? currentTraceparent(),
     createdAt: now,
-  });
+  };
+  return { jobId, jobRow, outboxRow };
+}
+
+/**
+ * Writes a job and its outbox row in the caller's transaction: the message exists exactly when
+ * the write that caused it does (the outbox shape). Call `notifier.nudge()` after the commit.
+ */
+export async function enqueueJob(tx: Tx, job: JobToEnqueue, now = new Date()): Promise<{ jobId: string }> {
+  const { jobId, jobRow, outboxRow } = jobRows(job, now);
+  await tx.insert(jobs).values(jobRow);
+  await tx.insert(outbox).values(outboxRow);
   return { jobId };
+}
+
+/** The same rows as inserts for the write path (db/sql-writer.ts, db/group-commit.ts). */
+export function jobInserts(job: JobToEnqueue, now: Date): { jobId: string; inserts: RowInsert[] } {
+  const { jobId, jobRow, outboxRow } = jobRows(job, now);
+  return { jobId, inserts: [rowInsert(jobs, jobRow), rowInsert(outbox, outboxRow)] };
 }

@@ -50,6 +50,9 @@ export async function runMaintenanceOnce(deps: MaintenanceDeps, now = new Date()
     const [rows] = await conn.query('SELECT GET_LOCK(?, 0) AS got', [lock]);
     if ((rows as { got: number | null }[])[0]?.got !== 1) return result;
     result.ran = true;
+    // Under REPEATABLE READ a ranged DELETE also locks the gap new outbox rows are inserted into,
+    // stalling every write for the length of the batch; READ COMMITTED locks only the rows it deletes.
+    await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
     try {
       const db = drizzle(conn, { schema, mode: 'default' });
       result.outbox = await deleteInBatches(() =>
@@ -65,6 +68,7 @@ export async function runMaintenanceOnce(deps: MaintenanceDeps, now = new Date()
         db.delete(processedMessages).where(lt(processedMessages.createdAt, cutoff)).limit(MAINTENANCE_BATCH),
       );
     } finally {
+      await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
       await conn.query('SELECT RELEASE_LOCK(?)', [lock]);
     }
   } finally {

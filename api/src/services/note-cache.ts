@@ -5,11 +5,14 @@ import { RedisGuard } from './redis-guard.ts';
  * Read cache for a user's notes: single notes (`GET /api/notes/:id`) and the first page of the
  * default list. Everything of a user hangs off a generation counter:
  *
- * - a read takes the generation and the entry in one MULTI; an entry counts only if it was
- *   filled at the current generation (and is younger than ENTRY_MAX_AGE_MS);
+ * - a read takes the generation, then the entry (in that order, in one pipelined round trip); an
+ *   entry counts only if it was filled at the generation read (and is younger than
+ *   ENTRY_MAX_AGE_MS). A read that began before a write answered may see the old note; one that
+ *   begins after it reads the new generation and misses;
  * - a miss remembers the generation it saw BEFORE querying the database and fills at that
  *   generation, so a fill that raced a write lands at a dead generation and is never served;
- * - every write for the user, after its commit, bumps the generation (and drops the entries).
+ * - every write for the user, after its commit, sets a new generation: one command, no MULTI.
+ *   Entries of older generations are never served and expire with the hash.
  *
  * Redis failing never fails a request: reads go to the database. An invalidation that could not
  * reach Redis is retried before this process serves from the cache again; ENTRY_MAX_AGE_MS bounds
@@ -19,6 +22,9 @@ export const ENTRY_MAX_AGE_MS = 60_000;
 const GENERATION_TTL_SECONDS = 7 * 24 * 60 * 60;
 
 const genKey = (userId: string) => `nc:${userId}:gen`;
+/** Generations only need to differ: a per-process prefix and a counter, never reused. */
+const GEN_PREFIX = `${process.pid.toString(36)}.${Math.random().toString(36).slice(2, 8)}.`;
+let genSeq = 0;
 const entriesKey = (userId: string) => `nc:${userId}:entries`;
 
 export const noteField = (noteId: string) => `note:${noteId}`;
@@ -58,12 +64,9 @@ export class NoteCache {
   async read<T>(userId: string, field: string): Promise<CacheRead<T>> {
     try {
       if (this.pending.size > 0 && !(await this.flushPending())) return { hit: false, generation: null };
-      const replies = await this.guard.run((r) => r.multi().get(genKey(userId)).hget(entriesKey(userId), field).exec());
-      const [[genErr, gen], [entryErr, raw]] = replies as [
-        [Error | null, string | null],
-        [Error | null, string | null],
-      ];
-      if (genErr || entryErr) return { hit: false, generation: null };
+      const [gen, raw] = await this.guard.run((r) =>
+        Promise.all([r.get(genKey(userId)), r.hget(entriesKey(userId), field)]),
+      );
       const generation = gen ?? '0';
       if (raw) {
         const entry = JSON.parse(raw) as Entry;
@@ -81,11 +84,10 @@ export class NoteCache {
     const entry: Entry = { g: generation, at: Date.now(), v: value };
     await this.guard
       .run((r) =>
-        r
-          .multi()
-          .hset(entriesKey(userId), field, JSON.stringify(entry))
-          .pexpire(entriesKey(userId), ENTRY_MAX_AGE_MS)
-          .exec(),
+        Promise.all([
+          r.hset(entriesKey(userId), field, JSON.stringify(entry)),
+          r.pexpire(entriesKey(userId), ENTRY_MAX_AGE_MS),
+        ]),
       )
       .catch(() => {});
   }
@@ -97,10 +99,8 @@ export class NoteCache {
 
   private async bump(userId: string): Promise<boolean> {
     try {
-      const replies = await this.guard.run((r) =>
-        r.multi().incr(genKey(userId)).expire(genKey(userId), GENERATION_TTL_SECONDS).del(entriesKey(userId)).exec(),
-      );
-      return (replies ?? []).every(([err]) => !err);
+      await this.guard.run((r) => r.set(genKey(userId), `${GEN_PREFIX}${++genSeq}`, 'EX', GENERATION_TTL_SECONDS));
+      return true;
     } catch {
       return false;
     }

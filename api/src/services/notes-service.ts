@@ -1,16 +1,16 @@
-import { DEFAULT_PRIORITY } from '@notes/contracts';
+import { currentTraceparent, DEFAULT_PRIORITY } from '@notes/contracts';
 import { uuidv7 } from 'uuidv7';
 import type { AppDeps } from '../app.ts';
-import type { Tx } from '../db/client.ts';
+import type { WriteTx } from '../db/sql-writer.ts';
 import { NotFoundError, PreconditionFailedError } from '../errors/index.ts';
 import { listJobsForNote, toJob } from '../repositories/jobs-repository.ts';
 import {
   deleteNote,
   findNote,
   findNoteForUpdate,
-  insertNote,
   listNotes,
   type NoteRow,
+  noteInsert,
   toNote,
   updateNote,
 } from '../repositories/notes-repository.ts';
@@ -26,7 +26,7 @@ import {
 } from '../schemas/notes.ts';
 import type { NoteEventType } from './events.ts';
 import { IdempotencyService, type WriteEffect, type WriteOutcome, type WriteRequest } from './idempotency.ts';
-import { enqueueJob } from './job-enqueue.ts';
+import { jobInserts } from './job-enqueue.ts';
 import { DEFAULT_LIST_FIELD, NoteCache, noteField } from './note-cache.ts';
 
 /** How a write arrived: what idempotency needs besides the user. */
@@ -65,60 +65,81 @@ export class NotesService {
     this.cache = NoteCache.for(deps.redis);
   }
 
+  /** A create knows all its rows up front, so it goes through group commit (see IdempotencyService). */
   create(userId: string, input: CreateNoteBody, meta: WriteMeta): Promise<WriteOutcome> {
-    return this.idempotency.execute({ ...meta, userId, body: input }, async (tx) => {
-      const now = new Date();
-      const row: NoteRow = {
-        id: uuidv7(),
-        userId,
-        title: input.title,
-        body: input.body ?? '',
-        priority: input.priority ?? DEFAULT_PRIORITY,
-        status: 'queued',
-        version: 1,
-        result: null,
-        attempts: 0,
-        lastError: null,
-        createdAt: now,
-        updatedAt: now,
-        processedAt: null,
-      };
-      await insertNote(tx, row);
-      return this.enqueued(tx, row, 'note.created', { status: 201, location: noteLocation(row.id) });
-    });
+    return this.idempotency.execute(
+      { ...meta, userId, body: input },
+      {
+        planned: () => {
+          const now = new Date();
+          const row: NoteRow = {
+            id: uuidv7(),
+            userId,
+            title: input.title,
+            body: input.body ?? '',
+            priority: input.priority ?? DEFAULT_PRIORITY,
+            status: 'queued',
+            version: 1,
+            result: null,
+            attempts: 0,
+            lastError: null,
+            createdAt: now,
+            updatedAt: now,
+            processedAt: null,
+          };
+          const job = this.jobOf(row);
+          return {
+            inserts: [noteInsert(row), ...job.inserts],
+            effect: this.enqueued(row, 'note.created', { status: 201, location: noteLocation(row.id) }),
+          };
+        },
+      },
+    );
   }
 
   update(userId: string, id: string, input: UpdateNoteBody, meta: WriteMeta): Promise<WriteOutcome> {
-    return this.idempotency.execute({ ...meta, userId, body: input }, async (tx) => {
-      const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
-      const now = new Date();
-      const changes = {
-        ...(input.title !== undefined ? { title: input.title } : {}),
-        ...(input.body !== undefined ? { body: input.body } : {}),
-        ...(input.priority !== undefined ? { priority: input.priority } : {}),
-        version: current.version + 1,
-        status: 'queued' as const,
-        result: null,
-        attempts: 0,
-        lastError: null,
-        processedAt: null,
-        updatedAt: now,
-      };
-      await updateNote(tx, userId, id, changes);
-      return this.enqueued(tx, { ...current, ...changes }, 'note.updated', { status: 200, location: null });
-    });
+    return this.idempotency.execute(
+      { ...meta, userId, body: input },
+      {
+        locked: async (tx) => {
+          const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
+          const now = new Date();
+          const changes = {
+            ...(input.title !== undefined ? { title: input.title } : {}),
+            ...(input.body !== undefined ? { body: input.body } : {}),
+            ...(input.priority !== undefined ? { priority: input.priority } : {}),
+            version: current.version + 1,
+            status: 'queued' as const,
+            result: null,
+            attempts: 0,
+            lastError: null,
+            processedAt: null,
+            updatedAt: now,
+          };
+          const row = { ...current, ...changes };
+          tx.defer(updateNote(userId, id, changes));
+          tx.insert(...this.jobOf(row).inserts);
+          return this.enqueued(row, 'note.updated', { status: 200, location: null });
+        },
+      },
+    );
   }
 
   /** Deletes the note; its jobs stay as history (a job of a deleted note is discarded by the pipeline). */
   remove(userId: string, id: string, meta: WriteMeta): Promise<WriteOutcome> {
-    return this.idempotency.execute({ ...meta, userId, body: undefined }, async (tx) => {
-      await this.lockOwned(tx, userId, id, meta.ifMatch);
-      await deleteNote(tx, userId, id);
-      return {
-        response: { status: 204, body: null, location: null },
-        afterCommit: () => this.afterCommit(userId, 'note.deleted', { id }),
-      };
-    });
+    return this.idempotency.execute(
+      { ...meta, userId, body: undefined },
+      {
+        locked: async (tx) => {
+          await this.lockOwned(tx, userId, id, meta.ifMatch);
+          tx.defer(deleteNote(userId, id));
+          return {
+            response: { status: 204, body: null, location: null },
+            afterCommit: () => this.afterCommit(userId, 'note.deleted', { id }),
+          };
+        },
+      },
+    );
   }
 
   async get(userId: string, id: string): Promise<Note> {
@@ -165,39 +186,55 @@ export class NotesService {
   }
 
   /** The caller's note, locked for this transaction; 404 for anyone else's, 412 for a stale If-Match. */
-  private async lockOwned(tx: Tx, userId: string, id: string, ifMatch: string | undefined): Promise<NoteRow> {
+  private async lockOwned(tx: WriteTx, userId: string, id: string, ifMatch: string | undefined): Promise<NoteRow> {
     const row = await findNoteForUpdate(tx, userId, id);
     if (!row) throw new NotFoundError('No such note.');
     if (!ifMatchSatisfied(ifMatch, row.version)) throw new PreconditionFailedError();
     return row;
   }
 
-  /** Queues the note's processing in the same transaction and describes the answer. */
-  private async enqueued(
-    tx: Tx,
+  /**
+   * The note's processing job, written with the note. The trace context is taken here, in the
+   * request: the rows may be written from another request's batch (group commit).
+   */
+  private jobOf(row: NoteRow) {
+    return jobInserts(
+      {
+        kind: 'note.process',
+        noteId: row.id,
+        noteVersion: row.version,
+        userId: row.userId,
+        priority: row.priority,
+        traceparent: currentTraceparent(),
+      },
+      row.updatedAt,
+    );
+  }
+
+  /** The answer, and what follows the commit. The note is serialised once: answer, fence, Redis, event. */
+  private enqueued(
     row: NoteRow,
     event: NoteEventType,
     answer: { status: number; location: string | null },
-  ): Promise<WriteEffect> {
-    await enqueueJob(
-      tx,
-      { kind: 'note.process', noteId: row.id, noteVersion: row.version, userId: row.userId, priority: row.priority },
-      row.updatedAt,
-    );
+  ): WriteEffect {
     const note = toNote(row);
+    const json = JSON.stringify(note);
     return {
-      response: { ...answer, body: note },
+      response: { ...answer, body: note, json },
       afterCommit: async () => {
         this.deps.metrics.jobsEnqueued.inc({ kind: 'note.process', priority: row.priority });
         this.deps.outbox.nudge();
-        await this.afterCommit(row.userId, event, note);
+        await this.afterCommit(row.userId, event, note, json);
       },
     };
   }
 
-  private async afterCommit(userId: string, event: NoteEventType, data: unknown): Promise<void> {
-    // Invalidate first: once this write has answered, no read may see the old note.
-    await this.cache.invalidate(userId);
-    await this.deps.events.publish(userId, event, data);
+  /**
+   * Invalidate, then publish: issued in this order in one tick, they share one pipelined round
+   * trip and reach Redis in order, so once this write has answered no read sees the old note, and
+   * a client reacting to the event reads the new one.
+   */
+  private async afterCommit(userId: string, event: NoteEventType, data: unknown, json?: string): Promise<void> {
+    await Promise.all([this.cache.invalidate(userId), this.deps.events.publish(userId, event, data, json)]);
   }
 }

@@ -10,10 +10,11 @@ import {
   withTraceparent,
 } from '@notes/contracts';
 import type { ConfirmChannel, Message } from 'amqplib';
-import { and, inArray, isNull, sql } from 'drizzle-orm';
+import { isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
 import { outbox } from '../db/schema.ts';
+import type { Statement } from '../db/sql-writer.ts';
 import type { OutboxNotifier } from './job-enqueue.ts';
 
 /** Rows published per transaction. */
@@ -32,7 +33,35 @@ export interface OutboxRelayHooks {
   onBatch?(result: { published: number; failed: number; durationSeconds: number }): void;
 }
 
-type Row = { id: number; jobId: string; payload: string; priority: Priority; traceparent: string | null };
+type Row = {
+  id: number;
+  jobId: string;
+  payload: string;
+  priority: Priority;
+  traceparent: string | null;
+  kind: string | null;
+};
+
+/**
+ * The oldest unsent rows, locked; rows another relay holds are skipped, not waited for. The kind
+ * (a message header) is read by the database, so the relay never parses a payload.
+ */
+const lockUnsent = (limit: number): Statement => ({
+  sql: `SELECT id, job_id AS jobId, payload, priority, traceparent, JSON_VALUE(payload, '$.kind') AS kind
+        FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
+  values: [limit],
+});
+
+const markSent = (ids: readonly number[], now: Date): Statement => ({
+  sql: `UPDATE outbox SET sent_at = ?, publish_attempts = publish_attempts + 1 WHERE id IN (${ids.map(() => '?').join(',')})`,
+  values: [now, ...ids],
+});
+
+const markFailed = (ids: readonly number[], error: string): Statement => ({
+  sql: `UPDATE outbox SET publish_attempts = publish_attempts + 1, last_error = ?
+        WHERE id IN (${ids.map(() => '?').join(',')}) AND sent_at IS NULL`,
+  values: [error, ...ids],
+});
 
 /**
  * Publishes outbox rows to RabbitMQ. Each batch runs in one transaction: lock unsent rows with
@@ -149,44 +178,33 @@ export class OutboxRelay implements OutboxNotifier {
     }
   }
 
-  /** Publishes one batch; returns true when a full batch was sent (there may be more). */
+  /**
+   * Publishes one batch; returns true when a full batch was sent (there may be more). Two round
+   * trips to the database whatever the batch size: BEGIN with the locking SELECT, then the marks
+   * with COMMIT (db/sql-writer.ts).
+   *
+   * READ COMMITTED: under REPEATABLE READ the locking SELECT would also lock the gap after the
+   * last unsent row, and every write's outbox insert lands in that gap, so each write would wait
+   * for the whole batch, broker confirms included. Only the rows read are locked this way, which
+   * is all SKIP LOCKED needs to keep two relays apart.
+   */
   async #publishBatch(ch: ConfirmChannel): Promise<boolean> {
     const started = performance.now();
-    const result = await this.deps.database.db.transaction(async (tx) => {
-      const rows: Row[] = await tx
-        .select({
-          id: outbox.id,
-          jobId: outbox.jobId,
-          payload: outbox.payload,
-          priority: outbox.priority,
-          traceparent: outbox.traceparent,
-        })
-        .from(outbox)
-        .where(isNull(outbox.sentAt))
-        .orderBy(outbox.id)
-        .limit(BATCH_SIZE)
-        .for('update', { skipLocked: true });
+    const result = await this.deps.database.writer.transaction(async (tx) => {
+      const rows = await tx.query<Row>(lockUnsent(BATCH_SIZE));
       if (rows.length === 0) return { sent: 0, failed: 0, full: false };
 
       this.#returned.clear();
       const outcomes = await Promise.all(rows.map((row) => this.#publish(ch, row)));
-      const sentIds = rows.filter((row, i) => outcomes[i] && !this.#returned.has(row.jobId)).map((r) => r.id);
-      const failedIds = rows.map((r) => r.id).filter((id) => !sentIds.includes(id));
-      const now = new Date();
-      if (sentIds.length) {
-        await tx
-          .update(outbox)
-          .set({ sentAt: now, publishAttempts: sql`${outbox.publishAttempts} + 1` })
-          .where(inArray(outbox.id, sentIds));
-      }
-      if (failedIds.length) {
-        await tx
-          .update(outbox)
-          .set({ publishAttempts: sql`${outbox.publishAttempts} + 1`, lastError: 'not confirmed or returned' })
-          .where(and(inArray(outbox.id, failedIds), isNull(outbox.sentAt)));
-      }
+      const sentIds: number[] = [];
+      const failedIds: number[] = [];
+      rows.forEach((row, i) => {
+        (outcomes[i] && !this.#returned.has(row.jobId) ? sentIds : failedIds).push(row.id);
+      });
+      if (sentIds.length) tx.defer(markSent(sentIds, new Date()));
+      if (failedIds.length) tx.defer(markFailed(failedIds, 'not confirmed or returned'));
       return { sent: sentIds.length, failed: failedIds.length, full: rows.length === BATCH_SIZE };
-    });
+    }, 'READ COMMITTED');
     const durationSeconds = (performance.now() - started) / 1000;
     this.stats.published += result.sent;
     this.stats.failed += result.failed;
@@ -202,15 +220,11 @@ export class OutboxRelay implements OutboxNotifier {
 
   /** Resolves true when the broker confirmed the message, false on nack, timeout or a closed channel. */
   async #publish(ch: ConfirmChannel, row: Row): Promise<boolean> {
-    let kind = 'unknown';
-    try {
-      kind = (JSON.parse(row.payload) as { kind?: string }).kind ?? kind;
-    } catch {
-      // A row we wrote ourselves is always JSON; publish it anyway and let the consumer park it.
-    }
     const options = jobPublishOptions({
       jobId: row.jobId,
-      kind,
+      // A row we wrote ourselves is always JSON; should one not be, publish it anyway and let
+      // the consumer park it.
+      kind: row.kind ?? 'unknown',
       priority: row.priority,
       attempt: 1,
       headers: row.traceparent ? { traceparent: row.traceparent } : {},

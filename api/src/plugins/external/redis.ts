@@ -14,6 +14,9 @@ export function createRedis(config: Config, name = 'api'): Redis {
     commandTimeout: 250,
     connectTimeout: 1000,
     lazyConnect: true,
+    // Commands issued in the same event-loop turn (many requests' claims, records, cache bumps
+    // and events) go out as one write and come back in one read: far fewer syscalls under load.
+    enableAutoPipelining: true,
     // Keep trying to reconnect in the background, at most every 2 s.
     retryStrategy: (times) => Math.min(100 * 2 ** times, 2000),
   });

@@ -1,11 +1,16 @@
 import type { RecordOutcome } from '@notes/contracts';
 import type { App, AppDeps } from '../../app.ts';
 import {
+  CompleteBatchBody,
   CompleteBody,
+  FailBatchBody,
   FailBody,
   JobIdParams,
+  RecordBatchResponse,
   RecordResponse,
   type RecordResult,
+  StartBatchBody,
+  StartBatchResponse,
   StartBody,
   StartResponse,
 } from '../../schemas/internal.ts';
@@ -28,6 +33,10 @@ const METRIC_OUTCOME: Record<RecordResult, RecordOutcome> = {
  * The consumers' callbacks under /internal (service identity only). The role check runs on
  * `onRequest`, before validation: no token → 401, any identity but `service` → 403. Every
  * answer to a valid request is 200; the body says what was recorded, and the consumer acks.
+ *
+ * Each callback exists twice: for one job (`/jobs/:jobId/start`) and for a batch (`/jobs/start`
+ * with `{jobs: [...]}`), which the consumers use under load: one request and one transaction for
+ * many jobs, answered per job in request order.
  */
 export default async function internalRoutes(app: App, deps: AppDeps) {
   const { metrics } = deps;
@@ -46,27 +55,46 @@ export default async function internalRoutes(app: App, deps: AppDeps) {
     // Named: tracing names the route's hook spans after this function.
     async function internalJobRoutes(internal: App) {
       internal.addHook('onRequest', internal.requireRole('service'));
-      // Every log line of a callback names its job, so logs join the consumer's by job_id.
+      // Every log line of a callback names its job(s), so logs join the consumer's by job_id.
       internal.addHook('preHandler', async (request) => {
         const { jobId } = request.params as { jobId?: string };
         if (jobId) request.log = request.log.child({ job_id: jobId });
+        const { jobs } = (request.body ?? {}) as { jobs?: { job_id: string }[] };
+        if (Array.isArray(jobs)) request.log = request.log.child({ job_ids: jobs.map((j) => j.job_id) });
       });
-      const common = { tags: ['internal'], security: [{ bearer: [] }], params: JobIdParams };
+      const common = { tags: ['internal'], security: [{ bearer: [] }] };
+      const one = { ...common, params: JobIdParams };
 
       internal.post(
         '/jobs/:jobId/start',
-        { schema: { ...common, body: StartBody, response: { 200: StartResponse } } },
+        { schema: { ...one, body: StartBody, response: { 200: StartResponse } } },
         async (request) => callbacks.start(request.params.jobId, request.body),
       );
       internal.post(
         '/jobs/:jobId/complete',
-        { schema: { ...common, body: CompleteBody, response: { 200: RecordResponse } } },
+        { schema: { ...one, body: CompleteBody, response: { 200: RecordResponse } } },
         async (request) => callbacks.complete(request.params.jobId, request.body),
       );
       internal.post(
         '/jobs/:jobId/fail',
-        { schema: { ...common, body: FailBody, response: { 200: RecordResponse } } },
+        { schema: { ...one, body: FailBody, response: { 200: RecordResponse } } },
         async (request) => callbacks.fail(request.params.jobId, request.body),
+      );
+
+      internal.post(
+        '/jobs/start',
+        { schema: { ...common, body: StartBatchBody, response: { 200: StartBatchResponse } } },
+        async (request) => ({ results: await callbacks.startMany(request.body.jobs) }),
+      );
+      internal.post(
+        '/jobs/complete',
+        { schema: { ...common, body: CompleteBatchBody, response: { 200: RecordBatchResponse } } },
+        async (request) => ({ results: await callbacks.completeMany(request.body.jobs) }),
+      );
+      internal.post(
+        '/jobs/fail',
+        { schema: { ...common, body: FailBatchBody, response: { 200: RecordBatchResponse } } },
+        async (request) => ({ results: await callbacks.failMany(request.body.jobs) }),
       );
     },
     { prefix: '/internal' },

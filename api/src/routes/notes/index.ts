@@ -73,7 +73,10 @@ function sendOutcome(reply: FastifyReply, outcome: WriteOutcome) {
   const version = (body as Partial<Note> | null)?.version;
   if (typeof version === 'number') reply.header('etag', `"${version}"`);
   reply.status(status);
-  return status === 204 ? reply.send() : reply.send(body);
+  if (status === 204) return reply.send();
+  // Already serialised for the fence and Redis (the same NoteSchema shape): sent as is.
+  if (typeof outcome.json === 'string') return reply.type('application/json; charset=utf-8').send(outcome.json);
+  return reply.send(body);
 }
 
 /** `/api/notes`: a user's own notes (contract sections 4 and 5). Another user's note is a 404. */
