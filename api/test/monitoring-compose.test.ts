@@ -187,7 +187,12 @@ for (const workspace of ['api', 'consumers']) {
     assert.match(file, /npm ci .*--workspace=@notes\/contracts/);
     assert.match(file, new RegExp(`--workspace=@notes/${workspace}\\b`));
     assert.match(file, /^USER node$/m);
-    assert.match(file, /^CMD \["node", "--import", "tsx", "--import", "\.\/src\/telemetry\.ts", "src\/main\.ts"\]$/m);
+    // The esbuild bundle (scripts/build.ts), as npm start runs it; built-entry.test.ts runs this CMD.
+    assert.match(
+      file,
+      /^CMD \["node", "--max-old-space-size=\d+", "--import", "\.\/dist\/telemetry\.js", "dist\/main\.js"\]$/m,
+    );
+    assert.match(file, new RegExp(`^RUN node --import tsx scripts/build\\.ts ${workspace}$`, 'm'));
     assert.ok(existsSync(path.join(ROOT, workspace, 'src/telemetry.ts')));
   });
 }

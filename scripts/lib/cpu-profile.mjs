@@ -11,7 +11,8 @@ import { basename, join } from 'node:path';
 
 // The one channel into a preload is the environment; the bench sets this for the product only.
 const dir = process.env.BENCH_CPU_PROF_DIR;
-const role = process.argv.some((a) => a.endsWith('start.ts')) ? null : basename(process.cwd());
+// Only the API and consumers (src/main.ts or dist/main.js), not npm, the build or the supervisor.
+const role = process.argv.some((a) => /(^|\/)main\.[jt]s$/.test(a)) ? basename(process.cwd()) : null;
 
 if (dir && role) {
   const session = new Session();

@@ -70,10 +70,11 @@ function memoryKb(pid: number): { rss: number; hwm: number } | null {
 function roleOf(pid: number): string | null {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-    if (cmdline.includes('start.ts')) return 'supervisor';
+    // Source (start.ts, main.ts under tsx) or the built bundles npm start runs (dist/*.js).
+    if (/\bstart\.[jt]s\b/.test(cmdline)) return 'supervisor';
     if (pid === process.pid) return 'bench';
     const cwd = basename(readlinkSync(`/proc/${pid}/cwd`));
-    if (cmdline.includes('main.ts') && (cwd === 'api' || cwd === 'consumers'))
+    if (/\bmain\.[jt]s\b/.test(cmdline) && (cwd === 'api' || cwd === 'consumers'))
       return cwd === 'api' ? 'api' : 'consumer';
     return null;
   } catch {

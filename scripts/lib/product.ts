@@ -68,7 +68,8 @@ export async function startProduct(opts: StartOptions): Promise<Product> {
   // Consumer i listens on CONSUMER_PORT + i; pick a base whose next few ports are free too.
   const consumerPort = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+  // Exactly what a user runs: npm start builds what is stale, then runs the compiled supervisor.
+  const child = spawn('npm', ['start', '--silent'], {
     cwd: ROOT,
     env: productEnv(ns, port, consumerPort, opts),
     stdio: ['ignore', 'pipe', 'pipe'],
