@@ -23,7 +23,14 @@ before(async () => {
     status: 'processed',
     priority: 'high',
     createdAt: new Date(t0),
-    result: { word_count: 3, char_count: 14, reading_time_seconds: 1, tags: ['eggs'], links: [], checksum: 'e'.repeat(64) },
+    result: {
+      word_count: 3,
+      char_count: 14,
+      reading_time_seconds: 1,
+      tags: ['eggs'],
+      links: [],
+      checksum: 'e'.repeat(64),
+    },
   });
   ids.a2 = await seedNote(db, alice.id, { title: 'Beta plan', status: 'dead', createdAt: new Date(t0 + 1000) });
   ids.b1 = await seedNote(db, bob.id, { title: 'Gamma', body: 'SECRET recipe', createdAt: new Date(t0 + 2000) });

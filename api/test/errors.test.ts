@@ -65,7 +65,10 @@ test('with the database unreachable, requests answer 503 with Retry-After, never
       { method: 'GET' as const, url: '/api/notes' },
       { method: 'POST' as const, url: '/api/notes', payload: { title: 'during the outage' } },
     ]) {
-      const res = await t.app.inject({ ...req, headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k1' } });
+      const res = await t.app.inject({
+        ...req,
+        headers: { authorization: `Bearer ${token}`, 'idempotency-key': 'k1' },
+      });
       assert.equal(res.statusCode, 503, `${req.method} ${req.url}: ${res.body}`);
       assert.ok(res.headers['retry-after'], 'Retry-After');
       isProblem(res);

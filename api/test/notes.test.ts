@@ -107,7 +107,14 @@ describe('create and read', () => {
 
   test('a result stored by the pipeline comes back parsed (MariaDB returns JSON as a string)', async () => {
     const note = await createNote(t, alice);
-    const result = { word_count: 1, char_count: 2, reading_time_seconds: 1, tags: ['a'], links: [], checksum: 'a'.repeat(64) };
+    const result = {
+      word_count: 1,
+      char_count: 2,
+      reading_time_seconds: 1,
+      tags: ['a'],
+      links: [],
+      checksum: 'a'.repeat(64),
+    };
     await query(t, 'UPDATE notes SET result = ?, status = ?, processed_at = NOW(3) WHERE id = ?', [
       JSON.stringify(result),
       'processed',
