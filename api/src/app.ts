@@ -89,6 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   installMethodNotAllowed(app);
+  installDraining(app);
   refuseEncodedBodies(app);
 
   await app.register(fastifySwagger, {
@@ -121,6 +122,23 @@ function buildValidatorCompiler(externalSchemas: unknown) {
   const coercing = make('array');
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
     (httpPart === 'body' ? strict : coercing).compile(schema);
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Shutdown's first step: answers from now on close their connection (see main.ts). */
+    startDraining(): void;
+  }
+}
+
+function installDraining(app: App): void {
+  let draining = false;
+  app.decorate('startDraining', () => {
+    draining = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
 }
 
 /**

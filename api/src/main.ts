@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigOrExit, shutdownTelemetry } from '@notes/contracts';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
@@ -5,6 +6,8 @@ import { migrateDatabase } from './db/client.ts';
 import { createDeps } from './deps.ts';
 import { ensureAdmin } from './services/admin-bootstrap.ts';
 import { startMaintenance } from './services/maintenance.ts';
+
+const DRAIN_MS = 1000;
 
 /** The API process: config → migrations → clients → app → listen; closes in reverse. */
 async function main() {
@@ -19,6 +22,11 @@ async function main() {
   closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
     if (err) deps.logger.error({ err }, 'closing after an error');
     else deps.logger.info({ signal }, 'shutting down');
+    // Drain first: for a moment every answer says `Connection: close`, so clients stop reusing
+    // keep-alive sockets before the server closes the idle ones (a request already on its way
+    // down an idle socket would otherwise meet a reset, not an answer).
+    app.startDraining();
+    await sleep(Math.min(DRAIN_MS, config.shutdownTimeoutMs / 4));
     await app.close();
     await maintenance.stop();
     await deps.close();

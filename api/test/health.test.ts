@@ -40,3 +40,12 @@ test('migrating twice is harmless', async () => {
   await migrateDatabase(t.deps.config);
   await migrateDatabase(t.deps.config);
 });
+
+test('once draining, every answer closes its connection', async () => {
+  const before = await t.app.inject({ method: 'GET', url: '/health' });
+  assert.notEqual(before.headers.connection, 'close');
+  t.app.startDraining();
+  const during = await t.app.inject({ method: 'GET', url: '/health' });
+  assert.equal(during.statusCode, 200);
+  assert.equal(during.headers.connection, 'close');
+});
