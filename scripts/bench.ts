@@ -11,12 +11,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiClient, assertLoopback, registerUsers } from './lib/api-client.ts';
+import { ApiClient, registerUsers } from './lib/api-client.ts';
 import { type Baseline, runBaseline } from './lib/baseline.ts';
 import { collectEndToEnd, waitUntilFinal } from './lib/collect.ts';
 import { LoadState, runLoad } from './lib/load.ts';
 import { describeMachine } from './lib/machine.ts';
-import { BENCH_USAGE, type BenchOptions, parseBenchArgs, UsageError } from './lib/options.ts';
+import { BENCH_USAGE, type BenchOptions, parseBenchArgs, parseOrExitCode, UsageError } from './lib/options.ts';
 import { ProcessMonitor } from './lib/processes.ts';
 import { attachProduct, type Product, startProduct } from './lib/product.ts';
 import { doneCounter, startProgress } from './lib/progress.ts';
@@ -109,18 +109,9 @@ function profilingEnv(opts: BenchOptions): Record<string, string> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let opts: BenchOptions | null;
-  try {
-    opts = parseBenchArgs(argv);
-    if (opts?.url) assertLoopback(opts.url);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${BENCH_USAGE}\n`);
-    return 2;
-  }
-  if (!opts) {
-    process.stdout.write(`${BENCH_USAGE}\n`);
-    return 0;
-  }
+  const parsed = parseOrExitCode(argv, parseBenchArgs, BENCH_USAGE);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const { opts } = parsed;
 
   // The baseline runs first, while nothing of the product competes for the machine.
   const baseline = opts.skipBaseline

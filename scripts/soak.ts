@@ -8,12 +8,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiClient, assertLoopback, registerUsers } from './lib/api-client.ts';
+import { ApiClient, registerUsers } from './lib/api-client.ts';
 import { waitUntilFinal } from './lib/collect.ts';
 import { LatencySampler } from './lib/latency-sampler.ts';
 import { LoadState, runLoad } from './lib/load.ts';
 import { describeMachine } from './lib/machine.ts';
-import { parseSoakArgs, SOAK_USAGE, type SoakOptions } from './lib/options.ts';
+import { parseOrExitCode, parseSoakArgs, SOAK_USAGE, type SoakOptions } from './lib/options.ts';
 import { ProcessMonitor } from './lib/processes.ts';
 import { attachProduct, type Product, startProduct } from './lib/product.ts';
 import { doneCounter } from './lib/progress.ts';
@@ -190,18 +190,9 @@ function formatSummary(s: SoakSummary): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let opts: SoakOptions | null;
-  try {
-    opts = parseSoakArgs(argv);
-    if (opts?.url) assertLoopback(opts.url);
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${SOAK_USAGE}\n`);
-    return 2;
-  }
-  if (!opts) {
-    process.stdout.write(`${SOAK_USAGE}\n`);
-    return 0;
-  }
+  const parsed = parseOrExitCode(argv, parseSoakArgs, SOAK_USAGE);
+  if ('exitCode' in parsed) return parsed.exitCode;
+  const { opts } = parsed;
   const product = opts.url
     ? await attachProduct(opts.url)
     : await startProduct({

@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { assertLoopback } from './api-client.ts';
 import type { LoadMode } from './load.ts';
 
 /**
@@ -151,4 +152,28 @@ export function parseSoakArgs(argv: string[]): SoakOptions | null {
     rate: num('rate', v.rate, 0.1, 100_000),
     sample: num('sample', v.sample, 0, 1),
   };
+}
+
+/**
+ * A command's flags, or its exit code without running: `--help` prints the usage (0); a bad
+ * usage, or a `--url` that is not loopback, prints the problem and the usage (2).
+ */
+export function parseOrExitCode<T extends LoadFlags>(
+  argv: string[],
+  parse: (argv: string[]) => T | null,
+  usage: string,
+): { opts: T } | { exitCode: number } {
+  let opts: T | null;
+  try {
+    opts = parse(argv);
+    if (opts?.url) assertLoopback(opts.url);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${usage}\n`);
+    return { exitCode: 2 };
+  }
+  if (!opts) {
+    process.stdout.write(`${usage}\n`);
+    return { exitCode: 0 };
+  }
+  return { opts };
 }
