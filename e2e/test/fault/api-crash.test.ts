@@ -13,6 +13,9 @@ import { acceptedMore, startWriteLoad } from '../../src/write-load.ts';
  * that it still did): the restarted API's relay publishes the backlog and every 201 is
  * processed once. SIGTERM: requests in flight are answered and the process exits in time.
  */
+/** The consumers' API circuit breaker's default reset timeout (consumers/src/api-client.ts). */
+const API_BREAKER_RESET_MS = 2000;
+
 let product: Product;
 let receiver: WebhookReceiver;
 
@@ -64,7 +67,9 @@ test('kill -9 of the API between commit and publish, under write load: nothing a
     load: report,
     receiver,
     // A webhook sent while the API was down is sent again (its /complete failed): at-least-once.
-    faultTimes: backAt,
+    // The fault lasts past the restart by the consumers' API breaker reset (2 s, api-client.ts):
+    // until it closes, /complete still fails fast and the delivery is retried.
+    faultTimes: backAt.map((at) => at + API_BREAKER_RESET_MS + 1000),
     // Live events are published after the callback's commit; a kill in between loses one (reported).
     events: 'at-most',
   });
