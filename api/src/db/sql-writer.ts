@@ -151,9 +151,15 @@ export class WriteTx {
 
   /** Sends what is queued and this statement; answers this statement's rows. */
   async query<T>(statement: Statement): Promise<T[]> {
-    this.#pending.push(statement);
+    const [rows] = await this.queryAll([statement]);
+    return rows as T[];
+  }
+
+  /** Sends what is queued and these statements in one round trip; answers each statement's rows, in order. */
+  async queryAll(statements: readonly Statement[]): Promise<unknown[][]> {
+    for (const s of statements) this.#pending.push(s);
     const results = await this.#flush();
-    return results[results.length - 1] as T[];
+    return results.slice(results.length - statements.length) as unknown[][];
   }
 
   async commit(): Promise<void> {

@@ -1,75 +1,67 @@
-import { inArray, type SQL, sql } from 'drizzle-orm';
-import type { MySqlColumn } from 'drizzle-orm/mysql-core';
-import type { ResultSetHeader } from 'mysql2';
-import type { Tx } from '../db/client.ts';
+import type { MySqlTable } from 'drizzle-orm/mysql-core';
 import { parseJsonColumn } from '../db/client.ts';
 import { jobs, notes, processedMessages, webhooks } from '../db/schema.ts';
+import { namesOf, type Statement, sqlValue } from '../db/sql-writer.ts';
 
 /**
  * SQL for the consumers' callbacks, a batch of jobs at a time: one statement per step whatever
- * the batch size. Every function runs in the caller's transaction.
+ * the batch size, sent on the write path's multi-statement connection (db/sql-writer.ts) so a
+ * batch costs three round trips in all: lock the jobs and read their keys; lock the notes and
+ * read the webhooks; write everything and commit. Callbacks are the API's busiest work under
+ * load, and drizzle's query building plus one round trip per statement were a fifth of its CPU
+ * (issue 6 profile). Table and column names come from the drizzle schema, values are always
+ * placeholders.
  */
 
 export type JobRow = typeof jobs.$inferSelect;
 export type NoteRow = typeof notes.$inferSelect;
 export type WebhookRow = Omit<typeof webhooks.$inferSelect, 'events'> & { events: string[] };
 
+const JOBS = namesOf(jobs);
+const NOTES = namesOf(notes);
+const WEBHOOKS = namesOf(webhooks);
+const KEYS = namesOf(processedMessages);
+
+/** Column name → property, per table (rows from mysql2 come keyed by column name). */
+const properties = new WeakMap<MySqlTable, [string, string][]>();
+function fromRow<T>(table: MySqlTable, raw: Record<string, unknown>): T {
+  let pairs = properties.get(table);
+  if (!pairs) {
+    pairs = [...namesOf(table).columns].map(([property, column]) => [column, property]);
+    properties.set(table, pairs);
+  }
+  const row: Record<string, unknown> = {};
+  // DATETIME columns arrive as Dates (the pool reads them in UTC), JSON columns as text.
+  for (const [column, property] of pairs) row[property] = raw[column];
+  return row as T;
+}
+
+export const toJobRow = (raw: Record<string, unknown>): JobRow => fromRow<JobRow>(jobs, raw);
+
+export function toNoteRow(raw: Record<string, unknown>): NoteRow {
+  const row = fromRow<NoteRow>(notes, raw);
+  return { ...row, result: parseJsonColumn(row.result) };
+}
+
+export function toWebhookRow(raw: Record<string, unknown>): WebhookRow {
+  const row = fromRow<WebhookRow>(webhooks, raw);
+  return { ...row, events: parseJsonColumn<string[]>(row.events) ?? [] };
+}
+
+const unique = (values: readonly string[]) => [...new Set(values)];
+
 /**
  * The jobs, locked for the rest of the transaction: callbacks for one job are serialised. InnoDB
  * locks an IN list on the primary key in key order, so two batches that overlap cannot deadlock
  * on their jobs.
  */
-export async function lockJobs(tx: Tx, ids: readonly string[]): Promise<Map<string, JobRow>> {
-  if (ids.length === 0) return new Map();
-  const rows = await tx
-    .select()
-    .from(jobs)
-    .where(inArray(jobs.id, [...new Set(ids)]))
-    .for('update');
-  return new Map(rows.map((row) => [row.id, row]));
+export function lockJobs(ids: readonly string[]): Statement {
+  return { sql: `SELECT * FROM \`${JOBS.table}\` WHERE \`id\` IN (?) FOR UPDATE`, values: [unique(ids)] };
 }
 
 /** Locked after the jobs (everywhere in the same order: job, then note). */
-export async function lockNotes(tx: Tx, ids: readonly string[]): Promise<Map<string, NoteRow>> {
-  if (ids.length === 0) return new Map();
-  const rows = await tx
-    .select()
-    .from(notes)
-    .where(inArray(notes.id, [...new Set(ids)]))
-    .for('update');
-  return new Map(rows.map((row) => [row.id, { ...row, result: parseJsonColumn(row.result) }]));
-}
-
-export async function findWebhooks(tx: Tx, ids: readonly string[]): Promise<Map<string, WebhookRow>> {
-  if (ids.length === 0) return new Map();
-  const rows = await tx
-    .select()
-    .from(webhooks)
-    .where(inArray(webhooks.id, [...new Set(ids)]));
-  return new Map(rows.map((row) => [row.id, { ...row, events: parseJsonColumn<string[]>(row.events) ?? [] }]));
-}
-
-/** Each owner's endpoints subscribed to an event, oldest first (events is a JSON array; lists are short). */
-export async function listWebhooksForEvent(
-  tx: Tx,
-  userIds: readonly string[],
-  event: string,
-): Promise<Map<string, WebhookRow[]>> {
-  const byUser = new Map<string, WebhookRow[]>();
-  if (userIds.length === 0) return byUser;
-  const rows = await tx
-    .select()
-    .from(webhooks)
-    .where(inArray(webhooks.userId, [...new Set(userIds)]))
-    .orderBy(webhooks.createdAt, webhooks.id);
-  for (const row of rows) {
-    const events = parseJsonColumn<string[]>(row.events) ?? [];
-    if (!events.includes(event)) continue;
-    const list = byUser.get(row.userId) ?? [];
-    list.push({ ...row, events });
-    byUser.set(row.userId, list);
-  }
-  return byUser;
+export function lockNotes(ids: readonly string[]): Statement {
+  return { sql: `SELECT * FROM \`${NOTES.table}\` WHERE \`id\` IN (?) FOR UPDATE`, values: [unique(ids)] };
 }
 
 /**
@@ -77,38 +69,64 @@ export async function listWebhooksForEvent(
  * written by a callback holding its job's row lock, which the caller holds now. (A locking read
  * would take gap locks that concurrent batches' inserts deadlock on.)
  */
-export async function existingMessageKeys(tx: Tx, keys: readonly string[]): Promise<Set<string>> {
-  if (keys.length === 0) return new Set();
-  const rows = await tx
-    .select({ key: processedMessages.messageKey })
-    .from(processedMessages)
-    .where(inArray(processedMessages.messageKey, [...new Set(keys)]));
-  return new Set(rows.map((r) => r.key));
+export function existingMessageKeys(keys: readonly string[]): Statement {
+  const column = KEYS.columns.get('messageKey');
+  return {
+    sql: `SELECT \`${column}\` AS \`key\` FROM \`${KEYS.table}\` WHERE \`${column}\` IN (?)`,
+    values: [unique(keys)],
+  };
 }
 
-/** Records that callbacks were applied; returns how many keys were new (the caller checks all were). */
-export async function insertMessageKeys(tx: Tx, keys: readonly string[], now: Date): Promise<number> {
-  if (keys.length === 0) return 0;
-  const [header] = (await tx
-    .insert(processedMessages)
-    .ignore()
-    .values(keys.map((messageKey) => ({ messageKey, createdAt: now })))) as unknown as [ResultSetHeader];
-  return header.affectedRows;
+export function findWebhooks(ids: readonly string[]): Statement {
+  return { sql: `SELECT * FROM \`${WEBHOOKS.table}\` WHERE \`id\` IN (?)`, values: [unique(ids)] };
+}
+
+/** Each owner's endpoints, oldest first (subscriptions are filtered in code: events is a JSON array). */
+export function webhooksOfUsers(userIds: readonly string[]): Statement {
+  const user = WEBHOOKS.columns.get('userId');
+  const created = WEBHOOKS.columns.get('createdAt');
+  return {
+    sql: `SELECT * FROM \`${WEBHOOKS.table}\` WHERE \`${user}\` IN (?) ORDER BY \`${created}\`, \`id\``,
+    values: [unique(userIds)],
+  };
+}
+
+/** Each owner's endpoints subscribed to `event`, in the order the rows came. */
+export function subscribedByUser(rows: readonly WebhookRow[], event: string): Map<string, WebhookRow[]> {
+  const byUser = new Map<string, WebhookRow[]>();
+  for (const row of rows) {
+    if (!row.events.includes(event)) continue;
+    const list = byUser.get(row.userId) ?? [];
+    list.push(row);
+    byUser.set(row.userId, list);
+  }
+  return byUser;
+}
+
+/**
+ * Records that callbacks were applied. A plain INSERT: a key that exists already fails the
+ * statement with a duplicate key (the rest of the batch is not run, and the caller rolls back).
+ */
+export function insertMessageKeys(keys: readonly string[], now: Date): Statement {
+  const names = ['messageKey', 'createdAt'].map((p) => `\`${KEYS.columns.get(p)}\``).join(',');
+  return {
+    sql: `INSERT INTO \`${KEYS.table}\` (${names}) VALUES ${keys.map(() => '(?,?)').join(',')}`,
+    values: keys.flatMap((key) => [key, now]),
+  };
 }
 
 type Patch = Record<string, unknown>;
-type Updatable = typeof jobs | typeof notes;
 
 /**
  * Applies a patch per row with as few UPDATEs as the patches allow: rows whose patches set the
  * same columns share one statement, a column whose value differs between them becomes
- * `CASE id WHEN … THEN … END` (each value encoded as its column encodes it: dates, JSON).
+ * `CASE id WHEN … THEN … END`.
  */
-export async function updateRows<T extends Updatable>(
-  tx: Tx,
+export function updateRows<T extends typeof jobs | typeof notes>(
   table: T,
   patches: ReadonlyMap<string, Partial<T['$inferSelect']>>,
-): Promise<void> {
+): Statement[] {
+  const names = namesOf(table);
   const groups = new Map<string, [string, Patch][]>();
   for (const [id, patch] of patches) {
     const signature = Object.keys(patch).sort().join(',');
@@ -117,33 +135,30 @@ export async function updateRows<T extends Updatable>(
     group.push([id, patch as Patch]);
     groups.set(signature, group);
   }
-  const columns = table as unknown as Record<string, MySqlColumn>;
+  const statements: Statement[] = [];
   for (const [signature, rows] of groups) {
-    const set: Record<string, unknown> = {};
-    for (const name of signature.split(',')) {
-      const column = columns[name] as MySqlColumn;
-      const values = rows.map(([, patch]) => patch[name]);
-      if (values.every((v) => sameValue(v, values[0]))) {
-        set[name] = values[0];
+    const sets: string[] = [];
+    const values: unknown[] = [];
+    for (const property of signature.split(',')) {
+      const column = names.columns.get(property);
+      if (!column) throw new Error(`${names.table} has no column for ${property}`);
+      const columnValues = rows.map(([, patch]) => sqlValue(patch[property]));
+      if (columnValues.every((v) => sameValue(v, columnValues[0]))) {
+        sets.push(`\`${column}\` = ?`);
+        values.push(columnValues[0]);
         continue;
       }
-      const whens: SQL[] = rows.map(([id, patch]) => sql`WHEN ${id} THEN ${sql.param(patch[name], column)}`);
-      set[name] = sql`CASE ${table.id} ${sql.join(whens, sql` `)} END`;
+      sets.push(`\`${column}\` = CASE \`id\` ${rows.map(() => 'WHEN ? THEN ?').join(' ')} END`);
+      for (const [i, [id]] of rows.entries()) values.push(id, columnValues[i]);
     }
-    await tx
-      .update(table as typeof jobs)
-      .set(set)
-      .where(
-        inArray(
-          (table as typeof jobs).id,
-          rows.map(([id]) => id),
-        ),
-      );
+    values.push(rows.map(([id]) => id));
+    statements.push({ sql: `UPDATE \`${names.table}\` SET ${sets.join(', ')} WHERE \`id\` IN (?)`, values });
   }
+  return statements;
 }
 
+/** JSON values are compared as the text sqlValue made of them. */
 function sameValue(a: unknown, b: unknown): boolean {
   if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
-  if (a !== null && typeof a === 'object') return JSON.stringify(a) === JSON.stringify(b);
   return a === b;
 }

@@ -1,18 +1,24 @@
 import type { JobKind, Priority } from '@notes/contracts';
-import type { Tx } from '../db/client.ts';
 import { jobs, notes } from '../db/schema.ts';
+import { insertStatements, type WriteTx } from '../db/sql-writer.ts';
 import {
   existingMessageKeys,
+  findWebhooks,
   insertMessageKeys,
   type JobRow,
   lockJobs,
   lockNotes,
   type NoteRow,
+  toJobRow,
+  toNoteRow,
+  toWebhookRow,
   updateRows,
+  type WebhookRow,
+  webhooksOfUsers,
 } from '../repositories/callbacks-repository.ts';
 import type { Note } from '../schemas/notes.ts';
 import type { NoteEventType } from './events.ts';
-import { enqueueJob, type JobToEnqueue } from './job-enqueue.ts';
+import { type JobToEnqueue, jobInserts } from './job-enqueue.ts';
 
 /** Work to do once the transaction has committed: never before, so nobody sees a rolled-back state. */
 export class AfterCommit {
@@ -23,17 +29,10 @@ export class AfterCommit {
 }
 
 /**
- * Some other transaction wrote a processed-message key of a job this one holds locked: that must
- * not happen (keys are written under the job's lock), so rather than guess, roll back and retry.
- */
-export class MessageKeyRaceError extends Error {
-  override name = 'MessageKeyRaceError';
-}
-
-/**
- * One batch of callbacks inside its transaction. Loads everything the rules need with one
- * statement per table (jobs and notes locked, in that order), lets the service apply each item
- * in request order against the in-memory rows, then writes what changed in a few statements.
+ * One batch of callbacks inside its transaction. Loads everything the rules need in two round
+ * trips (jobs and notes locked, in that order), lets the service apply each item in request order
+ * against the in-memory rows, then writes what changed in a few statements that travel with the
+ * COMMIT.
  * Applying items to the rows in memory makes a batch behave exactly like its items sent one by one:
  * a job that appears twice sees its first item's effect (its key is claimed, its status moved on).
  */
@@ -50,29 +49,45 @@ export class CallbackBatch {
     readonly now: Date,
     readonly jobs: Map<string, JobRow>,
     readonly notes: Map<string, NoteRow>,
+    readonly webhooks: readonly WebhookRow[],
     claimed: Set<string>,
   ) {
     this.#claimed = claimed;
   }
 
   /**
-   * Locks the batch's jobs, reads which of `keys` were recorded before, and locks the notes of
-   * the jobs `needsNote` picks.
+   * Locks the batch's jobs and reads which of `keys` were recorded before (one round trip), then
+   * locks the notes of the jobs `needsNote` picks and reads the webhooks the batch needs (a
+   * second): those of its webhook.deliver jobs (`'of-jobs'`) or every endpoint of its notes'
+   * owners (`'of-owners'`).
    */
   static async load(
-    tx: Tx,
+    tx: WriteTx,
     now: Date,
     jobIds: readonly string[],
     keys: readonly { jobId: string; key: string }[],
     needsNote: (job: JobRow) => boolean,
+    hooks: 'of-jobs' | 'of-owners' | 'none' = 'none',
   ): Promise<CallbackBatch> {
-    const jobRows = await lockJobs(tx, jobIds);
-    // Keys of unknown jobs are never claimed: read only those of jobs that exist (all locked now).
-    const known = keys.filter((k) => jobRows.has(k.jobId)).map((k) => k.key);
-    const claimed = await existingMessageKeys(tx, known);
-    const noteIds = [...jobRows.values()].filter(needsNote).map((job) => job.noteId);
-    const noteRows = await lockNotes(tx, noteIds);
-    return new CallbackBatch(now, jobRows, noteRows, claimed);
+    const [jobRaw, keyRaw] = await tx.queryAll([lockJobs(jobIds), existingMessageKeys(keys.map((k) => k.key))]);
+    const jobRows = new Map((jobRaw as Record<string, unknown>[]).map((raw) => toJobRow(raw)).map((j) => [j.id, j]));
+    const claimed = new Set((keyRaw as { key: string }[]).map((r) => r.key));
+
+    const owned = [...jobRows.values()].filter(needsNote);
+    const second = owned.length > 0 ? [lockNotes(owned.map((job) => job.noteId))] : [];
+    const hookJobs = [...jobRows.values()].flatMap((j) =>
+      j.kind === 'webhook.deliver' && j.webhookId ? [j.webhookId] : [],
+    );
+    if (hooks === 'of-jobs' && hookJobs.length > 0) second.push(findWebhooks(hookJobs));
+    if (hooks === 'of-owners' && owned.length > 0) second.push(webhooksOfUsers(owned.map((job) => job.userId)));
+    const [noteRaw = [], hookRaw = []] = second.length > 0 ? await tx.queryAll(second) : [];
+    // No notes to lock but webhooks to read: the one answer is the webhooks'.
+    const [notesOut, hooksOut] = owned.length > 0 ? [noteRaw, hookRaw] : [[], noteRaw];
+    const noteRows = new Map(
+      (notesOut as Record<string, unknown>[]).map((raw) => toNoteRow(raw)).map((n) => [n.id, n]),
+    );
+    const webhookRows = (hooksOut as Record<string, unknown>[]).map((raw) => toWebhookRow(raw));
+    return new CallbackBatch(now, jobRows, noteRows, webhookRows, claimed);
   }
 
   /** Claims a processed-message key: false when the callback was applied before (a duplicate). */
@@ -108,15 +123,17 @@ export class CallbackBatch {
     this.after.enqueued.set(job.priority, (this.after.enqueued.get(job.priority) ?? 0) + 1);
   }
 
-  /** Writes the keys, then every changed row, then the enqueued jobs (with their outbox rows). */
-  async write(tx: Tx): Promise<void> {
-    const inserted = await insertMessageKeys(tx, this.#newKeys, this.now);
-    if (inserted !== this.#newKeys.length) {
-      throw new MessageKeyRaceError(`${this.#newKeys.length - inserted} processed-message keys existed already`);
-    }
-    await updateRows(tx, jobs, this.#jobPatches);
-    await updateRows(tx, notes, this.#notePatches);
-    for (const job of this.#enqueues) await enqueueJob(tx, job, this.now);
+  /**
+   * Queues the keys, then every changed row, then the enqueued jobs (with their outbox rows), to
+   * go with the COMMIT. A key that some other transaction wrote meanwhile fails the INSERT with a
+   * duplicate key and nothing after it runs; the caller rolls back and runs the batch again.
+   */
+  write(tx: WriteTx): void {
+    if (this.#newKeys.length > 0) tx.defer(insertMessageKeys(this.#newKeys, this.now));
+    for (const s of updateRows(jobs, this.#jobPatches)) tx.defer(s);
+    for (const s of updateRows(notes, this.#notePatches)) tx.defer(s);
+    const inserts = this.#enqueues.flatMap((job) => jobInserts(job, this.now).inserts);
+    for (const s of insertStatements(inserts)) tx.defer(s);
   }
 }
 

@@ -1,9 +1,10 @@
 import type { JobKind, Priority } from '@notes/contracts';
 import type { Logger } from 'pino';
-import type { Database, Tx } from '../db/client.ts';
+import type { Database } from '../db/client.ts';
 import type { JobStatus, NoteResult } from '../db/schema.ts';
+import type { WriteTx } from '../db/sql-writer.ts';
 import { BadRequestError } from '../errors/index.ts';
-import { findWebhooks, type JobRow, listWebhooksForEvent, type NoteRow } from '../repositories/callbacks-repository.ts';
+import { type JobRow, type NoteRow, subscribedByUser } from '../repositories/callbacks-repository.ts';
 import { toNote } from '../repositories/notes-repository.ts';
 import type {
   CompleteBody,
@@ -21,7 +22,7 @@ import type {
   StartItemResponse,
   StartResponse,
 } from '../schemas/internal.ts';
-import { type AfterCommit, CallbackBatch, MessageKeyRaceError, messageKey } from './callback-batch.ts';
+import { type AfterCommit, CallbackBatch, messageKey } from './callback-batch.ts';
 import type { EventPublisher } from './events.ts';
 import type { OutboxNotifier } from './job-enqueue.ts';
 
@@ -65,11 +66,9 @@ export class JobCallbacks {
         items.map((i) => i.job_id),
         keys,
         () => true,
+        'of-jobs',
       );
-      const hookIds = [...batch.jobs.values()].flatMap((j) =>
-        j.kind === 'webhook.deliver' && j.webhookId ? [j.webhookId] : [],
-      );
-      const hooks = await findWebhooks(tx, hookIds);
+      const hooks = new Map(batch.webhooks.map((w) => [w.id, w]));
       const answers = items.map((item): StartItemResponse => {
         const answer = (response: StartResponse) => ({ job_id: item.job_id, ...response });
         const job = batch.jobs.get(item.job_id);
@@ -122,9 +121,9 @@ export class JobCallbacks {
         items.map((i) => i.job_id),
         keys,
         (job) => job.kind === 'note.process',
+        'of-owners',
       );
-      const owners = [...batch.notes.values()].map((n) => n.userId);
-      const endpoints = await listWebhooksForEvent(tx, owners, 'note.processed');
+      const endpoints = subscribedByUser(batch.webhooks, 'note.processed');
       const answers = items.map((item) => {
         const job = batch.jobs.get(item.job_id);
         const outcome = ((): RecordItemResponse['outcome'] => {
@@ -253,13 +252,15 @@ export class JobCallbacks {
    * Runs a batch in one transaction, retried from the start when InnoDB picked it as a deadlock
    * victim (everything it did was rolled back), then does the after-commit work once.
    */
-  async #inTransaction<T>(run: (tx: Tx, now: Date) => Promise<{ batch: CallbackBatch; answers: T[] }>): Promise<T[]> {
+  async #inTransaction<T>(
+    run: (tx: WriteTx, now: Date) => Promise<{ batch: CallbackBatch; answers: T[] }>,
+  ): Promise<T[]> {
     for (let attempt = 1; ; attempt++) {
       const now = new Date();
       try {
-        const { batch, answers } = await this.deps.database.db.transaction(async (tx) => {
+        const { batch, answers } = await this.deps.database.writer.transaction(async (tx) => {
           const done = await run(tx, now);
-          await done.batch.write(tx);
+          done.batch.write(tx);
           return done;
         });
         await this.#afterCommit(batch.after);
@@ -311,14 +312,14 @@ function single(answers: RecordItemResponse[]): RecordResponse {
   return { recorded: answer.recorded, outcome: answer.outcome };
 }
 
+/**
+ * A deadlock victim, or a processed-message key some other transaction wrote meanwhile (keys are
+ * written under their job's lock, so that should not happen; rather than guess, run again and
+ * read it): everything was rolled back.
+ */
 function isRetryable(err: unknown): boolean {
-  if (err instanceof MessageKeyRaceError) return true;
-  // drizzle wraps driver errors (DrizzleQueryError) with the mysql2 error as `cause`.
-  for (let e = err as { errno?: number; cause?: unknown } | undefined, depth = 0; e && depth < 3; depth++) {
-    if (e.errno === 1213) return true; // ER_LOCK_DEADLOCK
-    e = e.cause as typeof e;
-  }
-  return false;
+  const { errno } = err as { errno?: number };
+  return errno === 1213 /* ER_LOCK_DEADLOCK */ || errno === 1062 /* ER_DUP_ENTRY */;
 }
 
 function toJobView(job: JobRow): InternalJob {
