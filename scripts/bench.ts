@@ -25,6 +25,30 @@ import { NoteFactory } from './lib/workload.ts';
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
+/**
+ * The same load for --warmup seconds, then a wait until the pipeline is idle: the measured run
+ * starts with JIT-compiled code, open connection pools and warm caches, and with nothing queued.
+ * A cold start at 500 writes/s otherwise fell behind for its first ~7 s (accept p99 ~1 s); a
+ * product under steady traffic is warm. The warm-up's notes are not measured.
+ */
+async function warmUp(
+  opts: BenchOptions,
+  product: Product,
+  load: ApiClient,
+  control: ApiClient,
+  tokens: string[],
+  factory: NoteFactory,
+): Promise<number> {
+  if (opts.warmupS <= 0) return 0;
+  log(`warming up: the same load for ${opts.warmupS} s, not measured`);
+  const state = new LoadState(tokens.length);
+  const { mode, rate, connections } = opts;
+  await runLoad(load, tokens, factory, { mode, rate, durationS: opts.warmupS, connections, keepNotes: false }, state);
+  const drainS = await waitUntilFinal(control, tokens, state.accepted, product.unfinished, opts.drainTimeoutS);
+  log(`warm-up: ${state.accepted} writes accepted, all final ${drainS.toFixed(1)} s after`);
+  return state.accepted;
+}
+
 async function measure(opts: BenchOptions, product: Product, baseline: Baseline | null): Promise<BenchResult> {
   const runId = randomBytes(4).toString('hex');
   const startedAt = new Date().toISOString();
@@ -37,6 +61,8 @@ async function measure(opts: BenchOptions, product: Product, baseline: Baseline 
   try {
     log(`registering ${opts.users} users`);
     const tokens = await registerUsers(control, runId, opts.users);
+    const factory = new NoteFactory(runId);
+    const warmedUp = await warmUp(opts, product, load, control, tokens, factory);
     monitor.start();
     const state = new LoadState(tokens.length);
     const progress = startProgress(state, await doneCounter(product, control, state), log);
@@ -49,12 +75,14 @@ async function measure(opts: BenchOptions, product: Product, baseline: Baseline 
     const result = await runLoad(
       load,
       tokens,
-      new NoteFactory(runId),
+      factory,
       { mode: opts.mode, rate: opts.rate, durationS: opts.durationS, connections: opts.connections, keepNotes: true },
       state,
     );
     log(`load done: ${state.accepted} accepted in ${result.elapsedS.toFixed(1)} s; waiting for the pipeline`);
-    const drainS = await waitUntilFinal(control, tokens, state.accepted, product.unfinished, opts.drainTimeoutS);
+    // Counted through the API (--url), the users' notes include the warm-up's.
+    const all = warmedUp + state.accepted;
+    const drainS = await waitUntilFinal(control, tokens, all, product.unfinished, opts.drainTimeoutS);
     monitor.endCpuWindow();
     progress.stop();
     log('reading every note back');
@@ -69,6 +97,7 @@ async function measure(opts: BenchOptions, product: Product, baseline: Baseline 
         mode: opts.mode,
         offeredRate: opts.mode === 'steady' ? opts.rate : null,
         durationS: opts.durationS,
+        warmupS: opts.warmupS,
         connections: opts.connections,
         users: opts.users,
         // With --url the count is what the process monitor found under npm start.

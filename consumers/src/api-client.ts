@@ -25,7 +25,12 @@ export interface ApiClientOptions {
   volumeThreshold?: number;
   /** Most jobs in one batched callback (1 turns batching off). Default 200. */
   maxBatch?: number;
-  /** How long a callback waits for company while one of its kind is already out. Default 5. */
+  /**
+   * How long a callback waits for company while one of its kind is already out. Default 25: a
+   * request usually returns sooner and takes what gathered with it; the linger only caps how
+   * many requests of a kind are out at once. 5 ms made batches of ~3 jobs under load (`npm run
+   * bench`: 25 ms saved ~5% of the API's CPU per note at the same latency).
+   */
   lingerMs?: number;
 }
 
@@ -98,7 +103,7 @@ export class ApiClient {
     this.#breaker.on('halfOpen', () => this.logger.info('API circuit half-open: trying one callback'));
     this.#breaker.on('close', () => this.logger.info('API reachable again: circuit closed'));
 
-    const batching = { maxBatch: opts.maxBatch ?? 200, lingerMs: opts.lingerMs ?? 5 };
+    const batching = { maxBatch: opts.maxBatch ?? 200, lingerMs: opts.lingerMs ?? 25 };
     this.#start = new Batcher((b) => this.#send('start', b, (r: StartItemResponse) => withoutJobId(r)), batching);
     this.#complete = new Batcher((b) => this.#send('complete', b, recordAnswer), batching);
     this.#fail = new Batcher((b) => this.#send('fail', b, recordAnswer), batching);

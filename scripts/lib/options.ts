@@ -27,6 +27,8 @@ export interface BenchOptions extends LoadFlags {
   mode: LoadMode;
   rate: number;
   durationS: number;
+  /** Seconds of the same load before the measured run, left out of every figure. */
+  warmupS: number;
   skipBaseline: boolean;
   baselineS: number;
   drainTimeoutS: number;
@@ -55,6 +57,7 @@ export const BENCH_USAGE = `usage: npm run bench -- [flags]
   --mode burst|steady     burst: every connection writes back to back (default); steady: a fixed offered rate
   --rate N                steady offered writes/s (default 500)
   --duration S            seconds of load (default 20)
+  --warmup S              seconds of the same load first, then a drain, left out of every figure (default 5; 0: none)
   --connections N         concurrent HTTP connections (default 64)
   --users N               users registered and written as (default: --connections)
   --url URL               drive a product already running (loopback only) instead of starting one
@@ -119,6 +122,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     mode: { type: 'string', default: 'burst' },
     rate: { type: 'string', default: '500' },
     duration: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '5' },
     'skip-baseline': { type: 'boolean', default: false },
     'baseline-seconds': { type: 'string', default: '3' },
     'drain-timeout': { type: 'string', default: '120' },
@@ -131,6 +135,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     mode: v.mode,
     rate: num('rate', v.rate, 0.1, 100_000),
     durationS: num('duration', v.duration, 0.5, 86_400),
+    warmupS: num('warmup', v.warmup, 0, 600),
     skipBaseline: v['skip-baseline'],
     baselineS: num('baseline-seconds', v['baseline-seconds'], 0.5, 600),
     drainTimeoutS: num('drain-timeout', v['drain-timeout'], 1, 3600),

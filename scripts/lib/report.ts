@@ -14,6 +14,8 @@ export interface BenchResult {
     mode: string;
     offeredRate: number | null;
     durationS: number;
+    /** Seconds of unmeasured load (and a drain) before the measured run. */
+    warmupS: number;
     connections: number;
     users: number;
     consumers: number | null;
@@ -101,7 +103,7 @@ export function formatBench(r: BenchResult): string {
   );
   const rate = r.run.mode === 'steady' ? ` at ${r.run.offeredRate}/s offered` : '';
   out.push(
-    `run: ${r.run.mode}${rate}, ${r.run.durationS} s, ${r.run.connections} connections, ${r.run.users} users, ` +
+    `run: ${r.run.mode}${rate}, ${r.run.durationS} s after ${r.run.warmupS} s of warm-up, ${r.run.connections} connections, ${r.run.users} users, ` +
       `${r.run.consumers ?? '?'} consumer process(es), ${r.run.ownedProduct ? 'product started by the bench' : r.run.url}`,
   );
   out.push('');

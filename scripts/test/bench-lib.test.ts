@@ -106,6 +106,7 @@ describe('bench options', () => {
     assert.equal(o.connections, 64);
     assert.equal(o.users, 64);
     assert.equal(o.durationS, 20);
+    assert.equal(o.warmupS, 5);
     assert.equal(o.url, null);
     assert.equal(o.json, false);
     assert.equal(o.skipBaseline, false);
@@ -124,6 +125,7 @@ describe('bench options', () => {
     for (const argv of [
       ['--mode', 'fast'],
       ['--connections', '0'],
+      ['--warmup', '-1'],
       ['--rate', 'x'],
       ['--nope'],
       ['--product-env', 'novalue'],

@@ -39,6 +39,8 @@ describe('npm run bench', () => {
       '20',
       '--duration',
       '2',
+      '--warmup',
+      '1',
       '--connections',
       '4',
       '--users',
@@ -54,9 +56,11 @@ describe('npm run bench', () => {
     const r = JSON.parse(lines[0] as string) as BenchResult;
 
     assert.equal(r.run.mode, 'steady');
+    assert.equal(r.run.warmupS, 1);
     assert.equal(r.run.ownedProduct, true);
     const p = r.product;
     assert.ok(p.accepted > 0, 'some writes were accepted');
+    // The warm-up's ~20 writes are not counted: only the measured run's 40 were offered.
     assert.ok(isNum(p.offered) && (p.offered as number) >= p.sent, 'steady mode reports the offered writes');
     assert.equal(p.sent, p.accepted + Object.values(p.errors).reduce((a, b) => a + b, 0));
     assert.equal(p.processed, p.accepted, 'processed == accepted');
