@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AmqpConnection, Config } from '@notes/contracts';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RawServerDefault } from 'fastify';
 import FindMyWay from 'find-my-way';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -56,8 +56,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : crypto.randomUUID();
     },
-    requestIdLogLabel: 'request_id',
-    disableRequestLogging: deps.config.env === 'test',
+    logController: new LogController({
+      requestIdLogLabel: 'request_id',
+      disableRequestLogging: deps.config.env === 'test',
+    }),
     return503OnClosing: true,
     // On close, idle keep-alive sockets go at once; requests in flight are answered first
     // (a reset would leave their clients unsure whether the write happened).
