@@ -155,11 +155,17 @@ export class WriteTx {
     return rows as T[];
   }
 
-  /** Sends what is queued and these statements in one round trip; answers each statement's rows, in order. */
-  async queryAll(statements: readonly Statement[]): Promise<unknown[][]> {
-    for (const s of statements) this.#pending.push(s);
+  /**
+   * Sends what is queued and these statements in one round trip; answers each statement's rows,
+   * in order. A null (a statement with nothing to ask) is not sent and answers no rows.
+   */
+  async queryAll(statements: readonly (Statement | null)[]): Promise<unknown[][]> {
+    const sent = statements.filter((s): s is Statement => s !== null);
+    if (sent.length === 0) return statements.map(() => []);
+    for (const s of sent) this.#pending.push(s);
     const results = await this.#flush();
-    return results.slice(results.length - statements.length) as unknown[][];
+    const answers = results.slice(results.length - sent.length) as unknown[][];
+    return statements.map((s) => (s === null ? [] : (answers.shift() as unknown[])));
   }
 
   async commit(): Promise<void> {

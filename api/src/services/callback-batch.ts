@@ -74,19 +74,19 @@ export class CallbackBatch {
     const claimed = new Set((keyRaw as { key: string }[]).map((r) => r.key));
 
     const owned = [...jobRows.values()].filter(needsNote);
-    const second = owned.length > 0 ? [lockNotes(owned.map((job) => job.noteId))] : [];
-    const hookJobs = [...jobRows.values()].flatMap((j) =>
+    const hookIds = [...jobRows.values()].flatMap((j) =>
       j.kind === 'webhook.deliver' && j.webhookId ? [j.webhookId] : [],
     );
-    if (hooks === 'of-jobs' && hookJobs.length > 0) second.push(findWebhooks(hookJobs));
-    if (hooks === 'of-owners' && owned.length > 0) second.push(webhooksOfUsers(owned.map((job) => job.userId)));
-    const [noteRaw = [], hookRaw = []] = second.length > 0 ? await tx.queryAll(second) : [];
-    // No notes to lock but webhooks to read: the one answer is the webhooks'.
-    const [notesOut, hooksOut] = owned.length > 0 ? [noteRaw, hookRaw] : [[], noteRaw];
-    const noteRows = new Map(
-      (notesOut as Record<string, unknown>[]).map((raw) => toNoteRow(raw)).map((n) => [n.id, n]),
-    );
-    const webhookRows = (hooksOut as Record<string, unknown>[]).map((raw) => toWebhookRow(raw));
+    const [noteRaw, hookRaw] = await tx.queryAll([
+      owned.length > 0 ? lockNotes(owned.map((job) => job.noteId)) : null,
+      hooks === 'of-jobs' && hookIds.length > 0
+        ? findWebhooks(hookIds)
+        : hooks === 'of-owners' && owned.length > 0
+          ? webhooksOfUsers(owned.map((job) => job.userId))
+          : null,
+    ]);
+    const noteRows = new Map((noteRaw as Record<string, unknown>[]).map((raw) => toNoteRow(raw)).map((n) => [n.id, n]));
+    const webhookRows = (hookRaw as Record<string, unknown>[]).map((raw) => toWebhookRow(raw));
     return new CallbackBatch(now, jobRows, noteRows, webhookRows, claimed);
   }
 
