@@ -115,7 +115,11 @@ async function runJob(ctx: Ctx): Promise<void> {
       signal: env.signal,
     });
     step = 'complete';
-    const recorded = await env.api.complete(job.job_id, { attempt, run, result: outcome.result });
+    // The work is done (for webhook.deliver: the receiver has it). While the API is unreachable
+    // only this report is retried; running the job again would deliver the webhook twice.
+    const recorded = await untilRecorded(env, log, () =>
+      env.api.complete(job.job_id, { attempt, run, result: outcome.result }),
+    );
     d.ack();
     // One info line per finished job: it is what links a job's logs to its trace in Loki.
     log.info({ outcome: recorded.outcome }, 'job done');
@@ -222,8 +226,7 @@ async function publishOrRequeue(ctx: Ctx, exchange: string, routingKey: string, 
 
 /**
  * Tells the API a failure. `mustRecord`: keep trying while the API is unreachable (the caller
- * holds the message unacked meanwhile); on shutdown give up with ChannelGoneError so the message
- * is redelivered and the outcome recorded then.
+ * holds the message unacked meanwhile); otherwise one try.
  */
 async function recordFailure(
   env: FlowEnv,
@@ -232,19 +235,33 @@ async function recordFailure(
   log: Logger,
   mustRecord: boolean,
 ): Promise<void> {
-  for (;;) {
-    try {
-      await env.api.fail(jobId, body);
+  try {
+    await (mustRecord ? untilRecorded(env, log, () => env.api.fail(jobId, body)) : env.api.fail(jobId, body));
+  } catch (err) {
+    if (err instanceof ChannelGoneError) throw err;
+    if (err instanceof ApiUnavailableError) {
+      log.warn({ err }, 'failure not reported (API unavailable); the retry carries the job on');
       return;
+    }
+    log.error({ err }, 'the API refused the failure report');
+  }
+}
+
+/**
+ * Reports an outcome, trying again every `requeuePauseMs` while the API is unreachable (the
+ * caller holds its message unacked meanwhile, and the breaker keeps the tries cheap). On
+ * shutdown it gives up with ChannelGoneError: the message is redelivered and its job runs again.
+ * Any other error is the caller's.
+ */
+async function untilRecorded<T>(env: FlowEnv, log: Logger, report: () => Promise<T>): Promise<T> {
+  for (let waited = false; ; waited = true) {
+    try {
+      const answer = await report();
+      if (waited) log.info('the API recorded the outcome after an outage');
+      return answer;
     } catch (err) {
-      if (!(err instanceof ApiUnavailableError)) {
-        log.error({ err }, 'the API refused the failure report');
-        return;
-      }
-      if (!mustRecord) {
-        log.warn({ err }, 'failure not reported (API unavailable); the retry carries the job on');
-        return;
-      }
+      if (!(err instanceof ApiUnavailableError)) throw err;
+      if (!waited) log.warn({ err }, 'API unavailable; holding the outcome until it records it');
       if (env.signal.aborted) throw new ChannelGoneError('stopping before the API recorded the outcome');
       await sleep(env.requeuePauseMs, undefined, { signal: env.signal }).catch(() => {});
     }
