@@ -11,7 +11,10 @@ export function createRedis(config: Config, name = 'api'): Redis {
     connectionName: `notes-${name}`,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
-    commandTimeout: 250,
+    // A hung Redis costs a request this long once, then the guard skips Redis (redis-guard.ts).
+    // 250 ms was too tight on a busy 2-core machine: Redis, starved of CPU for a moment, answered
+    // late, was taken for an outage, and unkeyed writes got 503s (`npm run soak`).
+    commandTimeout: 500,
     connectTimeout: 1000,
     lazyConnect: true,
     // Commands issued in the same event-loop turn (many requests' claims, records, cache bumps

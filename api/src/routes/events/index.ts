@@ -13,7 +13,7 @@ import { eventStreamKey } from '../../services/events.ts';
  * id) resumes exactly where the client stopped: XREAD returns everything after it, no gap.
  *
  * Each connection gets its own Redis connection for XREAD BLOCK: the shared request client
- * times out after 250 ms by design and can't block. A per-client connection keeps the loop
+ * times out after 500 ms by design and can't block. A per-client connection keeps the loop
  * trivially correct (own cursor, own backpressure); the per-user cap bounds what one user can
  * open. The heartbeat doubles as the XREAD block timeout.
  */
