@@ -110,6 +110,28 @@ describe('start', () => {
     assert.equal((await getNote(t, stale.noteId))?.status, 'queued', 'the newer version is left alone');
   });
 
+  test('a first copy of a running job is a duplicate and does not run; any other copy runs', async () => {
+    const userId = await createUser(t);
+    const { jobId } = await createNote(t, userId);
+    const start = async (...items: Record<string, unknown>[]) =>
+      (await callInternal(t, 'start', { jobs: items.map((i) => ({ job_id: jobId, attempt: 1, ...i })) })).body
+        .results as { proceed: boolean; reason?: string }[];
+
+    // Two first copies in one batch (the relay published the job twice): only the first runs.
+    const [one, two] = await start({ first_copy: true }, { first_copy: true });
+    assert.equal(one?.proceed, true);
+    assert.deepEqual(two, { job_id: jobId, proceed: false, reason: 'running' });
+    // The same later, in a batch of its own.
+    assert.deepEqual(await start({ first_copy: true }), [{ job_id: jobId, proceed: false, reason: 'running' }]);
+    // A copy that may be what a crash left (redelivered, requeued, or from a consumer that does not
+    // say) runs again, as before.
+    assert.equal((await start({ first_copy: false }))[0]?.proceed, true);
+    assert.equal((await start({}))[0]?.proceed, true);
+    // A new attempt is not a duplicate of the old one.
+    assert.equal((await start({ attempt: 2, first_copy: true }))[0]?.proceed, true);
+    assert.equal((await getJob(t, jobId))?.status, 'processing');
+  });
+
   test('a webhook delivery gets its endpoint', async () => {
     const userId = await createUser(t);
     const hook = await createWebhook(t, userId, ['note.processed']);

@@ -96,7 +96,7 @@ async function runJob(ctx: Ctx): Promise<void> {
   const { d, env, job, attempt, run, log } = ctx;
   let step = 'start';
   try {
-    const start = await env.api.start(job.job_id, { attempt, run });
+    const start = await env.api.start(job.job_id, { attempt, run, first_copy: isFirstCopy(d.msg) });
     if (!start.proceed || !start.note) {
       log.info({ reason: start.reason }, 'job not run');
       d.ack();
@@ -188,8 +188,7 @@ async function deadLetter(ctx: Ctx, kind: DeadReason, reason: string, error: str
 async function countRedelivery(ctx: Ctx): Promise<void> {
   const { d, env, log } = ctx;
   const headers = d.msg.properties.headers ?? {};
-  const raw = Number(headers[HEADERS.deliveries] ?? 0);
-  const lost = (Number.isInteger(raw) && raw >= 0 ? raw : 0) + 1;
+  const lost = countOf(headers[HEADERS.deliveries]) + 1;
   if (lost >= env.config.consumer.maxDeliveries) {
     const reason = `poison: delivered ${lost} times without an outcome`;
     return deadLetter(ctx, 'poison', reason, reason);
@@ -206,8 +205,10 @@ async function requeue(ctx: Ctx, why: string): Promise<void> {
   await sleep(env.requeuePauseMs, undefined, { signal: env.signal }).catch(() => {});
   if (env.signal.aborted) return d.nack(true);
   // A copy rather than a nack: a nacked message comes back flagged redelivered, which would count
-  // against its MAX_DELIVERIES.
-  const options = copyOptions(d.msg, d.msg.properties.headers ?? {});
+  // against its MAX_DELIVERIES. Marked, because /start may have been recorded before the API went
+  // away: this copy must then run the job, not be taken for a duplicate (isFirstCopy).
+  const headers = d.msg.properties.headers ?? {};
+  const options = copyOptions(d.msg, { ...headers, [HEADERS.requeued]: countOf(headers[HEADERS.requeued]) + 1 });
   if (await publishOrRequeue(ctx, EXCHANGES.work, ROUTING.work, options)) d.ack();
 }
 
@@ -323,9 +324,28 @@ function copyOptions(msg: ConsumeMessage, headers: Record<string, unknown>): Opt
   return options;
 }
 
+/** The headers a new attempt (or a dead copy) starts with: no delivery or requeue counts. */
 function withoutDeliveries(headers: Record<string, unknown> | undefined): Record<string, unknown> {
-  const { [HEADERS.deliveries]: _, ...rest } = headers ?? {};
+  const { [HEADERS.deliveries]: _d, [HEADERS.requeued]: _r, ...rest } = headers ?? {};
   return rest;
+}
+
+/** A count header's value; anything but a non-negative integer counts as 0. */
+function countOf(raw: unknown): number {
+  const n = Number(raw ?? 0);
+  return Number.isInteger(n) && n >= 0 ? n : 0;
+}
+
+/**
+ * True for the first copy of a job's message: not redelivered, not republished as a counted
+ * redelivery, not put back while the API was unreachable. Such a copy of a job that another
+ * delivery is running is a duplicate publish; /start tells it not to run (contract section 6).
+ */
+function isFirstCopy(msg: ConsumeMessage): boolean {
+  const headers = msg.properties.headers ?? {};
+  return (
+    !msg.fields.redelivered && countOf(headers[HEADERS.deliveries]) === 0 && countOf(headers[HEADERS.requeued]) === 0
+  );
 }
 
 /** The run a promoted job is in (its promotion time); undefined for the first run. */

@@ -143,7 +143,38 @@ interface Received {
   body: string;
 }
 
-async function startReceiver() {
+test('a duplicate of a webhook job published while its delivery runs does not deliver it again', async () => {
+  const owner = await newUser(p.t, 'dupwhile');
+  const hook = await startReceiver(1500);
+  try {
+    const res = await call(p.t, owner, 'POST', '/api/webhooks', { url: hook.url });
+    assert.equal(res.statusCode, 201, res.body);
+    const created = await createNote(p.t, owner, { title: 'dup while running', body: 'once #running' });
+    await waitFor('the delivery in progress', () => hook.requests.length === 1);
+
+    // While the receiver holds the first delivery, the relay's duplicate of the same message.
+    const delivery = (await jobRows(p, created.id)).find((j) => j.kind === 'webhook.deliver');
+    assert.equal(delivery?.status, 'processing');
+    const [row] = (await p.t.deps.database.pool.query('SELECT payload FROM outbox WHERE job_id = ?', [
+      delivery?.id,
+    ])) as unknown as [{ payload: string }[]];
+    const decoded = decodeJobMessage(Buffer.from(row[0]?.payload ?? ''));
+    assert.ok(decoded.ok);
+    await publishJob(await p.channel(), decoded.message);
+
+    await waitFor('delivery job processed', async () =>
+      (await jobRows(p, created.id)).every((j) => j.status === 'processed'),
+    );
+    await waitFor('the duplicate consumed', async () => (await depth(p, QUEUES.work)) === 0);
+    await new Promise((r) => setTimeout(r, 1800)); // a second delivery would have arrived by now
+    assert.equal(hook.requests.length, 1, 'delivered once');
+  } finally {
+    await hook.close();
+  }
+});
+
+/** A webhook receiver; `delayMs` holds each answer that long (a delivery in progress). */
+async function startReceiver(delayMs = 0) {
   const requests: Received[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -152,7 +183,7 @@ async function startReceiver() {
     });
     req.on('end', () => {
       requests.push({ headers: req.headers as Record<string, string>, body });
-      res.writeHead(204).end();
+      setTimeout(() => res.writeHead(204).end(), delayMs);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -21,6 +21,8 @@ export const MAX_PRIORITY = 5;
 export const HEADERS = {
   attempt: 'x-notes-attempt',
   deliveries: 'x-notes-deliveries',
+  /** Times the message was put back because the API was unreachable (not counted as deliveries). */
+  requeued: 'x-notes-requeued',
   deadReason: 'x-notes-dead-reason',
   deadAt: 'x-notes-dead-at',
   malformed: 'x-notes-malformed',

@@ -20,7 +20,19 @@ const Attempt = Type.Integer({ minimum: 1, maximum: 1000, description: 'The 1-ba
  */
 const Run = Type.Optional(Type.String({ minLength: 1, maxLength: 40, pattern: '^[A-Za-z0-9:._-]+$' }));
 
-export const StartBody = Type.Object({ attempt: Attempt, run: Run }, { additionalProperties: false });
+/**
+ * True when this message is a first copy: not a redelivery, not counted as one (x-notes-deliveries),
+ * not put back while the API was unreachable (x-notes-requeued). A first copy of a job another
+ * delivery is running in the same run and attempt is a duplicate publish (the outbox relay sends
+ * again what it could not mark sent): it must not run the job a second time. Any other copy may
+ * be the one left after a crash and runs.
+ */
+const FirstCopy = Type.Optional(Type.Boolean());
+
+export const StartBody = Type.Object(
+  { attempt: Attempt, run: Run, first_copy: FirstCopy },
+  { additionalProperties: false },
+);
 export type StartBody = Static<typeof StartBody>;
 
 export const CompleteBody = Type.Object(
@@ -86,8 +98,11 @@ export const InternalWebhook = Type.Object({
 });
 export type InternalWebhook = Static<typeof InternalWebhook>;
 
-/** Why a job must not run: its note changed, it or its endpoint is gone, or it is already settled. */
-export const SKIP_REASONS = ['stale', 'deleted', 'finished', 'unknown'] as const;
+/**
+ * Why a job must not run: its note changed, it or its endpoint is gone, it is already settled, or
+ * another delivery is running it (`running`: this copy is a duplicate, see `first_copy`).
+ */
+export const SKIP_REASONS = ['stale', 'deleted', 'finished', 'unknown', 'running'] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export const StartResponse = Type.Object({

@@ -74,8 +74,11 @@ export class JobCallbacks {
         const job = batch.jobs.get(item.job_id);
         if (!job) return answer({ proceed: false, reason: 'unknown' });
         if (SETTLED.has(job.status)) return answer({ proceed: false, reason: 'finished' });
-        // A repeated start (a redelivery after a crash) may run the job again but records nothing new.
+        // A repeated start (a redelivery after a crash) may run the job again but records nothing
+        // new; a first copy of a job that is running is a duplicate publish and does not run.
         const fresh = batch.claim(keyOf(item));
+        if (!fresh && job.status === 'processing' && item.first_copy)
+          return answer({ proceed: false, reason: 'running' });
         const note = batch.notes.get(job.noteId);
         if (!note) {
           batch.skip(job, 'the note was deleted');
