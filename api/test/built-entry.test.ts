@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createTestNamespace, freePort, type TestNamespace } from '@notes/contracts/testing';
-import { attr, type OtlpSink, type ReceivedSpan, type Service, SPAN_KIND, startOtlpSink } from './otlp-sink.ts';
+import {
+  attr,
+  type OtlpSink,
+  type ReceivedSpan,
+  type Service,
+  SPAN_KIND,
+  spawnService,
+  startOtlpSink,
+} from './otlp-sink.ts';
 
 /**
  * Production runs the esbuild bundles (scripts/build.ts), not the source under tsx: `npm start`
@@ -27,29 +34,6 @@ function dockerCmd(workspace: string): string[] {
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(file)?.[1] ?? '[]') as string[];
   assert.equal(cmd[0], 'node', `${workspace}/Dockerfile CMD runs node`);
   return cmd.slice(1);
-}
-
-function spawnBuilt(cwd: string, args: string[], env: Record<string, string>): Service {
-  let output = '';
-  const child = spawn(process.execPath, args, {
-    cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = once(child, 'exit').catch(() => {});
-  return Object.assign(child, {
-    output: () => output,
-    async stop(graceMs = 15_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(graceMs)]);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
-  });
 }
 
 let ns: TestNamespace;
@@ -97,7 +81,7 @@ test('the built API runs without the preload (npm start with tracing off): ready
   const url = `http://127.0.0.1:${port}`;
   const args = dockerCmd('api').filter((a, i, all) => a !== '--import' && all[i - 1] !== '--import');
   assert.deepEqual(args.slice(-1), ['dist/main.js']);
-  const api = spawnBuilt(API_DIR, args, { ...ns.env, HOST: '127.0.0.1', PORT: String(port) });
+  const api = spawnService(API_DIR, { ...ns.env, HOST: '127.0.0.1', PORT: String(port) }, args);
   running.push(api);
   await waitFor('/health/ready', [api], async () => (await status(`${url}/health/ready`)) === 200);
   // The bundle resolves the console relative to its source (admin-static.ts), as from source.
@@ -117,10 +101,10 @@ test('the built API and consumer, with the tracing preload, trace one write acro
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     OTEL_BSP_SCHEDULE_DELAY: '200',
   };
-  const api = spawnBuilt(API_DIR, dockerCmd('api'), { ...env, HOST: '127.0.0.1', PORT: String(port) });
+  const api = spawnService(API_DIR, { ...env, HOST: '127.0.0.1', PORT: String(port) }, dockerCmd('api'));
   running.push(api);
   await waitFor('the API', [api], async () => (await status(`${apiUrl}/health/ready`)) === 200);
-  const consumer = spawnBuilt(CONSUMERS_DIR, dockerCmd('consumers'), { ...env, API_URL: apiUrl, CONSUMER_PORT: '0' });
+  const consumer = spawnService(CONSUMERS_DIR, { ...env, API_URL: apiUrl, CONSUMER_PORT: '0' }, dockerCmd('consumers'));
   running.push(consumer);
 
   const post = async (path: string, body: unknown, token?: string) => {

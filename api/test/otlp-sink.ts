@@ -95,23 +95,22 @@ export type Service = ChildProcess & {
 };
 
 /**
- * Starts a workspace's process exactly as production does
- * (`node --import tsx --import ./src/telemetry.ts src/main.ts`), with only the given
- * environment (plus PATH and HOME), capturing its output.
+ * Starts a workspace's process as production does from source
+ * (`node --import tsx --import ./src/telemetry.ts src/main.ts`), or with other node `args` (a
+ * built bundle), with only the given environment (plus PATH and HOME), capturing its output.
  */
-export function spawnService(cwd: string, env: Record<string, string>): Service {
+export function spawnService(
+  cwd: string,
+  env: Record<string, string>,
+  args = ['--import', 'tsx', '--import', './src/telemetry.ts', 'src/main.ts'],
+): Service {
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/telemetry.ts', 'src/main.ts'], {
+  const child = spawn(process.execPath, args, {
     cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
+  for (const stream of [child.stdout, child.stderr]) stream?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = once(child, 'exit').catch(() => {});
   return Object.assign(child, {
     output: () => output,

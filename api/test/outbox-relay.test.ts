@@ -3,7 +3,7 @@ import net from 'node:net';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QUEUES } from '@notes/contracts';
-import { queueInfo, startFaultProxy } from '@notes/contracts/testing';
+import { queueInfo, startFaultProxy, waitFor } from '@notes/contracts/testing';
 import { isNull } from 'drizzle-orm';
 import { buildApp } from '../src/app.ts';
 import { notes, outbox, users } from '../src/db/schema.ts';
@@ -15,15 +15,6 @@ const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 /** Writes a user, a note and its job + outbox row the way the notes service does. */
 async function writeNotes(t: TestApp, count: number) {

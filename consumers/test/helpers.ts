@@ -1,15 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type Config, encodeJobMessage, type JobMessage, jobPublishOptions } from '@notes/contracts';
-import { queueInfo } from '@notes/contracts/testing';
-import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
+import { publishConfirmed, queueInfo, waitFor } from '@notes/contracts/testing';
+import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { startTestApp, type TestApp } from '../../api/test/helpers.ts';
 import { call, createNote, newUser, type TestUser } from '../../api/test/notes-fixtures.ts';
 import { ConsumerProcess, type ConsumerProcessOptions } from '../src/consumer-process.ts';
 
-export { call, createNote, newUser, type TestUser };
+export { call, createNote, newUser, publishConfirmed, type TestUser, waitFor };
 
 /** The consumers' tests run the real API (listening on a port) and real consumers against it. */
 export interface Pipeline {
@@ -87,28 +86,6 @@ export async function startPipeline(label: string, env: Record<string, string> =
   };
 }
 
-type Falsy = false | 0 | '' | null | undefined;
-
-/** Polls until `fn` returns a truthy value (and returns it); fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T> | T,
-  timeoutMs = 20_000,
-): Promise<Exclude<T, Falsy>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value) return value as Exclude<T, Falsy>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await sleep(50);
-  }
-}
-
 export async function noteOf(p: Pipeline, user: TestUser, id: string) {
   const res = await call(p.t, user, 'GET', `/api/notes/${id}`);
   if (res.statusCode !== 200) throw new Error(`GET note ${res.statusCode}`);
@@ -135,23 +112,8 @@ export async function depth(p: Pipeline, queue: string): Promise<number> {
   return (await queueInfo(p.t.ns.vhost, queue)).messages;
 }
 
-/** Publishes raw bytes to an exchange with a confirm (as a broken or hostile producer would). */
-export async function publishRaw(
-  ch: ConfirmChannel,
-  exchange: string,
-  routingKey: string,
-  content: Buffer,
-  options: Options.Publish = {},
-): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    ch.publish(exchange, routingKey, content, { persistent: true, ...options }, (err) =>
-      err ? reject(err) : resolve(),
-    );
-  });
-}
-
 /** Publishes a job message exactly as the outbox relay does. */
 export async function publishJob(ch: ConfirmChannel, message: JobMessage, attempt = 1): Promise<void> {
   const options = jobPublishOptions({ jobId: message.job_id, kind: message.kind, priority: message.priority, attempt });
-  await publishRaw(ch, 'notes.jobs', 'job', encodeJobMessage(message), options);
+  await publishConfirmed(ch, 'notes.jobs', 'job', encodeJobMessage(message), options);
 }

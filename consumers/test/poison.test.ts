@@ -12,7 +12,7 @@ import {
   newUser,
   noteOf,
   type Pipeline,
-  publishRaw,
+  publishConfirmed,
   startPipeline,
   type TestUser,
   waitFor,
@@ -74,7 +74,7 @@ test('malformed messages go straight to notes.dlq and the consumer keeps working
     Buffer.from(JSON.stringify({ ...valid, job_id: 'extra', surprise: true })),
     Buffer.from(''),
   ];
-  for (const content of bad) await publishRaw(ch, 'notes.jobs', 'job', content, { priority: 3 });
+  for (const content of bad) await publishConfirmed(ch, 'notes.jobs', 'job', content, { priority: 3 });
   await ch.close();
 
   await waitFor('five parked', async () => (await depth(p, QUEUES.dead)) === 5);
@@ -113,7 +113,7 @@ test('a malformed message whose job id is readable makes that job dead', async (
   );
   const ch = await p.channel();
   const options = jobPublishOptions({ jobId, kind: 'webhook.deliver', priority: 'normal', attempt: 1 });
-  await publishRaw(
+  await publishConfirmed(
     ch,
     'notes.jobs',
     'job',

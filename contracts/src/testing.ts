@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ConfirmChannel, Options } from 'amqplib';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { type Config, loadConfig } from './config.ts';
@@ -185,7 +186,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   };
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** True when something accepts TCP connections on 127.0.0.1:`port`. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     s.once('connect', () => {
@@ -246,4 +248,52 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
         server.close(() => r());
       }),
   };
+}
+
+type Falsy = false | 0 | '' | null | undefined;
+
+/** Thrown inside a waitFor() check: stop waiting at once (the awaited thing can no longer happen). */
+export class GiveUp extends Error {
+  override name = 'GiveUp';
+}
+
+/**
+ * Polls until `fn` returns a truthy value and returns it; fails naming `what` (and the last value
+ * or error seen) after `timeoutMs`, or at once when `fn` throws GiveUp.
+ */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T> | T,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<Exclude<T, Falsy>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value as Exclude<T, Falsy>;
+      last = value;
+    } catch (err) {
+      if (err instanceof GiveUp) throw err;
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
+    await sleep(intervalMs);
+  }
+}
+
+/** Publishes raw bytes (persistent by default) and waits for the broker's confirm, as any producer could. */
+export function publishConfirmed(
+  ch: ConfirmChannel,
+  exchange: string,
+  routingKey: string,
+  content: Buffer,
+  options: Options.Publish = {},
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    ch.publish(exchange, routingKey, content, { persistent: true, ...options }, (err) =>
+      err ? reject(err) : resolve(),
+    );
+  });
 }

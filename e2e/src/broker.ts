@@ -1,5 +1,5 @@
 import { QUEUES, retryQueueName } from '@notes/contracts';
-import amqp, { type ConfirmChannel, type Options } from 'amqplib';
+import amqp, { type ConfirmChannel } from 'amqplib';
 
 /** Every queue the pipeline declares for a retry schedule. */
 export function pipelineQueues(retryDelaysMs: readonly number[]): string[] {
@@ -46,19 +46,4 @@ export async function openChannel(amqpUrl: string): Promise<{ ch: ConfirmChannel
       await conn.close().catch(() => {});
     },
   };
-}
-
-/** Publishes raw bytes with a confirm, as a broken or hostile producer would. */
-export function publishConfirmed(
-  ch: ConfirmChannel,
-  exchange: string,
-  routingKey: string,
-  content: Buffer,
-  options: Options.Publish = {},
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    ch.publish(exchange, routingKey, content, { persistent: true, ...options }, (err) =>
-      err ? reject(err) : resolve(),
-    );
-  });
 }

@@ -83,39 +83,6 @@ export async function addWebhook(baseUrl: string, user: User, url: string): Prom
   return (res.json as { id: string }).id;
 }
 
-type Falsy = false | 0 | '' | null | undefined;
-
-/** Thrown inside a waitFor() check: stop waiting at once (the awaited thing can no longer happen). */
-export class GiveUp extends Error {
-  override name = 'GiveUp';
-}
-
-/**
- * Polls until `fn` returns a truthy value; fails naming `what` (and the last value seen) after
- * `timeoutMs`, or at once when `fn` throws GiveUp.
- */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T> | T,
-  timeoutMs = 30_000,
-  intervalMs = 100,
-): Promise<Exclude<T, Falsy>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value) return value as Exclude<T, Falsy>;
-      last = value;
-    } catch (err) {
-      if (err instanceof GiveUp) throw err;
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last})`);
-    await sleep(intervalMs);
-  }
-}
-
 /** `n` fresh users, each with one webhook endpoint at `webhookUrl` when given. */
 export async function registerUsers(baseUrl: string, n: number, tag: string, webhookUrl?: string): Promise<User[]> {
   const users: User[] = [];

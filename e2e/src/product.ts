@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createTestNamespace, freePort, type TestNamespace } from '@notes/contracts/testing';
+import { createTestNamespace, freePort, GiveUp, type TestNamespace, waitFor } from '@notes/contracts/testing';
 import mysql from 'mysql2/promise';
 import { onExit } from './cleanup.ts';
-import { GiveUp, waitFor } from './http.ts';
 import { stopAllLoads } from './write-load.ts';
 
 /**

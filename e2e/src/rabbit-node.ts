@@ -1,11 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '@notes/contracts/testing';
+import { canConnect, freePort } from '@notes/contracts/testing';
 import amqp from 'amqplib';
 import { queueDepths } from './broker.ts';
 import { onExit } from './cleanup.ts';
@@ -70,17 +69,6 @@ async function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
     await sleep(100);
   }
   return true;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export async function startRabbitNode(label = 'e2e'): Promise<RabbitNode> {

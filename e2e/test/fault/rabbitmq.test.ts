@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { registerUsers, request, waitFor } from '../../src/http.ts';
+import { waitFor } from '@notes/contracts/testing';
+import { registerUsers, request } from '../../src/http.ts';
 import { checkPipeline } from '../../src/invariants.ts';
 import { type Product, startProduct } from '../../src/product.ts';
 import { type RabbitNode, startRabbitNode } from '../../src/rabbit-node.ts';

@@ -10,11 +10,12 @@ import {
   QUEUES,
   ROUTING,
 } from '@notes/contracts';
+import { publishConfirmed, waitFor } from '@notes/contracts/testing';
 import type { Options } from 'amqplib';
 import fc from 'fast-check';
-import { openChannel, publishConfirmed, queueDepths } from '../../src/broker.ts';
+import { openChannel, queueDepths } from '../../src/broker.ts';
 import { deepJson, HOSTILE_STRINGS, hostileString } from '../../src/hostile.ts';
-import { registerUsers, request, waitFor } from '../../src/http.ts';
+import { registerUsers, request } from '../../src/http.ts';
 import { type Product, startProduct } from '../../src/product.ts';
 
 /**
