@@ -6,6 +6,7 @@ import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
 import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors/index.ts';
 import * as repo from '../repositories/admin-repository.ts';
 import { getUserById, listUsers, type UserRow, updateUser } from '../repositories/users-repository.ts';
+import { listAllWebhooks, toPublicWebhook } from '../repositories/webhooks-repository.ts';
 import type {
   AdminNoteDetail,
   AdminUser,
@@ -21,6 +22,7 @@ import type {
   UserListQuery,
   UserPatch,
 } from '../schemas/admin.ts';
+import type { AdminWebhook, AdminWebhookListQuery } from '../schemas/webhooks.ts';
 import { AUDIT_ACTIONS, recordAudit } from './audit-service.ts';
 import { discardDlq, promoteDlq } from './dlq-service.ts';
 
@@ -159,6 +161,12 @@ export class AdminService {
   async listUsers(q: UserListQuery) {
     const { items, total } = await listUsers(this.db, q as Parameters<typeof listUsers>[1]);
     return { data: items.map(toAdminUser), total };
+  }
+
+  /** Every user's webhook endpoints, with the ones disabled after a 410 Gone (docs/isolation.md). */
+  async listWebhooks(q: AdminWebhookListQuery): Promise<{ data: AdminWebhook[]; total: number }> {
+    const { items, total } = await listAllWebhooks(this.db, q);
+    return { data: items.map((row) => ({ ...toPublicWebhook(row), user_id: row.userId })), total };
   }
 
   async getUser(id: string): Promise<AdminUser> {

@@ -2,6 +2,7 @@ import type { JobKind, Priority } from '@notes/contracts';
 import { jobs, notes } from '../db/schema.ts';
 import { insertStatements, type WriteTx } from '../db/sql-writer.ts';
 import {
+  disableWebhook,
   existingMessageKeys,
   findWebhooks,
   insertMessageKeys,
@@ -42,6 +43,7 @@ export class CallbackBatch {
   readonly #jobPatches = new Map<string, Partial<JobRow>>();
   readonly #notePatches = new Map<string, Partial<NoteRow>>();
   readonly #enqueues: JobToEnqueue[] = [];
+  readonly #disabled = new Map<string, string>();
 
   readonly #claimed: Set<string>;
 
@@ -118,6 +120,11 @@ export class CallbackBatch {
     this.patchJob(job, { status: 'skipped', lastError: why, finishedAt: this.now, updatedAt: this.now });
   }
 
+  /** Disables a webhook endpoint (it answered 410 Gone), at write(). */
+  disableWebhook(id: string, reason: string): void {
+    if (!this.#disabled.has(id)) this.#disabled.set(id, reason);
+  }
+
   enqueue(job: JobToEnqueue & { kind: JobKind }): void {
     this.#enqueues.push(job);
     this.after.enqueued.set(job.priority, (this.after.enqueued.get(job.priority) ?? 0) + 1);
@@ -132,6 +139,7 @@ export class CallbackBatch {
     if (this.#newKeys.length > 0) tx.defer(insertMessageKeys(this.#newKeys, this.now));
     for (const s of updateRows(jobs, this.#jobPatches)) tx.defer(s);
     for (const s of updateRows(notes, this.#notePatches)) tx.defer(s);
+    for (const [id, reason] of this.#disabled) tx.defer(disableWebhook(id, this.now, reason));
     const inserts = this.#enqueues.flatMap((job) => jobInserts(job, this.now).inserts);
     for (const s of insertStatements(inserts)) tx.defer(s);
   }

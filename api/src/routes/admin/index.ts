@@ -5,6 +5,7 @@ import jobRoutes from './jobs.ts';
 import noteRoutes from './notes.ts';
 import opsRoutes from './ops.ts';
 import userRoutes from './users.ts';
+import webhookRoutes from './webhooks.ts';
 
 export interface AdminRouteOptions {
   service: AdminService;
@@ -31,6 +32,7 @@ export default async function adminRoutes(app: App, deps: AppDeps) {
       await admin.register(jobRoutes, opts);
       await admin.register(dlqRoutes, opts);
       await admin.register(userRoutes, opts);
+      await admin.register(webhookRoutes, opts);
       await admin.register(opsRoutes, opts);
     },
     { prefix: '/api/admin' },
