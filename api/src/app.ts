@@ -13,9 +13,11 @@ import type { Database } from './db/client.ts';
 import { installErrorHandler, PROBLEM_TYPE_BASE, sendProblem } from './errors/handler.ts';
 import type { ApiMetrics } from './metrics.ts';
 import auth from './plugins/app/auth.ts';
+import rateLimit from './plugins/app/rate-limit.ts';
 import { registerRoutes } from './routes/index.ts';
 import type { EventPublisher } from './services/events.ts';
 import type { OutboxRelay } from './services/outbox-relay.ts';
+import { configurePasswordHasher } from './services/password-hasher.ts';
 
 /** Everything the app needs from outside, built by main.ts (or a test) and closed by it. */
 export interface AppDeps {
@@ -61,6 +63,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       disableRequestLogging: deps.config.env === 'test',
     }),
     return503OnClosing: true,
+    // Which forwarded addresses count as the client's (TRUST_PROXY): per-address limits and the
+    // login throttle key on request.ip.
+    // (Cast: a union here sends TypeScript to Fastify's HTTP/2 overload.)
+    trustProxy: deps.config.trustProxy as true,
     // On close, idle keep-alive sockets go at once; requests in flight are answered first
     // (a reset would leave their clients unsure whether the write happened).
     forceCloseConnections: 'idle',
@@ -102,6 +108,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(auth, { config: deps.config, database: deps.database });
+  await app.register(rateLimit, { config: deps.config, redis: deps.redis, logger: deps.logger });
+  configurePasswordHasher(deps.config.limits.passwordHashQueue);
   await registerRoutes(app, deps);
   return app;
 }
