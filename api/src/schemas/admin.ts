@@ -24,7 +24,8 @@ const sortOf = (fields: readonly string[], fallback: string) =>
 
 const Page = {
   limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 25 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  // Bounded: a larger OFFSET is no page anyone reads, and past 2^64 it is a SQL syntax error.
+  offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
 };
 const Text = Type.String({ minLength: 1, maxLength: 200 });
 const Id = Type.String({ minLength: 1, maxLength: 64 });
