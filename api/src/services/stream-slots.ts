@@ -48,6 +48,7 @@ export class StreamSlots {
   constructor(
     redis: Redis,
     private readonly max: number,
+    private readonly leaseMs = LEASE_MS,
   ) {
     this.#guard = RedisGuard.for(redis);
     if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
@@ -61,12 +62,12 @@ export class StreamSlots {
 
   /** True when the stream got a slot. Throws RedisUnavailableError when Redis can't be asked. */
   async acquire(userId: string, streamId: string): Promise<boolean> {
-    return (await this.#call(userId, 'acquire', streamId, LEASE_MS, this.max)) === 1;
+    return (await this.#call(userId, 'acquire', streamId, this.leaseMs, this.max)) === 1;
   }
 
   /** False when the lease had lapsed and someone else may hold the slot now. */
   async renew(userId: string, streamId: string): Promise<boolean> {
-    return (await this.#call(userId, 'renew', streamId, LEASE_MS)) === 1;
+    return (await this.#call(userId, 'renew', streamId, this.leaseMs)) === 1;
   }
 
   async release(userId: string, streamId: string): Promise<void> {
