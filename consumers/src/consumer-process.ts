@@ -46,7 +46,7 @@ export class ConsumerProcess {
     const registry = new HandlerRegistry(
       opts.handlers ?? [noteProcessHandler, createWebhookDeliverHandler((args) => this.#deliverer.deliver(args))],
     );
-    this.amqp = new AmqpConnection(config.amqp.url, { name: `notes-consumer-${process.pid}`, logger: this.logger });
+    this.amqp = new AmqpConnection(config.amqp.urls, { name: `notes-consumer-${process.pid}`, logger: this.logger });
     this.consumer = new JobConsumer(
       { config, logger: this.logger, amqp: this.amqp, api: this.api, registry, metrics: this.metrics },
       opts.consumer,
