@@ -69,7 +69,8 @@ export class ConsumerProcess {
     this.#starting ??= (async () => {
       this.amqp.start();
       this.consumer.start();
-      this.#port = await this.#health.listen(this.config.consumer.port);
+      // HOST, like the API's: in a container Prometheus scrapes from another address (docs/scaling.md).
+      this.#port = await this.#health.listen(this.config.consumer.port, this.config.http.host);
       this.logger.info({ port: this.#port }, 'consumer started');
     })();
     return this.#starting;
