@@ -1,4 +1,4 @@
-import type { App } from '../../app.ts';
+import type { App } from '../../app-types.ts';
 import {
   DiscardBody,
   DiscardResult,
@@ -9,7 +9,7 @@ import {
   PromoteBody,
   PromoteResult,
 } from '../../schemas/admin.ts';
-import type { AdminRouteOptions } from './index.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 

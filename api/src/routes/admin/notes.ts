@@ -1,6 +1,6 @@
-import type { App } from '../../app.ts';
+import type { App } from '../../app-types.ts';
 import { AdminNote, AdminNoteDetail, IdParams, listOf, NoteListQuery } from '../../schemas/admin.ts';
-import type { AdminRouteOptions } from './index.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 
