@@ -2,7 +2,6 @@ import { SERVICE_SUBJECT } from '@notes/contracts';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../db/client.ts';
 import { ConflictError, TooManyRequestsError, UnauthorizedError } from '../errors/index.ts';
-import type { AuthUser } from '../plugins/app/auth.ts';
 import {
   findUserByEmail,
   getUserById,
@@ -11,7 +10,7 @@ import {
   toPublicUser,
   updateUser,
 } from '../repositories/users-repository.ts';
-import type { AuthResult, LoginBody, PublicUser, RegisterBody, ServiceIdentity } from '../schemas/auth.ts';
+import type { AuthResult, AuthUser, LoginBody, PublicUser, RegisterBody, ServiceIdentity } from '../schemas/auth.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { hashPassword, needsRehash, verifyPassword } from './password-hasher.ts';
 
