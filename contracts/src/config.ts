@@ -37,6 +37,13 @@ const Env = Type.Object({
   IDEMPOTENCY_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 30 }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: Type.Boolean({ default: false }),
+  /** Deliveries one endpoint may have in flight at once in a consumer process (docs/isolation.md). */
+  WEBHOOK_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 1000, default: 8 }),
+  /**
+   * The webhook lane's prefetch and handler concurrency in a consumer process: deliveries run on
+   * their own channel, beside (never instead of) CONSUMER_PREFETCH note-processing slots.
+   */
+  WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 64 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
   /**
@@ -73,7 +80,7 @@ export interface Config {
   /** Attempts a job gets in all: one per retry delay plus the first. */
   maxAttempts: number;
   idempotencyWindowSeconds: number;
-  webhook: { timeoutMs: number; allowPrivateNetworks: boolean };
+  webhook: { timeoutMs: number; allowPrivateNetworks: boolean; maxInFlight: number; concurrency: number };
   shutdownTimeoutMs: number;
   otlpEndpoint: string | null;
   outboxPollMs: number;
@@ -136,7 +143,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     retryDelaysMs,
     maxAttempts: retryDelaysMs.length + 1,
     idempotencyWindowSeconds: e.IDEMPOTENCY_WINDOW_SECONDS,
-    webhook: { timeoutMs: e.WEBHOOK_TIMEOUT_MS, allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS },
+    webhook: {
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      maxInFlight: e.WEBHOOK_MAX_IN_FLIGHT,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null,
     outboxPollMs: e.OUTBOX_POLL_MS,
