@@ -19,7 +19,7 @@ import { LoadState, runLoad } from './lib/load.ts';
 import { describeMachine } from './lib/machine.ts';
 import { BENCH_USAGE, type BenchOptions, parseBenchArgs, parseOrExitCode, UsageError } from './lib/options.ts';
 import { ProcessMonitor } from './lib/processes.ts';
-import { attachProduct, type Product, startProduct } from './lib/product.ts';
+import { attachProduct, describeLimits, type Product, startProduct } from './lib/product.ts';
 import { doneCounter, startProgress } from './lib/progress.ts';
 import { type BenchResult, computeRatios, formatBench } from './lib/report.ts';
 import { NoteFactory } from './lib/workload.ts';
@@ -157,6 +157,11 @@ async function main(argv: string[]): Promise<number> {
     : await runBaseline({ seconds: opts.baselineS, transitRate: opts.mode === 'steady' ? opts.rate : 500, log });
 
   log(opts.url ? `attaching to ${opts.url}` : `starting the product (${opts.consumers} consumer process(es))`);
+  log(
+    opts.url
+      ? 'limits: as the running product is configured (429s, if any, are counted among the errors)'
+      : describeLimits(opts.productEnv, opts.users, opts.connections),
+  );
   const product = opts.url
     ? await attachProduct(opts.url)
     : await startProduct({ consumers: opts.consumers, env: { ...opts.productEnv, ...profilingEnv(opts) }, log });

@@ -59,6 +59,27 @@ const Env = Type.Object({
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
   /** Sent outbox rows, expired fences and processed-message keys older than this are deleted. */
   RETENTION_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 48 }),
+  /** Writes per second per user (token bucket refill), shared by every API instance; 0: off. */
+  USER_WRITE_RATE: Type.Number({ minimum: 0, maximum: 1_000_000, default: 100 }),
+  /** Writes a user may make at once before the rate applies (the bucket's size). */
+  USER_WRITE_BURST: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 200 }),
+  /** Registrations and logins per minute per client address (each its own bucket); 0: off. */
+  AUTH_ADDRESS_RATE_PER_MINUTE: Type.Number({ minimum: 0, maximum: 1_000_000, default: 60 }),
+  AUTH_ADDRESS_BURST: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 60 }),
+  /**
+   * Which forwarded addresses count as the client's (Fastify's trustProxy): empty or `false`
+   * believes the socket only; `true` every proxy; a number, that many hops; otherwise a
+   * comma-separated list of proxy addresses or CIDR ranges.
+   */
+  TRUST_PROXY: Type.String({ pattern: '^[A-Za-z0-9.:/, ]*$', default: '' }),
+  /** Live event streams one user may hold open across all API instances. */
+  SSE_MAX_STREAMS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+  /** Password hashes waiting for a slot before register/login answer 503 + Retry-After. */
+  PASSWORD_HASH_QUEUE: Type.Integer({ minimum: 0, maximum: 100_000, default: 64 }),
+  /** Bytes of live events kept per user in Redis (oldest trimmed first). */
+  EVENT_STREAM_MAX_BYTES: Type.Integer({ minimum: 65_536, maximum: 1_073_741_824, default: 8_388_608 }),
+  /** Bytes of idempotency records kept per user in Redis (the database fence keeps the rest). */
+  IDEMPOTENCY_MAX_BYTES_PER_USER: Type.Integer({ minimum: 65_536, maximum: 1_073_741_824, default: 4_194_304 }),
 });
 type Env = Static<typeof Env>;
 export type QueueType = Env['QUEUE_TYPE'];
@@ -85,6 +106,19 @@ export interface Config {
   otlpEndpoint: string | null;
   outboxPollMs: number;
   retentionHours: number;
+  /** Per-user and per-address limits (docs/isolation.md). A rate of 0 turns that limit off. */
+  limits: {
+    userWriteRate: number;
+    userWriteBurst: number;
+    authAddressRatePerMinute: number;
+    authAddressBurst: number;
+    sseMaxStreamsPerUser: number;
+    passwordHashQueue: number;
+    eventStreamMaxBytes: number;
+    idempotencyMaxBytesPerUser: number;
+  };
+  /** Fastify's `trustProxy`: which forwarded addresses count as the client's. */
+  trustProxy: boolean | number | string[];
 }
 
 export class ConfigError extends Error {
@@ -153,7 +187,36 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null,
     outboxPollMs: e.OUTBOX_POLL_MS,
     retentionHours: e.RETENTION_HOURS,
+    limits: {
+      userWriteRate: e.USER_WRITE_RATE,
+      userWriteBurst: e.USER_WRITE_BURST,
+      authAddressRatePerMinute: e.AUTH_ADDRESS_RATE_PER_MINUTE,
+      authAddressBurst: e.AUTH_ADDRESS_BURST,
+      sseMaxStreamsPerUser: e.SSE_MAX_STREAMS_PER_USER,
+      passwordHashQueue: e.PASSWORD_HASH_QUEUE,
+      eventStreamMaxBytes: e.EVENT_STREAM_MAX_BYTES,
+      idempotencyMaxBytesPerUser: e.IDEMPOTENCY_MAX_BYTES_PER_USER,
+    },
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
   });
+}
+
+/** `TRUST_PROXY` as Fastify's trustProxy takes it (see the schema's comment). */
+function parseTrustProxy(value: string): boolean | number | string[] {
+  const v = value.trim().toLowerCase();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of list) {
+    if (!/^[0-9a-f.:]+(\/\d{1,3})?$/.test(item)) {
+      throw new ConfigError(`invalid configuration: TRUST_PROXY: ${item} is not an address or CIDR range`);
+    }
+  }
+  return list;
 }
 
 function deepFreeze<T>(value: T): T {
