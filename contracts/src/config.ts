@@ -33,6 +33,8 @@ const Env = Type.Object({
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: Type.Boolean({ default: false }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** A trace viewer's URL with `{trace_id}` in it (e.g. Grafana Explore); the console links jobs' attempts there. */
+  TRACE_URL_TEMPLATE: Type.Optional(Type.String({ pattern: '^https?://.*\\{trace_id\\}' })),
   /**
    * Consumers: unacked messages held at once; also the handler concurrency and the most callbacks
    * one batch can gather (priorities need it bounded; batching needs enough in flight to keep pace
@@ -68,6 +70,7 @@ export interface Config {
   webhook: { timeoutMs: number; allowPrivateNetworks: boolean };
   shutdownTimeoutMs: number;
   otlpEndpoint: string | null;
+  traceUrlTemplate: string | null;
   outboxPollMs: number;
   retentionHours: number;
 }
@@ -130,6 +133,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     webhook: { timeoutMs: e.WEBHOOK_TIMEOUT_MS, allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null,
+    traceUrlTemplate: e.TRACE_URL_TEMPLATE ?? null,
     outboxPollMs: e.OUTBOX_POLL_MS,
     retentionHours: e.RETENTION_HOURS,
   });
