@@ -1,3 +1,4 @@
+export * from './admin-operations.ts';
 export * from './amqp-connection.ts';
 export * from './config.ts';
 export * from './job-message.ts';
