@@ -1,6 +1,8 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { JOB_KINDS } from './job-message.ts';
 
+export { JOB_KINDS, type JobKind } from './job-message.ts';
+
 /**
  * The admin API's day-2 operations (docs/operations.md): a job with its attempts, retry now,
  * the failure inbox and its promote/discard, pause/resume per kind, and the console's settings.
@@ -16,7 +18,7 @@ export const JobAttempt = Type.Object({
   number: Type.Integer({ minimum: 1 }),
   started_at: DateTime,
   finished_at: Nullable(DateTime),
-  outcome: Type.String({ description: 'processed, failed, dead, … (null while running)' }),
+  outcome: Nullable(Type.String({ description: 'processed, failed, dead, … (null while running)' })),
   error_class: Nullable(Type.String()),
   error_message: Nullable(Type.String()),
   http_status: Nullable(Type.Integer()),
