@@ -1,4 +1,4 @@
-import type { AdminConsoleConfig } from '@notes/contracts/admin';
+import type { AdminConsoleConfig } from '@notes/contracts/console';
 import { useQuery } from '@tanstack/react-query';
 import { useDataProvider } from 'react-admin';
 import type { AdminDataProvider } from '../providers/data-provider.ts';

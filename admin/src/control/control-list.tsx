@@ -1,7 +1,7 @@
 import PauseIcon from '@mui/icons-material/Pause';
 import PlayIcon from '@mui/icons-material/PlayArrow';
 import Chip from '@mui/material/Chip';
-import type { KindControl } from '@notes/contracts/admin';
+import type { ControlRow } from '@notes/contracts';
 import {
   Button,
   Datagrid,
@@ -21,7 +21,7 @@ function useSetPaused() {
   const dataProvider = useDataProvider<AdminDataProvider>();
   const notify = useNotify();
   const refresh = useRefresh();
-  return async (kind: KindControl['kind'], paused: boolean) => {
+  return async (kind: ControlRow['kind'], paused: boolean) => {
     try {
       await dataProvider.setPaused(kind, paused);
       notify(paused ? `${kind} paused.` : `${kind} resumed.`, { type: 'success' });
@@ -34,7 +34,7 @@ function useSetPaused() {
 
 /** Pause asks first (work stops within seconds and waits in RabbitMQ); resume does not. */
 function PauseResume() {
-  const control = useRecordContext<KindControl>();
+  const control = useRecordContext<ControlRow>();
   const setPaused = useSetPaused();
   if (!control) return null;
   if (control.paused) {
@@ -64,7 +64,7 @@ export function ControlList() {
         <TextField source="kind" sortable={false} />
         <FunctionField
           label="State"
-          render={(c: KindControl) => (
+          render={(c: ControlRow) => (
             <Chip
               size="small"
               label={c.paused ? 'paused' : 'running'}

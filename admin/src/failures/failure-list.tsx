@@ -1,7 +1,7 @@
 import DeleteIcon from '@mui/icons-material/DeleteForever';
 import UnarchiveIcon from '@mui/icons-material/Unarchive';
 import Stack from '@mui/material/Stack';
-import type { FailureGroup } from '@notes/contracts/admin';
+import type { FailureGroup } from '@notes/contracts';
 import {
   Datagrid,
   DateField,

@@ -6,8 +6,9 @@ import MenuItem from '@mui/material/MenuItem';
 import Stack from '@mui/material/Stack';
 import MuiTextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import { type FailureFilter, JOB_KINDS } from '@notes/contracts/admin';
+import type { FailureFilter } from '@notes/contracts';
 import { useState } from 'react';
+import { JOB_KINDS } from '../common/choices.ts';
 import { ConfirmAction } from '../common/confirm-action.tsx';
 import { useFailureActions } from './use-failure-actions.tsx';
 

@@ -1,6 +1,6 @@
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
-import type { FailureActionRequest, FailureActionResult } from '@notes/contracts/admin';
+import type { FailureActionResult, FailureSelection } from '@notes/contracts';
 import { useDataProvider, useNotify, useRefresh } from 'react-admin';
 import { Link } from 'react-router-dom';
 import type { AdminDataProvider } from '../providers/data-provider.ts';
@@ -39,11 +39,11 @@ export function useFailureActions() {
   const notify = useNotify();
   const refresh = useRefresh();
 
-  const preview = async (action: FailureAction, request: FailureActionRequest) => (
+  const preview = async (action: FailureAction, request: FailureSelection) => (
     <DryRunSummary action={action} result={await dataProvider.failureAction(action, { ...request, dry_run: true })} />
   );
 
-  const run = async (action: FailureAction, request: FailureActionRequest) => {
+  const run = async (action: FailureAction, request: FailureSelection) => {
     try {
       const r = await dataProvider.failureAction(action, { ...request, dry_run: false });
       const done = action === 'promote' ? (r.moved ?? r.job_ids.length) : (r.discarded ?? r.job_ids.length);

@@ -5,7 +5,8 @@ import TableCell from '@mui/material/TableCell';
 import TableHead from '@mui/material/TableHead';
 import TableRow from '@mui/material/TableRow';
 import Typography from '@mui/material/Typography';
-import { type JobAttempt, traceUrl } from '@notes/contracts/admin';
+import type { AttemptView } from '@notes/contracts';
+import { traceUrl } from '@notes/contracts/console';
 import { useConsoleConfig } from '../common/use-console-config.ts';
 
 const time = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : 'â€”');
@@ -14,7 +15,7 @@ const time = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : 'â€
  * Every try of a job, oldest first: when, how it ended and why; for webhooks the endpoint's
  * status and the start of its answer; a link to the trace when TRACE_URL_TEMPLATE is set.
  */
-export function AttemptsTable({ history }: { history: JobAttempt[] }) {
+export function AttemptsTable({ history }: { history: AttemptView[] }) {
   const config = useConsoleConfig();
   if (history.length === 0) return <Typography color="text.secondary">No attempt yet.</Typography>;
   return (

@@ -1,5 +1,5 @@
 import Typography from '@mui/material/Typography';
-import type { JobDetail } from '@notes/contracts/admin';
+import type { JobDetail } from '@notes/contracts';
 import {
   DateField,
   Labeled,

@@ -1,5 +1,5 @@
 import ReplayIcon from '@mui/icons-material/Replay';
-import type { JobDetail } from '@notes/contracts/admin';
+import type { JobDetail } from '@notes/contracts';
 import { useState } from 'react';
 import { Button, useDataProvider, useNotify, useRecordContext, useRefresh } from 'react-admin';
 import type { AdminDataProvider } from '../providers/data-provider.ts';

@@ -1,13 +1,13 @@
 import type {
   AdminConsoleConfig,
   ControlList,
-  FailureActionRequest,
+  ControlRow,
   FailureActionResult,
-  FailureGroupList,
+  FailureGroups,
+  FailureSelection,
   JobKind,
-  KindControl,
-  RetryJobResponse,
-} from '@notes/contracts/admin';
+  RetryResult,
+} from '@notes/contracts';
 import type { ApiClient } from './http.ts';
 
 /**
@@ -15,11 +15,11 @@ import type { ApiClient } from './http.ts';
  * retry now, the failure inbox's promote/discard, pause/resume per kind, the console's settings.
  */
 export interface Operations {
-  retryJob(id: string): Promise<RetryJobResponse>;
-  failureGroups(kind?: JobKind): Promise<FailureGroupList>;
-  failureAction(action: 'promote' | 'discard', request: FailureActionRequest): Promise<FailureActionResult>;
+  retryJob(id: string): Promise<RetryResult>;
+  failureGroups(kind?: JobKind): Promise<FailureGroups>;
+  failureAction(action: 'promote' | 'discard', request: FailureSelection): Promise<FailureActionResult>;
   controls(): Promise<ControlList>;
-  setPaused(kind: JobKind, paused: boolean): Promise<KindControl | undefined>;
+  setPaused(kind: JobKind, paused: boolean): Promise<ControlRow | undefined>;
   consoleConfig(): Promise<AdminConsoleConfig>;
 }
 
@@ -27,13 +27,13 @@ const enc = encodeURIComponent;
 
 export function createOperations(api: ApiClient): Operations {
   return {
-    retryJob: (id) => api<RetryJobResponse>(`/api/admin/jobs/${enc(id)}/retry`, { method: 'POST', body: {} }),
-    failureGroups: (kind) => api<FailureGroupList>('/api/admin/failures', { query: { kind } }),
+    retryJob: (id) => api<RetryResult>(`/api/admin/jobs/${enc(id)}/retry`, { method: 'POST', body: {} }),
+    failureGroups: (kind) => api<FailureGroups>('/api/admin/failures', { query: { kind } }),
     failureAction: (action, request) =>
       api<FailureActionResult>(`/api/admin/failures/${action}`, { method: 'POST', body: request }),
     controls: () => api<ControlList>('/api/admin/control'),
     setPaused: (kind, paused) =>
-      api<KindControl | undefined>(`/api/admin/control/${enc(kind)}`, { method: 'PUT', body: { paused } }),
+      api<ControlRow | undefined>(`/api/admin/control/${enc(kind)}`, { method: 'PUT', body: { paused } }),
     consoleConfig: () => api<AdminConsoleConfig>('/api/admin/config'),
   };
 }

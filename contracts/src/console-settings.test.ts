@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { traceUrl } from './admin-operations.ts';
+import { traceUrl } from './console-settings.ts';
 
 test('traceUrl fills every {trace_id}, encoded, and is null without a template or an id', () => {
   const template = 'https://grafana.example/explore?left={"queries":[{"query":"{trace_id}"}]}&id={trace_id}';
