@@ -1,46 +1,16 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AmqpConnection, Config } from '@notes/contracts';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import FindMyWay from 'find-my-way';
-import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
-import type { Database } from './db/client.ts';
+import type { App, AppDeps } from './app-types.ts';
 import { installErrorHandler, PROBLEM_TYPE_BASE, sendProblem } from './errors/handler.ts';
-import type { ApiMetrics } from './metrics.ts';
 import auth from './plugins/app/auth.ts';
 import { registerRoutes } from './routes/index.ts';
-import type { EventPublisher } from './services/events.ts';
-import type { OutboxRelay } from './services/outbox-relay.ts';
 
-/** Everything the app needs from outside, built by main.ts (or a test) and closed by it. */
-export interface AppDeps {
-  config: Config;
-  logger: Logger;
-  database: Database;
-  /** Fail-fast Redis for request paths (see plugins/external/redis.ts). */
-  redis: Redis;
-  amqp: AmqpConnection;
-  /** Live events for SSE (services/events.ts). */
-  events: EventPublisher;
-  /** Publishes the outbox; services nudge it after a commit that wrote outbox rows. */
-  outbox: OutboxRelay;
-  /** Prometheus metrics (served at /metrics). */
-  metrics: ApiMetrics;
-}
-
-/** The app as route plugins see it: TypeBox schemas type the handlers. */
-export type App = FastifyInstance<
-  RawServerDefault,
-  IncomingMessage,
-  ServerResponse,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
+export type { App, AppDeps } from './app-types.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 

@@ -3,7 +3,6 @@ import * as argon2 from 'argon2';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../db/client.ts';
 import { ConflictError, TooManyRequestsError, UnauthorizedError } from '../errors/index.ts';
-import type { AuthUser } from '../plugins/app/auth.ts';
 import {
   findUserByEmail,
   getUserById,
@@ -12,7 +11,7 @@ import {
   toPublicUser,
   updateUser,
 } from '../repositories/users-repository.ts';
-import type { AuthResult, LoginBody, PublicUser, RegisterBody, ServiceIdentity } from '../schemas/auth.ts';
+import type { AuthResult, AuthUser, LoginBody, PublicUser, RegisterBody, ServiceIdentity } from '../schemas/auth.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 
 /**

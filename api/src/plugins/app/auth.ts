@@ -6,11 +6,9 @@ import fp from 'fastify-plugin';
 import type { Database } from '../../db/client.ts';
 import { ROLES, type Role, users } from '../../db/schema.ts';
 import { ForbiddenError, UnauthorizedError } from '../../errors/index.ts';
+import type { AuthUser } from '../../schemas/auth.ts';
 
-export interface AuthUser {
-  id: string;
-  role: Role;
-}
+export type { AuthUser };
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {

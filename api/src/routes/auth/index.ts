@@ -1,4 +1,4 @@
-import type { App, AppDeps } from '../../app.ts';
+import type { App, AppDeps } from '../../app-types.ts';
 import { AuthResultSchema, LoginBodySchema, MeSchema, RegisterBodySchema } from '../../schemas/auth.ts';
 import { AuthService } from '../../services/auth-service.ts';
 import { LoginThrottle } from '../../services/login-throttle.ts';

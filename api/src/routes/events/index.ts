@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
-import type { App, AppDeps } from '../../app.ts';
+import type { App, AppDeps } from '../../app-types.ts';
 import { BadRequestError, ServiceUnavailableError, TooManyRequestsError } from '../../errors/index.ts';
 import { eventStreamKey } from '../../services/events.ts';
 

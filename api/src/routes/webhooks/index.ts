@@ -1,4 +1,4 @@
-import type { App, AppDeps } from '../../app.ts';
+import type { App, AppDeps } from '../../app-types.ts';
 import {
   CreatedWebhookSchema,
   CreateWebhookBodySchema,
