@@ -46,6 +46,8 @@ const Env = Type.Object({
   WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 64 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** A trace viewer's URL with `{trace_id}` in it (e.g. Grafana Explore); the console links jobs' attempts there. */
+  TRACE_URL_TEMPLATE: Type.Optional(Type.String({ pattern: '^https?://.*\\{trace_id\\}' })),
   /**
    * Consumers: unacked messages held at once; also the handler concurrency and the most callbacks
    * one batch can gather (priorities need it bounded; batching needs enough in flight to keep pace
@@ -104,6 +106,7 @@ export interface Config {
   webhook: { timeoutMs: number; allowPrivateNetworks: boolean; maxInFlight: number; concurrency: number };
   shutdownTimeoutMs: number;
   otlpEndpoint: string | null;
+  traceUrlTemplate: string | null;
   outboxPollMs: number;
   retentionHours: number;
   /** Per-user and per-address limits (docs/isolation.md). A rate of 0 turns that limit off. */
@@ -185,6 +188,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null,
+    traceUrlTemplate: e.TRACE_URL_TEMPLATE ?? null,
     outboxPollMs: e.OUTBOX_POLL_MS,
     retentionHours: e.RETENTION_HOURS,
     limits: {
