@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runDataBench } from './bench-data.ts';
 import { type AnalysisCost, formatAnalysisCost, measureAnalysisCost } from './lib/analysis-cost.ts';
 import { ApiClient, registerUsers } from './lib/api-client.ts';
 import { type Baseline, runBaseline } from './lib/baseline.ts';
@@ -145,6 +146,8 @@ function profilingEnv(opts: BenchOptions): Record<string, string> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `npm run bench -- --data N` is the data benchmark (bench-data.ts), not the write load.
+  if (argv.some((a) => a === '--data' || a.startsWith('--data='))) return runDataBench(argv);
   const parsed = parseOrExitCode(argv, parseBenchArgs, BENCH_USAGE);
   if ('exitCode' in parsed) return parsed.exitCode;
   const { opts } = parsed;
