@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runDataBench } from './bench-data.ts';
+import { type AnalysisCost, formatAnalysisCost, measureAnalysisCost } from './lib/analysis-cost.ts';
 import { ApiClient, registerUsers } from './lib/api-client.ts';
 import { type Baseline, runBaseline } from './lib/baseline.ts';
 import { collectEndToEnd, waitUntilFinal } from './lib/collect.ts';
@@ -49,7 +51,12 @@ async function warmUp(
   return state.accepted;
 }
 
-async function measure(opts: BenchOptions, product: Product, baseline: Baseline | null): Promise<BenchResult> {
+async function measure(
+  opts: BenchOptions,
+  product: Product,
+  baseline: Baseline | null,
+  analysis: AnalysisCost,
+): Promise<BenchResult> {
   const runId = randomBytes(4).toString('hex');
   const startedAt = new Date().toISOString();
   const machine = await describeMachine();
@@ -118,6 +125,7 @@ async function measure(opts: BenchOptions, product: Product, baseline: Baseline 
       },
       processes,
       baseline,
+      analysis,
     };
     return { ...partial, ratios: computeRatios(partial) };
   } finally {
@@ -138,11 +146,15 @@ function profilingEnv(opts: BenchOptions): Record<string, string> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `npm run bench -- --data N` is the data benchmark (bench-data.ts), not the write load.
+  if (argv.some((a) => a === '--data' || a.startsWith('--data='))) return runDataBench(argv);
   const parsed = parseOrExitCode(argv, parseBenchArgs, BENCH_USAGE);
   if ('exitCode' in parsed) return parsed.exitCode;
   const { opts } = parsed;
 
-  // The baseline runs first, while nothing of the product competes for the machine.
+  // The analysis alone and the baseline run first, while nothing of the product competes for the machine.
+  const analysis = measureAnalysisCost();
+  log(formatAnalysisCost(analysis));
   const baseline = opts.skipBaseline
     ? null
     : await runBaseline({ seconds: opts.baselineS, transitRate: opts.mode === 'steady' ? opts.rate : 500, log });
@@ -164,7 +176,7 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
-    const result = await measure(opts, product, baseline);
+    const result = await measure(opts, product, baseline, analysis);
     process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `\n${formatBench(result)}\n`);
     if (result.product.unfinished > 0)
       log(`${result.product.unfinished} notes were not final within the drain timeout`);

@@ -118,7 +118,13 @@ function finiteOnly(validate: Validate): Validate {
       for (const [field, value] of Object.entries(data)) {
         if (typeof value === 'number' && !Number.isFinite(value)) {
           wrapped.errors = [
-            { instancePath: `/${field}`, schemaPath: '#', keyword: 'type', params: {}, message: 'must be a finite number' },
+            {
+              instancePath: `/${field}`,
+              schemaPath: '#',
+              keyword: 'type',
+              params: {},
+              message: 'must be a finite number',
+            },
           ];
           return false;
         }

@@ -37,8 +37,17 @@ const Env = Type.Object({
   IDEMPOTENCY_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 30 }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: Type.Boolean({ default: false }),
+  /** Deliveries one endpoint may have in flight at once in a consumer process (docs/isolation.md). */
+  WEBHOOK_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 1000, default: 8 }),
+  /**
+   * The webhook lane's prefetch and handler concurrency in a consumer process: deliveries run on
+   * their own channel, beside (never instead of) CONSUMER_PREFETCH note-processing slots.
+   */
+  WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 64 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** A trace viewer's URL with `{trace_id}` in it (e.g. Grafana Explore); the console links jobs' attempts there. */
+  TRACE_URL_TEMPLATE: Type.Optional(Type.String({ pattern: '^https?://.*\\{trace_id\\}' })),
   /**
    * Consumers: unacked messages held at once; also the handler concurrency and the most callbacks
    * one batch can gather (priorities need it bounded; batching needs enough in flight to keep pace
@@ -94,9 +103,10 @@ export interface Config {
   /** Attempts a job gets in all: one per retry delay plus the first. */
   maxAttempts: number;
   idempotencyWindowSeconds: number;
-  webhook: { timeoutMs: number; allowPrivateNetworks: boolean };
+  webhook: { timeoutMs: number; allowPrivateNetworks: boolean; maxInFlight: number; concurrency: number };
   shutdownTimeoutMs: number;
   otlpEndpoint: string | null;
+  traceUrlTemplate: string | null;
   outboxPollMs: number;
   retentionHours: number;
   /** Per-user and per-address limits (docs/isolation.md). A rate of 0 turns that limit off. */
@@ -170,9 +180,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     retryDelaysMs,
     maxAttempts: retryDelaysMs.length + 1,
     idempotencyWindowSeconds: e.IDEMPOTENCY_WINDOW_SECONDS,
-    webhook: { timeoutMs: e.WEBHOOK_TIMEOUT_MS, allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS },
+    webhook: {
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      maxInFlight: e.WEBHOOK_MAX_IN_FLIGHT,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null,
+    traceUrlTemplate: e.TRACE_URL_TEMPLATE ?? null,
     outboxPollMs: e.OUTBOX_POLL_MS,
     retentionHours: e.RETENTION_HOURS,
     limits: {

@@ -21,6 +21,8 @@ export interface Product {
   /** Pids whose process trees are the product (for the memory monitor). */
   roots: number[];
   consumers: number | null;
+  /** The product's database, when the bench started it (the data benchmark seeds it). */
+  databaseUrl: string | null;
   /** Notes written but not yet processed or dead; null when the bench can't see the database. */
   unfinished(): Promise<number | null>;
   stop(): Promise<void>;
@@ -119,6 +121,7 @@ export async function startProduct(opts: StartOptions): Promise<Product> {
     owned: true,
     roots: [process.pid],
     consumers: opts.consumers,
+    databaseUrl: ns.databaseUrl,
     async unfinished() {
       // Only the few unfinished rows are counted (an index range), so this stays cheap however
       // many notes the run has written.
@@ -197,6 +200,7 @@ export async function attachProduct(url: string): Promise<Product> {
     owned: false,
     roots: root ? [process.pid, root] : [process.pid],
     consumers: null,
+    databaseUrl: null,
     unfinished: async () => null,
     stop: async () => {},
   };
