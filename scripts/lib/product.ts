@@ -60,8 +60,30 @@ function productEnv(ns: TestNamespace, port: number, consumerPort: number, opts:
     API_URL: `http://127.0.0.1:${port}`,
     CONSUMER_PORT: String(consumerPort),
     CONSUMER_PROCESSES: String(opts.consumers),
+    ...BENCH_LIMITS,
     ...opts.env,
   };
+}
+
+/**
+ * What the bench sets of the product's limits (docs/isolation.md): it registers every user from
+ * one address in a moment, which the per-address registration limit exists to refuse, so that
+ * limit is off. The per-user write rate stays at the product's default (or --product-env): the
+ * bench measures the product as it ships, limiter included, and prints the setting.
+ */
+export const BENCH_LIMITS: Record<string, string> = { AUTH_ADDRESS_RATE_PER_MINUTE: '0' };
+
+/** One line saying which request-rate limits the product runs with. */
+export function describeLimits(env: Record<string, string>, users: number, connections: number): string {
+  const all = { ...BENCH_LIMITS, ...env };
+  const rate = Number(all.USER_WRITE_RATE ?? 100);
+  const burst = Number(all.USER_WRITE_BURST ?? 200);
+  const write =
+    rate > 0 && burst > 0
+      ? `per-user write rate ${rate}/s, bursts of ${burst} (${connections} connections over ${users} users)`
+      : 'per-user write rate off';
+  const perAddress = Number(all.AUTH_ADDRESS_RATE_PER_MINUTE ?? 60) > 0 ? 'on' : 'off';
+  return `limits: ${write}; per-address register/login limit ${perAddress}`;
 }
 
 export async function startProduct(opts: StartOptions): Promise<Product> {

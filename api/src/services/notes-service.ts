@@ -1,6 +1,6 @@
 import { currentTraceparent, DEFAULT_PRIORITY } from '@notes/contracts';
 import { uuidv7 } from 'uuidv7';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../app-types.ts';
 import type { WriteTx } from '../db/sql-writer.ts';
 import { NotFoundError, PreconditionFailedError } from '../errors/index.ts';
 import { listJobsForNote, toJob } from '../repositories/jobs-repository.ts';

@@ -1,4 +1,4 @@
-import type { App } from '../../app.ts';
+import type { App } from '../../app-types.ts';
 import {
   DiscardBody,
   DiscardResult,
@@ -10,7 +10,7 @@ import {
   PromoteResult,
 } from '../../schemas/admin.ts';
 import { withNextLink } from '../link-header.ts';
-import type { AdminRouteOptions } from './index.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 

@@ -1,7 +1,7 @@
-import type { App } from '../../app.ts';
+import type { App } from '../../app-types.ts';
 import { AuditEntry, AuditListQuery, listOf, QueuesResponse, StatsResponse } from '../../schemas/admin.ts';
 import { withNextLink } from '../link-header.ts';
-import type { AdminRouteOptions } from './index.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App, AppDeps } from '../../app.ts';
+import type { App, AppDeps } from '../../app-types.ts';
 import { BadRequestError } from '../../errors/index.ts';
 import {
   BODY_MAX_BYTES,
@@ -85,6 +85,7 @@ export default async function notesRoutes(app: App, deps: AppDeps) {
   for (const schema of SHARED_NOTE_SCHEMAS) app.addSchema(schema);
   const notes = new NotesService(deps);
   app.addHook('onRequest', app.requireRole('user', 'admin'));
+  app.addHook('onRequest', app.limitUserWrites);
 
   app.post(
     '/api/notes',
