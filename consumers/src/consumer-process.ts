@@ -2,6 +2,7 @@ import { AmqpConnection, type Config, QUEUES } from '@notes/contracts';
 import type { Logger } from 'pino';
 import { ApiClient, type ApiClientOptions } from './api-client.ts';
 import { JobConsumer, type JobConsumerOptions } from './consumer.ts';
+import { ControlWatcher } from './control-watcher.ts';
 import { noteProcessHandler } from './handlers/note-process.ts';
 import { HandlerRegistry, type JobHandler } from './handlers/registry.ts';
 import { createWebhookDeliverHandler } from './handlers/webhook-deliver.ts';
@@ -29,6 +30,7 @@ export class ConsumerProcess {
   readonly api: ApiClient;
   readonly amqp: AmqpConnection;
   readonly consumer: JobConsumer;
+  readonly control: ControlWatcher;
   readonly #health: HealthServer;
   readonly #deliverer = new WebhookDeliverer();
   #port: number | null = null;
@@ -47,12 +49,24 @@ export class ConsumerProcess {
       opts.handlers ?? [noteProcessHandler, createWebhookDeliverHandler((args) => this.#deliverer.deliver(args))],
     );
     this.amqp = new AmqpConnection(config.amqp.url, { name: `notes-consumer-${process.pid}`, logger: this.logger });
+    this.control = new ControlWatcher(this.api, this.logger);
     this.consumer = new JobConsumer(
-      { config, logger: this.logger, amqp: this.amqp, api: this.api, registry, metrics: this.metrics },
+      {
+        config,
+        logger: this.logger,
+        amqp: this.amqp,
+        api: this.api,
+        registry,
+        metrics: this.metrics,
+        control: this.control,
+      },
       opts.consumer,
     );
     this.#health = new HealthServer(
-      { amqp: () => this.amqp.connected && this.consumer.consuming, api: () => this.api.ping() },
+      {
+        amqp: () => this.amqp.connected && (this.consumer.consuming || this.consumer.paused),
+        api: () => this.api.ping(),
+      },
       this.metrics.registry,
     );
     this.metrics.setQueueProbe(() => this.#queueStats());
@@ -68,6 +82,8 @@ export class ConsumerProcess {
   start(): Promise<void> {
     this.#starting ??= (async () => {
       this.amqp.start();
+      // The pause state before the first message: a paused kind is never started at boot.
+      await this.control.start();
       this.consumer.start();
       this.#port = await this.#health.listen(this.config.consumer.port);
       this.logger.info({ port: this.#port }, 'consumer started');
@@ -80,6 +96,7 @@ export class ConsumerProcess {
     this.#stopping ??= (async () => {
       await this.#starting?.catch(() => {});
       await this.consumer.stop();
+      await this.control.stop();
       await this.#health.close();
       this.metrics.setQueueProbe(null);
       await this.amqp.stop();

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AmqpConnection, assertTopology, type Config, QUEUES } from '@notes/contracts';
+import { type AmqpConnection, assertTopology, type Config, JOB_KINDS, type JobKind, QUEUES } from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.ts';
 import { ConfirmPublisher } from './confirm-publisher.ts';
+import type { ControlWatcher } from './control-watcher.ts';
 import { type Delivery, type FlowEnv, processDelivery } from './delivery-flow.ts';
 import { ChannelGoneError } from './errors.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
@@ -16,9 +17,14 @@ export interface JobConsumerDeps {
   api: ApiClient;
   registry: HandlerRegistry;
   metrics?: ConsumerMetrics;
+  /** Pause/resume per kind (docs/jobs.md, "Control"); without it nothing is ever paused. */
+  control?: ControlWatcher;
 }
 
 export interface JobConsumerOptions {
+  /** The queue consumed and the job kinds it carries. Default notes.jobs, every kind. */
+  queue?: string;
+  kinds?: readonly JobKind[];
   /** Pause before a message goes back while the API is unreachable. Default 2000. */
   requeuePauseMs?: number;
   /** Wait before reopening a channel the broker closed. Default 500. */
@@ -46,7 +52,36 @@ export class JobConsumer {
 
   constructor(deps: JobConsumerDeps, opts: JobConsumerOptions = {}) {
     this.#deps = deps;
-    this.#opts = { requeuePauseMs: 2000, reopenDelayMs: 500, ...opts };
+    this.#opts = { requeuePauseMs: 2000, reopenDelayMs: 500, queue: QUEUES.work, kinds: JOB_KINDS, ...opts };
+  }
+
+  /** True when every kind this queue carries is paused: then the consumer is cancelled. */
+  get #allPaused(): boolean {
+    const control = this.#deps.control;
+    return !!control && this.#opts.kinds.every((k) => control.isPaused(k));
+  }
+
+  /**
+   * A pause of every kind the queue carries cancels the consumer, so the work waits in RabbitMQ;
+   * a resume consumes again. Deliveries held meanwhile wait in the flow (processDelivery).
+   */
+  #onControl = (): void => {
+    const ch = this.#channel;
+    if (!ch || this.#stopping) return;
+    if (this.#allPaused && this.#consumerTag) {
+      const tag = this.#consumerTag;
+      this.#consumerTag = null;
+      this.#deps.logger.info({ queue: this.#opts.queue }, 'paused: consumer cancelled');
+      ch.cancel(tag).catch(() => {});
+    } else if (!this.#allPaused && !this.#consumerTag) {
+      this.#deps.logger.info({ queue: this.#opts.queue }, 'resumed: consuming again');
+      this.#consume(ch).catch((err) => this.#deps.logger.warn({ err }, 'could not consume again'));
+    }
+  };
+
+  /** Paused: the consumer is cancelled on purpose (not a readiness problem). */
+  get paused(): boolean {
+    return this.#allPaused;
   }
 
   /** True while a channel is open and consuming (readiness). */
@@ -65,6 +100,7 @@ export class JobConsumer {
     this.#running = true;
     this.#deps.amqp.on('connected', this.#onConnected);
     this.#deps.amqp.on('disconnected', this.#onDisconnected);
+    this.#deps.control?.on('change', this.#onControl);
     const conn = this.#deps.amqp.connection;
     if (conn) this.#onConnected(conn);
   }
@@ -84,6 +120,7 @@ export class JobConsumer {
     const { amqp, logger } = this.#deps;
     amqp.off('connected', this.#onConnected);
     amqp.off('disconnected', this.#onDisconnected);
+    this.#deps.control?.off('change', this.#onControl);
     await this.#opening;
     const ch = this.#channel;
     const tag = this.#consumerTag;
@@ -152,8 +189,9 @@ export class JobConsumer {
       await channel.prefetch(config.consumer.prefetch);
       this.#channel = channel;
       this.#publisher = new ConfirmPublisher(channel);
-      await this.#consume(channel);
-      logger.info({ prefetch: config.consumer.prefetch }, 'consuming notes.jobs');
+      if (this.#allPaused) logger.info({ queue: this.#opts.queue }, 'paused: not consuming');
+      else await this.#consume(channel);
+      logger.info({ prefetch: config.consumer.prefetch, queue: this.#opts.queue }, 'consuming');
     } catch (err) {
       logger.warn({ err }, 'could not start consuming; retrying');
       if (ch && this.#channel === ch) this.#drop();
@@ -171,13 +209,19 @@ export class JobConsumer {
   }
 
   async #consume(ch: ConfirmChannel): Promise<void> {
-    const { consumerTag } = await ch.consume(QUEUES.work, (msg) => this.#onMessage(ch, msg), { noAck: false });
+    const { consumerTag } = await ch.consume(this.#opts.queue, (msg) => this.#onMessage(ch, msg), { noAck: false });
+    // A pause that came while the consume was on its way.
+    if (this.#allPaused || this.#channel !== ch) {
+      await ch.cancel(consumerTag).catch(() => {});
+      return;
+    }
     this.#consumerTag = consumerTag;
   }
 
   #onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
     if (msg === null) {
       // The broker cancelled us (queue deleted or moved): re-assert and consume again.
+      if (this.#allPaused) return; // our own cancel (pause)
       this.#deps.logger.warn('consumer cancelled by the broker; consuming again');
       this.#consumerTag = null;
       setTimeout(() => {
@@ -193,13 +237,14 @@ export class JobConsumer {
   }
 
   #env(): FlowEnv {
-    const { config, logger, api, registry, metrics } = this.#deps;
+    const { config, logger, api, registry, metrics, control } = this.#deps;
     return {
       config,
       logger,
       api,
       registry,
       metrics,
+      isPaused: (kind) => control?.isPaused(kind) ?? false,
       signal: this.#stopSignal.signal,
       requeuePauseMs: this.#opts.requeuePauseMs,
     };

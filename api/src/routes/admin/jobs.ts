@@ -1,3 +1,4 @@
+import { JobDetail, RetryResult } from '@notes/contracts';
 import type { App } from '../../app.ts';
 import { AdminJob, IdParams, JobListQuery, listOf } from '../../schemas/admin.ts';
 import type { AdminRouteOptions } from './index.ts';
@@ -5,7 +6,7 @@ import type { AdminRouteOptions } from './index.ts';
 const security = [{ bearer: [] }];
 
 /** Jobs of every user by status, kind, priority, note or error text. */
-export default async function jobRoutes(app: App, { service }: AdminRouteOptions) {
+export default async function jobRoutes(app: App, { service, operations }: AdminRouteOptions) {
   app.get(
     '/jobs',
     {
@@ -23,7 +24,31 @@ export default async function jobRoutes(app: App, { service }: AdminRouteOptions
 
   app.get(
     '/jobs/:id',
-    { schema: { tags: ['admin'], summary: 'One job', security, params: IdParams, response: { 200: AdminJob } } },
-    async (request) => service.getJob(request.params.id),
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'One job with its message (`payload`) and its attempts (`history`, oldest first)',
+        security,
+        params: IdParams,
+        response: { 200: JobDetail },
+      },
+    },
+    async (request) => operations.detail(request.params.id),
+  );
+
+  app.post(
+    '/jobs/:id/retry',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Run a job waiting out its backoff now',
+        description:
+          'Only a `failed` job (a retry waiting) can be retried now; any other is a 409. Audited as `job.retry`.',
+        security,
+        params: IdParams,
+        response: { 202: RetryResult },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await operations.retryNow(request.user.id, request.params.id)),
   );
 }
