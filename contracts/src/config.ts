@@ -46,6 +46,10 @@ const Env = Type.Object({
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
   /** Sent outbox rows, expired fences and processed-message keys older than this are deleted. */
   RETENTION_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 48 }),
+  /** Finished jobs (processed, skipped, discarded) and their attempts are deleted after this. */
+  JOB_RETENTION_HOURS: Type.Integer({ minimum: 1, maximum: 87600, default: 168 }),
+  /** Dead jobs not promoted or discarded are deleted (with their dead letters) after this. */
+  DEAD_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30 }),
 });
 type Env = Static<typeof Env>;
 
@@ -70,6 +74,9 @@ export interface Config {
   otlpEndpoint: string | null;
   outboxPollMs: number;
   retentionHours: number;
+  /** docs/jobs.md, "Retention". */
+  jobRetentionHours: number;
+  deadRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -132,6 +139,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null,
     outboxPollMs: e.OUTBOX_POLL_MS,
     retentionHours: e.RETENTION_HOURS,
+    jobRetentionHours: e.JOB_RETENTION_HOURS,
+    deadRetentionDays: e.DEAD_RETENTION_DAYS,
   });
 }
 
