@@ -1,7 +1,7 @@
 import { JOB_KINDS, type JobKind } from '@notes/contracts';
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
-import { jobAttempts, jobControls, jobs } from '../db/schema.ts';
+import { type JobStatus, jobAttempts, jobControls, jobs } from '../db/schema.ts';
 
 /** SQL behind job inspection, retry-now and pause/resume (docs/jobs.md). */
 
@@ -45,4 +45,27 @@ export async function setControl(db: DbOrTx, row: ControlRowDb): Promise<void> {
         changedBy: sql`VALUES(${jobControls.changedBy})`,
       },
     });
+}
+
+/** The newest jobs matching a filter (the operator CLI's `list`). */
+export async function recentJobs(
+  db: DbOrTx,
+  f: { status?: JobStatus; kind?: JobKind; userId?: string; noteId?: string; limit: number },
+): Promise<JobRow[]> {
+  const parts: SQL[] = [];
+  if (f.status) parts.push(eq(jobs.status, f.status));
+  if (f.kind) parts.push(eq(jobs.kind, f.kind));
+  if (f.userId) parts.push(eq(jobs.userId, f.userId));
+  if (f.noteId) parts.push(eq(jobs.noteId, f.noteId));
+  return db
+    .select()
+    .from(jobs)
+    .where(and(...parts))
+    .orderBy(desc(jobs.createdAt), desc(jobs.id))
+    .limit(f.limit);
+}
+
+export async function jobCountsByStatus(db: DbOrTx): Promise<Record<string, number>> {
+  const rows = await db.select({ status: jobs.status, n: count() }).from(jobs).groupBy(jobs.status);
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
