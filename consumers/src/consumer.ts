@@ -1,5 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AmqpConnection, assertTopology, type Config, JOB_KINDS, type JobKind, QUEUES } from '@notes/contracts';
+import {
+  type AmqpConnection,
+  assertTopology,
+  type Config,
+  JOB_KINDS,
+  LANES,
+  type Lane,
+  laneOf,
+} from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.ts';
@@ -17,14 +25,15 @@ export interface JobConsumerDeps {
   api: ApiClient;
   registry: HandlerRegistry;
   metrics?: ConsumerMetrics;
+  /** The lane this consumer serves: its queue, on a channel of its own. */
+  lane: Lane;
+  /** Unacked messages held at once on the lane's channel (priorities need it bounded). */
+  prefetch: number;
   /** Pause/resume per kind (docs/jobs.md, "Control"); without it nothing is ever paused. */
   control?: ControlWatcher;
 }
 
 export interface JobConsumerOptions {
-  /** The queue consumed and the job kinds it carries. Default notes.jobs, every kind. */
-  queue?: string;
-  kinds?: readonly JobKind[];
   /** Pause before a message goes back while the API is unreachable. Default 2000. */
   requeuePauseMs?: number;
   /** Wait before reopening a channel the broker closed. Default 500. */
@@ -32,7 +41,7 @@ export interface JobConsumerOptions {
 }
 
 /**
- * Consumes `notes.jobs`: on every 'connected' it opens a confirm channel, asserts the topology,
+ * Consumes one lane's queue (`notes.jobs` or `notes.webhooks`, docs/isolation.md): on every 'connected' it opens a confirm channel, asserts the topology,
  * sets the prefetch (which is also the handler concurrency, and what makes priorities work) and
  * consumes with manual acks. A delivery is bound to the channel it came on: once that channel is
  * gone its tag is void (acking it on a new channel would be a channel error), the broker
@@ -52,13 +61,14 @@ export class JobConsumer {
 
   constructor(deps: JobConsumerDeps, opts: JobConsumerOptions = {}) {
     this.#deps = deps;
-    this.#opts = { requeuePauseMs: 2000, reopenDelayMs: 500, queue: QUEUES.work, kinds: JOB_KINDS, ...opts };
+    this.#opts = { requeuePauseMs: 2000, reopenDelayMs: 500, ...opts };
   }
 
   /** True when every kind this queue carries is paused: then the consumer is cancelled. */
   get #allPaused(): boolean {
     const control = this.#deps.control;
-    return !!control && this.#opts.kinds.every((k) => control.isPaused(k));
+    const kinds = JOB_KINDS.filter((k) => laneOf(k) === this.#deps.lane);
+    return !!control && kinds.every((k) => control.isPaused(k));
   }
 
   /**
@@ -71,10 +81,10 @@ export class JobConsumer {
     if (this.#allPaused && this.#consumerTag) {
       const tag = this.#consumerTag;
       this.#consumerTag = null;
-      this.#deps.logger.info({ queue: this.#opts.queue }, 'paused: consumer cancelled');
+      this.#deps.logger.info({ queue: LANES[this.#deps.lane].queue }, 'paused: consumer cancelled');
       ch.cancel(tag).catch(() => {});
     } else if (!this.#allPaused && !this.#consumerTag) {
-      this.#deps.logger.info({ queue: this.#opts.queue }, 'resumed: consuming again');
+      this.#deps.logger.info({ queue: LANES[this.#deps.lane].queue }, 'resumed: consuming again');
       this.#consume(ch).catch((err) => this.#deps.logger.warn({ err }, 'could not consume again'));
     }
   };
@@ -186,12 +196,12 @@ export class JobConsumer {
         this.#reopenLater(conn);
       });
       await assertTopology(channel, config.retryDelaysMs);
-      await channel.prefetch(config.consumer.prefetch);
+      await channel.prefetch(this.#deps.prefetch);
       this.#channel = channel;
       this.#publisher = new ConfirmPublisher(channel);
-      if (this.#allPaused) logger.info({ queue: this.#opts.queue }, 'paused: not consuming');
+      if (this.#allPaused) logger.info({ queue: LANES[this.#deps.lane].queue }, 'paused: not consuming');
       else await this.#consume(channel);
-      logger.info({ prefetch: config.consumer.prefetch, queue: this.#opts.queue }, 'consuming');
+      logger.info({ prefetch: this.#deps.prefetch, queue: LANES[this.#deps.lane].queue }, 'consuming');
     } catch (err) {
       logger.warn({ err }, 'could not start consuming; retrying');
       if (ch && this.#channel === ch) this.#drop();
@@ -209,7 +219,9 @@ export class JobConsumer {
   }
 
   async #consume(ch: ConfirmChannel): Promise<void> {
-    const { consumerTag } = await ch.consume(this.#opts.queue, (msg) => this.#onMessage(ch, msg), { noAck: false });
+    const { consumerTag } = await ch.consume(LANES[this.#deps.lane].queue, (msg) => this.#onMessage(ch, msg), {
+      noAck: false,
+    });
     // A pause that came while the consume was on its way.
     if (this.#allPaused || this.#channel !== ch) {
       await ch.cancel(consumerTag).catch(() => {});
@@ -240,6 +252,7 @@ export class JobConsumer {
     const { config, logger, api, registry, metrics, control } = this.#deps;
     return {
       config,
+      lane: this.#deps.lane,
       logger,
       api,
       registry,

@@ -1,6 +1,7 @@
 import {
   assertTopology,
   type Config,
+  connectFirst,
   DEFAULT_PRIORITY,
   decodeJobMessage,
   HEADERS,
@@ -9,7 +10,7 @@ import {
   type Priority,
   QUEUES,
 } from '@notes/contracts';
-import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage, type Message } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, GetMessage, Message } from 'amqplib';
 import type { Database } from '../db/client.ts';
 import { discardJob, listDeadJobs } from '../repositories/dlq-repository.ts';
 import {
@@ -31,7 +32,10 @@ import { publishConfirmed } from './failure-inbox.ts';
  */
 
 /** Where to reach RabbitMQ: a URL (a connection of our own, closed after) or a live connection. */
-export type DlqBroker = { amqpUrl: string; connection?: undefined } | { connection: ChannelModel; amqpUrl?: undefined };
+/** A live connection, or the node(s) to open a short-lived one on (the first that answers). */
+export type DlqBroker =
+  | { amqpUrl: string | readonly string[]; connection?: undefined }
+  | { connection: ChannelModel; amqpUrl?: undefined };
 
 export type PromoteOutcome = 'promoted' | 'would-promote' | 'skipped' | 'malformed' | 'failed';
 
@@ -108,7 +112,7 @@ async function withChannel<T>(
   config: Config,
   fn: (ch: ConfirmChannel, returned: Set<string>) => Promise<T>,
 ): Promise<T> {
-  const own = broker.connection ? null : await amqp.connect(broker.amqpUrl, { timeout: 5000 });
+  const own = broker.connection ? null : await connectFirst(broker.amqpUrl);
   own?.on('error', () => {}); // surfaces as a failed operation below; must not crash the process
   try {
     const ch = await (broker.connection ?? own!).createConfirmChannel();

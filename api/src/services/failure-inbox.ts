@@ -1,4 +1,4 @@
-import { assertTopology, type Config, EXCHANGES, type FailureActionResult, ROUTING } from '@notes/contracts';
+import { assertTopology, type Config, EXCHANGES, type FailureActionResult, workRoutingKey } from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
@@ -221,7 +221,8 @@ export function publishConfirmed(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('publish not confirmed in time')), CONFIRM_TIMEOUT_MS);
     try {
-      ch.publish(EXCHANGES.work, ROUTING.work, copy.content, copy.options, (err) => {
+      // Each kind's lane: note.process to notes.jobs, webhook.deliver to notes.webhooks.
+      ch.publish(EXCHANGES.work, workRoutingKey(copy.options.type), copy.content, copy.options, (err) => {
         clearTimeout(timer);
         if (err) reject(new Error('publish nacked by the broker'));
         else if (returned.has(id)) reject(new Error('publish returned as unroutable'));

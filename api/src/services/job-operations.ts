@@ -13,7 +13,7 @@ import {
   jobPublishOptions,
   MESSAGE_VERSION,
   type RetryResult,
-  ROUTING,
+  workRoutingKey,
 } from '@notes/contracts';
 import type { ChannelModel, Message } from 'amqplib';
 import type { Logger } from 'pino';
@@ -215,7 +215,7 @@ async function publishOnce(
         () => reject(new ServiceUnavailableError('RabbitMQ did not confirm in time.')),
         CONFIRM_TIMEOUT_MS,
       );
-      ch.publish(EXCHANGES.work, ROUTING.work, content, options, (err) => {
+      ch.publish(EXCHANGES.work, workRoutingKey(options.type), content, options, (err) => {
         clearTimeout(timer);
         if (err || returned) reject(new ServiceUnavailableError('RabbitMQ did not take the message.'));
         else resolve();

@@ -1,6 +1,6 @@
 import { FailureActionResult, FailureGroups, FailureGroupsQuery, FailureSelection } from '@notes/contracts';
-import type { App } from '../../app.ts';
-import type { AdminRouteOptions } from './index.ts';
+import type { App } from '../../app-types.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 const selectionHelp =

@@ -1,22 +1,18 @@
-import type { App, AppDeps } from '../../app.ts';
+import type { App, AppDeps } from '../../app-types.ts';
 import { ServiceUnavailableError } from '../../errors/index.ts';
 import { AdminService } from '../../services/admin-service.ts';
 import { FailureActions } from '../../services/failure-actions.ts';
 import { FailureInbox } from '../../services/failure-inbox.ts';
 import { JobOperations } from '../../services/job-operations.ts';
+import consoleConfigRoutes from './console-config.ts';
 import controlRoutes from './control.ts';
 import dlqRoutes from './dlq.ts';
 import failureRoutes from './failures.ts';
 import jobRoutes from './jobs.ts';
 import noteRoutes from './notes.ts';
 import opsRoutes from './ops.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 import userRoutes from './users.ts';
-
-export interface AdminRouteOptions {
-  service: AdminService;
-  operations: JobOperations;
-  failures: FailureActions;
-}
 
 /**
  * The admin API under /api/admin (contract 7 and 11), one plugin per resource. The role check
@@ -56,6 +52,7 @@ export default async function adminRoutes(app: App, deps: AppDeps) {
       await admin.register(opsRoutes, opts);
       await admin.register(failureRoutes, opts);
       await admin.register(controlRoutes, opts);
+      await admin.register(consoleConfigRoutes, { config: deps.config });
     },
     { prefix: '/api/admin' },
   );
