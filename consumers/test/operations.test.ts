@@ -113,7 +113,7 @@ test('pausing every kind cancels the consumer: new work waits in RabbitMQ until 
   process.stderr.write(`# the consumer obeyed the pause in ${tookMs} ms\n`);
 });
 
-test('a paused kind sharing a queue with a running one is held, not run, until resumed', async () => {
+test('pausing one kind stops its lane only: notes are processed, deliveries wait in notes.webhooks', async () => {
   const seen: string[] = [];
   const server = http.createServer((req, res) => {
     req.resume();
@@ -134,6 +134,10 @@ test('a paused kind sharing a queue with a running one is held, not run, until r
     assert.deepEqual(seen, [], 'no delivery while webhook.deliver is paused');
     const delivery = (await jobRows(p, note.id)).find((j) => j.kind === 'webhook.deliver');
     assert.equal(delivery?.status, 'queued');
+    const ch = await p.channel();
+    const webhooks = await ch.checkQueue(QUEUES.webhooks);
+    await ch.close().catch(() => {});
+    assert.deepEqual([webhooks.messageCount, webhooks.consumerCount], [1, 0], 'waiting in RabbitMQ, no consumer');
     await admin('PUT', '/api/admin/control/webhook.deliver', { paused: false });
     await waitFor('delivered after the resume', () => seen.length === 1);
   } finally {
