@@ -5,6 +5,7 @@ import { buildApp } from './app.ts';
 import { migrateDatabase } from './db/client.ts';
 import { createDeps } from './deps.ts';
 import { ensureAdmin } from './services/admin-bootstrap.ts';
+import { DlqDrainer } from './services/dlq-drainer.ts';
 import { startMaintenance } from './services/maintenance.ts';
 
 const DRAIN_MS = 1000;
@@ -16,6 +17,9 @@ async function main() {
   const deps = await createDeps(config);
   await ensureAdmin(config, deps.database, deps.logger);
   const maintenance = startMaintenance(deps);
+  // notes.dlq is only the transport: dead messages live in the failure inbox (docs/jobs.md).
+  const drainer = new DlqDrainer(deps);
+  drainer.start();
   if (config.auth.usingDevSecret) deps.logger.warn('JWT_SECRET is not set: using the development secret');
   const app = await buildApp(deps);
 
@@ -29,6 +33,7 @@ async function main() {
     await sleep(Math.min(DRAIN_MS, config.shutdownTimeoutMs / 4));
     await app.close();
     await maintenance.stop();
+    await drainer.stop();
     await deps.close();
     await shutdownTelemetry();
   });
