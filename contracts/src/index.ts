@@ -1,5 +1,6 @@
 export * from './amqp-connection.ts';
 export * from './config.ts';
+export * from './email.ts';
 export * from './job-message.ts';
 export * from './metric-names.ts';
 export * from './metrics-exposition.ts';

@@ -1,3 +1,4 @@
+import { normalizeEmail } from '@notes/contracts';
 import { and, asc, count, desc, eq, gte, inArray, like, or, type SQL, sql } from 'drizzle-orm';
 import type { MySqlColumn } from 'drizzle-orm/mysql-core';
 import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
@@ -83,7 +84,7 @@ export async function listNotes(db: DbOrTx, q: NoteListQuery): Promise<Page<Admi
   if (q.status) where.push(eq(notes.status, q.status));
   if (q.priority) where.push(eq(notes.priority, q.priority));
   if (q.user)
-    where.push(q.user.includes('@') ? eq(users.email, q.user.trim().toLowerCase()) : eq(notes.userId, q.user));
+    where.push(q.user.includes('@') ? eq(users.email, normalizeEmail(q.user)) : eq(notes.userId, q.user));
   if (q.q) where.push(or(like(notes.title, contains(q.q)), like(notes.body, contains(q.q))) as SQL);
   const cond = where.length ? and(...where) : undefined;
   const [rows, totals] = await Promise.all([
