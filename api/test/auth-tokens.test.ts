@@ -44,7 +44,11 @@ function assert401(res: { statusCode: number; headers: Record<string, unknown>; 
 describe('tokens', () => {
   test('a hand-made HS256 token with the right secret works (the 401s below are real)', async () => {
     const { id } = await newUser(t.app, 'craft');
-    const token = craftToken(HS256, { sub: id, role: 'user', tv: 0, iat: nowSeconds(), exp: nowSeconds() + 60 }, secret);
+    const token = craftToken(
+      HS256,
+      { sub: id, role: 'user', tv: 0, iat: nowSeconds(), exp: nowSeconds() + 60 },
+      secret,
+    );
     const res = await me(t.app, token);
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().id, id);
@@ -52,7 +56,11 @@ describe('tokens', () => {
 
   test('401 for an expired token', async () => {
     const { id } = await newUser(t.app, 'expired');
-    const token = craftToken(HS256, { sub: id, role: 'user', tv: 0, iat: nowSeconds() - 120, exp: nowSeconds() - 60 }, secret);
+    const token = craftToken(
+      HS256,
+      { sub: id, role: 'user', tv: 0, iat: nowSeconds() - 120, exp: nowSeconds() - 60 },
+      secret,
+    );
     assert401(await me(t.app, token));
   });
 

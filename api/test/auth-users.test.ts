@@ -110,7 +110,11 @@ describe('ensureAdmin', () => {
       passwordHash: await argon2.hash('their-password'),
       now: new Date(),
     });
-    const config = ns.config({ ADMIN_EMAIL: email, ADMIN_PASSWORD: 'operator-password', ADMIN_PROMOTE_EXISTING: 'true' });
+    const config = ns.config({
+      ADMIN_EMAIL: email,
+      ADMIN_PASSWORD: 'operator-password',
+      ADMIN_PROMOTE_EXISTING: 'true',
+    });
     assert.equal(await ensureAdmin(config, database, silent), 'promoted');
     const promoted = await getUserById(database.db, row.id);
     assert.deepEqual([promoted?.role, promoted?.tokenVersion], ['admin', 1]);

@@ -54,6 +54,7 @@ export class ConsumerProcess {
     this.#health = new HealthServer(
       { amqp: () => this.amqp.connected && this.consumer.consuming, api: () => this.api.ping() },
       this.metrics.registry,
+      config.metricsToken,
     );
     this.metrics.setQueueProbe(() => this.#queueStats());
   }

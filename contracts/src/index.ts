@@ -3,6 +3,7 @@ export * from './config.ts';
 export * from './email.ts';
 export * from './job-message.ts';
 export * from './metric-names.ts';
+export * from './metrics-access.ts';
 export * from './metrics-exposition.ts';
 export * from './note-result.ts';
 export * from './priorities.ts';

@@ -1,5 +1,5 @@
-import type { Connection } from 'mysql2/promise';
 import { normalizeEmail } from '@notes/contracts';
+import type { Connection } from 'mysql2/promise';
 
 /**
  * The data half of migration 0001_security, run by migrateDatabase before it (under the same

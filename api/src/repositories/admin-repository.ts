@@ -83,8 +83,7 @@ export async function listNotes(db: DbOrTx, q: NoteListQuery): Promise<Page<Admi
   const where: SQL[] = [];
   if (q.status) where.push(eq(notes.status, q.status));
   if (q.priority) where.push(eq(notes.priority, q.priority));
-  if (q.user)
-    where.push(q.user.includes('@') ? eq(users.email, normalizeEmail(q.user)) : eq(notes.userId, q.user));
+  if (q.user) where.push(q.user.includes('@') ? eq(users.email, normalizeEmail(q.user)) : eq(notes.userId, q.user));
   if (q.q) where.push(or(like(notes.title, contains(q.q)), like(notes.body, contains(q.q))) as SQL);
   const cond = where.length ? and(...where) : undefined;
   const [rows, totals] = await Promise.all([

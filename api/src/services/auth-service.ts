@@ -2,7 +2,13 @@ import { SERVICE_SUBJECT } from '@notes/contracts';
 import * as argon2 from 'argon2';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../db/client.ts';
-import { BadRequestError, ConflictError, ForbiddenError, TooManyRequestsError, UnauthorizedError } from '../errors/index.ts';
+import {
+  BadRequestError,
+  ConflictError,
+  ForbiddenError,
+  TooManyRequestsError,
+  UnauthorizedError,
+} from '../errors/index.ts';
 import type { AuthUser } from '../plugins/app/auth.ts';
 import {
   findUserByEmail,

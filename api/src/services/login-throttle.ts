@@ -190,7 +190,9 @@ export class LoginThrottle {
  * normalised here as well as by the caller: every spelling of one account is one window.
  */
 function accountKey(email: string, address: string): string {
-  const digest = createHash('sha256').update(`${normalizeEmail(email)}\n${address}`).digest('hex');
+  const digest = createHash('sha256')
+    .update(`${normalizeEmail(email)}\n${address}`)
+    .digest('hex');
   return `login-failures:${digest}`;
 }
 

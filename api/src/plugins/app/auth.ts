@@ -7,9 +7,9 @@ import {
   servicePublicKey,
 } from '@notes/contracts';
 import { eq } from 'drizzle-orm';
+import { createVerifier } from 'fast-jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { createVerifier } from 'fast-jwt';
 import type { Database } from '../../db/client.ts';
 import { type Role, users } from '../../db/schema.ts';
 import { ForbiddenError, UnauthorizedError } from '../../errors/index.ts';
@@ -138,7 +138,8 @@ export default fp(
       } catch {
         throw new UnauthorizedError(INVALID);
       }
-      if (payload.sub !== SERVICE_SUBJECT || payload.role !== 'service') throw new UnauthorizedError('The token is invalid.');
+      if (payload.sub !== SERVICE_SUBJECT || payload.role !== 'service')
+        throw new UnauthorizedError('The token is invalid.');
       return { id: SERVICE_SUBJECT, role: 'service' };
     }
 
@@ -169,8 +170,7 @@ export default fp(
       const token = parts[1] ?? '';
       if (parts.length !== 2) throw new UnauthorizedError(INVALID);
       const jose = decodeHeader(token);
-      request.user =
-        jose?.alg === SERVICE_TOKEN_ALGORITHM ? verifyService(token, jose.kid) : await verifyUser(token);
+      request.user = jose?.alg === SERVICE_TOKEN_ALGORITHM ? verifyService(token, jose.kid) : await verifyUser(token);
     });
 
     app.decorate('requireRole', (...roles: Role[]) => async (request: FastifyRequest) => {
