@@ -113,10 +113,10 @@ const SORT_COLUMNS = {
 export async function listUsers(db: DbOrTx, query: ListUsersQuery): Promise<{ items: UserRow[]; total: number }> {
   const filters: SQL[] = [];
   if (query.q) {
-    // The `_ci` collation makes LIKE case-insensitive; the user's own % and _ are literal.
-    const escape = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    // The name's `_ci` collation makes LIKE case-insensitive; the user's own % and _ are literal.
+    const containing = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     // Emails are stored normalised and compared byte for byte: search in the same form.
-    const match = or(like(users.name, escape(query.q)), like(users.email, escape(normalizeEmail(query.q))));
+    const match = or(like(users.name, containing(query.q)), like(users.email, containing(normalizeEmail(query.q))));
     if (match) filters.push(match);
   }
   if (query.role) filters.push(eq(users.role, query.role));
