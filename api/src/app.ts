@@ -13,6 +13,7 @@ import type { Database } from './db/client.ts';
 import { installErrorHandler, PROBLEM_TYPE_BASE, sendProblem } from './errors/handler.ts';
 import type { ApiMetrics } from './metrics.ts';
 import auth from './plugins/app/auth.ts';
+import securityHeaders from './plugins/external/security-headers.ts';
 import { registerRoutes } from './routes/index.ts';
 import type { EventPublisher } from './services/events.ts';
 import type { OutboxRelay } from './services/outbox-relay.ts';
@@ -94,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   installDraining(app);
   refuseEncodedBodies(app);
 
+  await app.register(securityHeaders);
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Notes Pipeline API', version: '1.0.0' },
