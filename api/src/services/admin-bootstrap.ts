@@ -1,5 +1,4 @@
 import { type Config, normalizeEmail } from '@notes/contracts';
-import * as argon2 from 'argon2';
 import type { Logger } from 'pino';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../db/client.ts';
@@ -10,7 +9,7 @@ import {
   type UserRow,
   updateUser,
 } from '../repositories/users-repository.ts';
-import { hashPassword, PASSWORD_HASH_OPTIONS, verifyPassword } from './auth-service.ts';
+import { hashPassword, needsRehash, verifyPassword } from './password-hasher.ts';
 
 export type AdminBootstrapOutcome = 'skipped' | 'created' | 'updated' | 'promoted' | 'unchanged';
 
@@ -53,8 +52,7 @@ export async function ensureAdmin(
       );
     }
     const passwordMatches =
-      !argon2.needsRehash(existing.passwordHash, PASSWORD_HASH_OPTIONS) &&
-      (await verifyPassword(existing.passwordHash, admin.password));
+      !needsRehash(existing.passwordHash) && (await verifyPassword(existing.passwordHash, admin.password));
     if (passwordMatches && existing.role === 'admin' && !existing.disabled) return 'unchanged';
     await updateUser(db, existing.id, {
       role: 'admin',

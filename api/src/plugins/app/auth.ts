@@ -13,11 +13,9 @@ import fp from 'fastify-plugin';
 import type { Database } from '../../db/client.ts';
 import { type Role, users } from '../../db/schema.ts';
 import { ForbiddenError, UnauthorizedError } from '../../errors/index.ts';
+import type { AuthUser } from '../../schemas/auth.ts';
 
-export interface AuthUser {
-  id: string;
-  role: Role;
-}
+export type { AuthUser };
 
 /** What a user token carries: who, their role when signed, and their token version (`tv`). */
 export interface UserTokenClaims {
@@ -178,10 +176,22 @@ export default fp(
       if (!roles.includes(request.user.role)) throw new ForbiddenError();
     });
 
+    /** For long-lived responses (live events): is the user still there and enabled? Cached like authenticate. */
+    app.decorate('userIsActive', async (id: string) => {
+      const state = await currentState(id);
+      return state !== null && !state.disabled;
+    });
+
     app.decorate('forgetUserState', (id: string) => stateCache.delete(id));
   },
   { name: 'auth' },
 );
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    userIsActive: (id: string) => Promise<boolean>;
+  }
+}
 
 /** The JOSE header, unverified: it only picks which verifier runs (each checks `alg` itself). */
 function decodeHeader(token: string): { alg?: unknown; kid?: unknown } | null {
