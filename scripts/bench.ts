@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runDataBench } from './bench-data.ts';
 import { type AnalysisCost, formatAnalysisCost, measureAnalysisCost } from './lib/analysis-cost.ts';
 import { ApiClient, registerUsers } from './lib/api-client.ts';
 import { type Baseline, runBaseline } from './lib/baseline.ts';
@@ -19,7 +20,7 @@ import { LoadState, runLoad } from './lib/load.ts';
 import { describeMachine } from './lib/machine.ts';
 import { BENCH_USAGE, type BenchOptions, parseBenchArgs, parseOrExitCode, UsageError } from './lib/options.ts';
 import { ProcessMonitor } from './lib/processes.ts';
-import { attachProduct, type Product, startProduct } from './lib/product.ts';
+import { attachProduct, describeLimits, type Product, startProduct } from './lib/product.ts';
 import { doneCounter, startProgress } from './lib/progress.ts';
 import { type BenchResult, computeRatios, formatBench } from './lib/report.ts';
 import { NoteFactory } from './lib/workload.ts';
@@ -145,6 +146,8 @@ function profilingEnv(opts: BenchOptions): Record<string, string> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `npm run bench -- --data N` is the data benchmark (bench-data.ts), not the write load.
+  if (argv.some((a) => a === '--data' || a.startsWith('--data='))) return runDataBench(argv);
   const parsed = parseOrExitCode(argv, parseBenchArgs, BENCH_USAGE);
   if ('exitCode' in parsed) return parsed.exitCode;
   const { opts } = parsed;
@@ -157,6 +160,11 @@ async function main(argv: string[]): Promise<number> {
     : await runBaseline({ seconds: opts.baselineS, transitRate: opts.mode === 'steady' ? opts.rate : 500, log });
 
   log(opts.url ? `attaching to ${opts.url}` : `starting the product (${opts.consumers} consumer process(es))`);
+  log(
+    opts.url
+      ? 'limits: as the running product is configured (429s, if any, are counted among the errors)'
+      : describeLimits(opts.productEnv, opts.users, opts.connections),
+  );
   const product = opts.url
     ? await attachProduct(opts.url)
     : await startProduct({ consumers: opts.consumers, env: { ...opts.productEnv, ...profilingEnv(opts) }, log });

@@ -1,5 +1,5 @@
 import { AmqpConnection, type Config } from '@notes/contracts';
-import type { AppDeps } from './app.ts';
+import type { AppDeps } from './app-types.ts';
 import { createDatabase } from './db/client.ts';
 import { createLogger } from './logger.ts';
 import { createApiMetrics } from './metrics.ts';
@@ -16,8 +16,8 @@ export async function createDeps(config: Config): Promise<AppDeps & { close(): P
   const database = createDatabase(config);
   const redis = createRedis(config);
   await connectRedis(redis).catch((err) => logger.warn({ err }, 'redis not reachable at start; continuing'));
-  const amqp = new AmqpConnection(config.amqp.url, { name: 'notes-api', logger });
-  const events = new EventPublisher(redis, logger);
+  const amqp = new AmqpConnection(config.amqp.urls, { name: 'notes-api', logger });
+  const events = new EventPublisher(redis, logger, config.limits.eventStreamMaxBytes);
   const metrics = createApiMetrics();
   const outbox = new OutboxRelay(
     { config, database, amqp, logger },

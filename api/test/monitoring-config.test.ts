@@ -44,6 +44,7 @@ interface Dashboard {
   uid: string;
   title: string;
   panels: Panel[];
+  templating?: { list: { name: string; type: string; definition?: string; includeAll?: boolean; multi?: boolean }[] };
 }
 
 function dashboards(): { file: string; json: Dashboard; text: string }[] {
@@ -78,7 +79,16 @@ function alertExprs(): { where: string; expr: string }[] {
 }
 
 test('promtool accepts prometheus.yml and the alert rules it loads', async () => {
-  const res = await promtool(['check', 'config', path.join(MONITORING, 'prometheus/prometheus.yml')]);
+  // promtool stats credentials files; the metrics token exists only inside the compose container
+  // (a secret), so the check runs on a copy that points at a stand-in, next to its alerts.yml.
+  const dir = mkdtempSync(path.join(tmp, 'prom-'));
+  const stand = path.join(dir, 'metrics_token');
+  writeFileSync(stand, 'x'.repeat(32));
+  const config = readFileSync(path.join(MONITORING, 'prometheus/prometheus.yml'), 'utf8');
+  assert.ok(config.includes('/run/secrets/metrics_token'));
+  writeFileSync(path.join(dir, 'prometheus.yml'), config.replaceAll('/run/secrets/metrics_token', stand));
+  writeFileSync(path.join(dir, 'alerts.yml'), readFileSync(path.join(MONITORING, 'prometheus/alerts.yml')));
+  const res = await promtool(['check', 'config', path.join(dir, 'prometheus.yml')]);
   assert.equal(res.code, 0, res.stdout + res.stderr);
   assert.match(res.stdout + res.stderr, /SUCCESS: \d+ rules found/);
 });
@@ -141,6 +151,23 @@ test('every metric a dashboard or alert reads is exported by our registries or b
   // And the other way round: the pipeline's own metrics all appear somewhere.
   const unused = Object.values(METRICS).filter((m) => ![m, `${m}_bucket`].some((n) => used.has(n)));
   assert.deepEqual(unused, []);
+});
+
+test('every dashboard has a `node` variable, and every Prometheus selector is filtered by it', () => {
+  for (const { file, json } of dashboards()) {
+    const node = json.templating?.list.find((v) => v.name === 'node');
+    assert.ok(node, `${file}: no node variable`);
+    assert.equal(node.type, 'query');
+    assert.match(node.definition ?? '', /^label_values\(up\{job=~?"[^"]+"\}, instance\)$/, file);
+    assert.ok(node.includeAll && node.multi, `${file}: node should allow All and several`);
+  }
+  for (const { where, expr } of dashboardExprs()) {
+    for (const name of metricNamesIn(expr)) {
+      const uses = expr.split(new RegExp(`(?<![\\w:"])${name}(?![\\w:])`)).length - 1;
+      const filtered = expr.split(`${name}{instance=~"$node"`).length - 1;
+      assert.equal(filtered, uses, `${where}: ${name} is not filtered by $node in ${expr}`);
+    }
+  }
 });
 
 test('the metric-name extractor finds names and ignores functions, labels and keywords', () => {
@@ -246,6 +273,13 @@ test('the Prometheus targets match the processes’ default ports', () => {
     port: 9464,
     refresh_interval: '15s',
   });
+  // The API's and consumers' /metrics answer only METRICS_TOKEN (docs/security.md).
+  for (const name of ['api', 'consumers']) {
+    assert.deepEqual((job(name) as { authorization?: unknown })?.authorization, {
+      type: 'Bearer',
+      credentials_file: '/run/secrets/metrics_token',
+    });
+  }
   assert.deepEqual(job('rabbitmq')?.static_configs?.[0]?.targets, ['rabbitmq:15692']);
   assert.equal(job('rabbitmq')?.metrics_path, '/metrics/per-object');
   const json = readJson<{ panels: unknown[] }>(path.join(DASHBOARDS, 'pipeline.json'));

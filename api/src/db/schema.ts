@@ -1,7 +1,8 @@
-import { JOB_KINDS, type NoteResult, PRIORITIES } from '@notes/contracts';
+import { ATTEMPT_OUTCOMES, JOB_KINDS, type NoteResult, PRIORITIES } from '@notes/contracts';
 import {
   bigint,
   boolean,
+  customType,
   datetime,
   index,
   int,
@@ -11,6 +12,7 @@ import {
   mysqlTable,
   primaryKey,
   text,
+  tinyint,
   varchar,
 } from 'drizzle-orm/mysql-core';
 
@@ -29,16 +31,36 @@ export type NoteStatus = (typeof NOTE_STATUSES)[number];
 export const JOB_STATUSES = ['queued', 'processing', 'processed', 'failed', 'dead', 'discarded', 'skipped'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const users = mysqlTable('users', {
-  id: id().primaryKey(),
-  email: varchar('email', { length: 320 }).notNull().unique('users_email_unique'),
-  name: varchar('name', { length: 200 }).notNull(),
-  passwordHash: varchar('password_hash', { length: 255 }).notNull(),
-  role: mysqlEnum('role', ROLES).notNull().default('user'),
-  disabled: boolean('disabled').notNull().default(false),
-  createdAt: ts('created_at').notNull(),
-  updatedAt: ts('updated_at').notNull(),
+/**
+ * Emails are stored normalised (trim, NFC, lower case: users-repository.ts) and compared
+ * byte for byte: the binary collation keeps `séc@…` and `sec@…` two accounts, where the
+ * database's accent-insensitive default made them one (docs/security.md).
+ */
+const binaryVarchar = customType<{ data: string; config: { length: number } }>({
+  dataType: (config) => `varchar(${config?.length ?? 255}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
 });
+
+export const users = mysqlTable(
+  'users',
+  {
+    id: id().primaryKey(),
+    email: binaryVarchar('email', { length: 320 }).notNull().unique('users_email_unique'),
+    name: varchar('name', { length: 200 }).notNull(),
+    passwordHash: varchar('password_hash', { length: 255 }).notNull(),
+    role: mysqlEnum('role', ROLES).notNull().default('user'),
+    disabled: boolean('disabled').notNull().default(false),
+    /** Tokens carry it as `tv`; raising it revokes every token issued before (docs/security.md). */
+    tokenVersion: int('token_version').notNull().default(0),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    // The console's user list by each sort (docs/data.md); email sorts on its unique key.
+    index('users_created_idx').on(t.createdAt),
+    index('users_name_idx').on(t.name),
+    index('users_role_idx').on(t.role, t.createdAt),
+  ],
+);
 
 export type { NoteResult } from '@notes/contracts';
 
@@ -60,11 +82,21 @@ export const notes = mysqlTable(
     updatedAt: ts('updated_at').notNull(),
     processedAt: ts('processed_at'),
   },
+  // One index per list order (docs/data.md): a user's list by each sort, the console's list by
+  // each sort, and the enum sorts tie-broken by created_at so one index serves both the sort and
+  // the filter. FULLTEXT `notes_search_ft` (title, body) is in the migration: drizzle has no
+  // FULLTEXT index type.
   (t) => [
     index('notes_user_created_idx').on(t.userId, t.createdAt),
     index('notes_user_updated_idx').on(t.userId, t.updatedAt),
-    index('notes_user_status_idx').on(t.userId, t.status),
-    index('notes_status_idx').on(t.status),
+    index('notes_user_title_idx').on(t.userId, t.title),
+    index('notes_user_status_idx').on(t.userId, t.status, t.createdAt),
+    index('notes_user_priority_idx').on(t.userId, t.priority, t.createdAt),
+    index('notes_created_idx').on(t.createdAt),
+    index('notes_updated_idx').on(t.updatedAt),
+    index('notes_title_idx').on(t.title),
+    index('notes_status_idx').on(t.status, t.createdAt),
+    index('notes_priority_idx').on(t.priority, t.createdAt),
   ],
 );
 
@@ -84,16 +116,49 @@ export const jobs = mysqlTable(
     lastError: text('last_error'),
     /** Why the job is dead: the last error, `malformed: …`, `poison: …` or an operator's reason. */
     deadReason: text('dead_reason'),
+    /**
+     * The run the job is in: null for the first, the promotion's token after a promote from the
+     * failure inbox. Callbacks of another run are stale (docs/jobs.md, "Runs").
+     */
+    run: varchar('run', { length: 40 }),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
     startedAt: ts('started_at'),
     finishedAt: ts('finished_at'),
   },
+  // Indexes per list order of the console (docs/data.md). `jobs_status_finished_idx` also
+  // serves retention (finished jobs of a status, oldest first, in small batches) and
+  // `jobs_finished_idx` covers the dashboard's per-minute throughput. FULLTEXT `jobs_errors_ft`
+  // (last_error, dead_reason) is in the migration.
   (t) => [
     index('jobs_note_idx').on(t.noteId, t.createdAt),
     index('jobs_status_idx').on(t.status, t.createdAt),
+    index('jobs_status_finished_idx').on(t.status, t.finishedAt),
+    index('jobs_status_updated_idx').on(t.status, t.updatedAt),
     index('jobs_user_idx').on(t.userId),
+    index('jobs_created_idx').on(t.createdAt),
+    index('jobs_updated_idx').on(t.updatedAt),
+    index('jobs_finished_idx').on(t.finishedAt, t.status),
+    index('jobs_priority_idx').on(t.priority, t.createdAt),
+    index('jobs_kind_idx').on(t.kind, t.createdAt),
   ],
+);
+
+/**
+ * Rows per status of notes and jobs, kept by triggers in the transaction that changes a row
+ * (api/drizzle/0003_data_at_scale.sql), so the dashboard reads a few hundred rows instead of
+ * counting millions. Each connection adds to its own shard (CONNECTION_ID() % 64): concurrent
+ * writers do not queue on one hot row; a status's count is the sum of its shards.
+ */
+export const statusCounts = mysqlTable(
+  'status_counts',
+  {
+    tableName: mysqlEnum('tbl', ['notes', 'jobs']).notNull(),
+    status: varchar('status', { length: 16 }).notNull(),
+    shard: tinyint('shard', { unsigned: true }).notNull(),
+    n: bigint('n', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.tableName, t.status, t.shard] })],
 );
 
 /**
@@ -180,5 +245,79 @@ export const auditLog = mysqlTable(
     detail: json('detail').$type<Record<string, unknown>>(),
     createdAt: ts('created_at').notNull(),
   },
-  (t) => [index('audit_created_idx').on(t.createdAt)],
+  (t) => [
+    index('audit_created_idx').on(t.createdAt),
+    index('audit_action_idx').on(t.action, t.createdAt),
+    index('audit_actor_idx').on(t.actorId, t.createdAt),
+    index('audit_target_idx').on(t.target, t.createdAt),
+  ],
 );
+
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+/**
+ * One row per attempt a consumer finished (docs/jobs.md, "Attempts"): written by the callback
+ * that reports the outcome, in its transaction. Deleted with its job by retention.
+ */
+export const jobAttempts = mysqlTable(
+  'job_attempts',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    jobId: id('job_id').notNull(),
+    number: int('number').notNull(),
+    run: varchar('run', { length: 40 }),
+    startedAt: ts('started_at'),
+    finishedAt: ts('finished_at').notNull(),
+    outcome: mysqlEnum('outcome', ATTEMPT_OUTCOMES).notNull(),
+    errorClass: varchar('error_class', { length: 100 }),
+    errorMessage: text('error_message'),
+    httpStatus: int('http_status'),
+    /** The first 1 KiB of a webhook endpoint's answer. */
+    responseExcerpt: text('response_excerpt'),
+    durationMs: int('duration_ms'),
+    traceId: varchar('trace_id', { length: 32 }),
+  },
+  (t) => [index('attempts_job_idx').on(t.jobId, t.id)],
+);
+
+/**
+ * The failure inbox (docs/jobs.md): every message that reached notes.dlq, drained into the
+ * database, so a selection costs the selection and not the queue. `body` is the message content
+ * as base64 (a malformed message need not be text); `promote_run` marks a promotion under way.
+ */
+export const deadLetters = mysqlTable(
+  'dead_letters',
+  {
+    id: id().primaryKey(),
+    /** Null for a malformed message nobody can tie to a job. */
+    jobId: varchar('job_id', { length: 64 }).unique('dead_letters_job_unique'),
+    kind: varchar('kind', { length: 64 }).notNull(),
+    priority: mysqlEnum('priority', PRIORITIES).notNull(),
+    userId: varchar('user_id', { length: 64 }),
+    groupId: varchar('group_id', { length: 16 }).notNull(),
+    errorClass: varchar('error_class', { length: 100 }).notNull(),
+    /** The error message, normalised (ids, numbers and times replaced) so alike failures group. */
+    message: varchar('message', { length: 500 }).notNull(),
+    reason: text('reason').notNull(),
+    malformed: boolean('malformed').notNull().default(false),
+    attempt: int('attempt').notNull().default(1),
+    body: mediumtext('body').notNull(),
+    headers: json('headers').$type<Record<string, unknown>>().notNull(),
+    deadAt: ts('dead_at').notNull(),
+    promoteRun: varchar('promote_run', { length: 40 }),
+  },
+  (t) => [
+    index('dead_letters_group_idx').on(t.groupId, t.deadAt),
+    index('dead_letters_kind_idx').on(t.kind, t.deadAt),
+    index('dead_letters_user_idx').on(t.userId, t.deadAt),
+    index('dead_letters_dead_at_idx').on(t.deadAt),
+  ],
+);
+
+/** Pause/resume per job kind, read by every consumer (docs/jobs.md, "Control"). */
+export const jobControls = mysqlTable('job_controls', {
+  kind: varchar('kind', { length: 64 }).primaryKey(),
+  paused: boolean('paused').notNull().default(false),
+  changedAt: ts('changed_at').notNull(),
+  changedBy: varchar('changed_by', { length: 255 }),
+});

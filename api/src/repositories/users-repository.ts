@@ -1,18 +1,21 @@
-import { and, asc, count, desc, eq, like, or, type SQL } from 'drizzle-orm';
+import { normalizeEmail } from '@notes/contracts';
+import { and, eq, like, or, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
+import { finishPage, planPage } from '../db/keyset.ts';
 import { type Role, users } from '../db/schema.ts';
+import { cappedCount, type Total } from '../db/totals.ts';
 import type { PublicUser, UserSortField } from '../schemas/auth.ts';
+import { userOrder } from './list-orders.ts';
 
 /**
  * The users table: all SQL about users lives here. Every function takes the database or the
- * caller's transaction first, so a service decides the transaction. Emails are stored
- * lower-cased (callers pass them through `normalizeEmail`), and the column's `_ci` collation
- * makes the unique key case-insensitive as well.
+ * caller's transaction first, so a service decides the transaction. Emails are stored and
+ * looked up in `normalizeEmail`'s form and the column compares them byte for byte.
  */
 
 export type UserRow = typeof users.$inferSelect;
 
-export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+export { normalizeEmail };
 
 /** The public shape: never the password hash. */
 export function toPublicUser(row: UserRow): PublicUser {
@@ -44,6 +47,7 @@ export async function insertUser(db: DbOrTx, user: NewUser): Promise<UserRow> {
     passwordHash: user.passwordHash,
     role: user.role ?? 'user',
     disabled: false,
+    tokenVersion: 0,
     createdAt: user.now,
     updatedAt: user.now,
   };
@@ -70,6 +74,8 @@ export interface UserChanges {
   role?: Role;
   disabled?: boolean;
   passwordHash?: string;
+  /** Raise the token version: every token issued before stops working (docs/security.md). */
+  revokeTokens?: boolean;
 }
 
 /** Applies the given changes; returns the updated row, or null when there is no such user. */
@@ -79,10 +85,11 @@ export async function updateUser(
   changes: UserChanges,
   now = new Date(),
 ): Promise<UserRow | null> {
-  const set = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as UserChanges;
+  const { revokeTokens, ...rest } = changes;
+  const set = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as UserChanges;
   await db
     .update(users)
-    .set({ ...set, updatedAt: now })
+    .set({ ...set, ...(revokeTokens ? { tokenVersion: sql`${users.tokenVersion} + 1` } : {}), updatedAt: now })
     .where(eq(users.id, id));
   return getUserById(db, id);
 }
@@ -90,6 +97,8 @@ export async function updateUser(
 export interface ListUsersQuery {
   limit: number;
   offset: number;
+  /** The previous page's `next_cursor` (keyset paging, docs/data.md). */
+  cursor?: string;
   /** A field, `-` first for descending; default `-created_at`. */
   sort?: `${'' | '-'}${UserSortField}`;
   /** Case-insensitive substring of the name or email. */
@@ -98,43 +107,42 @@ export interface ListUsersQuery {
   disabled?: boolean;
 }
 
-const SORT_COLUMNS = {
-  created_at: users.createdAt,
-  email: users.email,
-  name: users.name,
-  role: users.role,
-} as const;
-
-/** One page of users and the total that match (for the admin console's pagination). */
-export async function listUsers(db: DbOrTx, query: ListUsersQuery): Promise<{ items: UserRow[]; total: number }> {
+/**
+ * One page of users along the sort's index, the next page's cursor and the total that match
+ * (exact up to 10,000). `q` filters the rows the index walk meets: the users table is small
+ * next to notes and jobs (docs/data.md).
+ */
+export async function listUsers(
+  db: DbOrTx,
+  query: ListUsersQuery,
+): Promise<{ items: UserRow[]; nextCursor: string | null } & Total> {
   const filters: SQL[] = [];
   if (query.q) {
-    // The `_ci` collation makes LIKE case-insensitive; the user's own % and _ are literal.
-    const pattern = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const match = or(like(users.name, pattern), like(users.email, pattern));
+    // The name's `_ci` collation makes LIKE case-insensitive; the user's own % and _ are literal.
+    const containing = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    // Emails are stored normalised and compared byte for byte: search in the same form.
+    const match = or(like(users.name, containing(query.q)), like(users.email, containing(normalizeEmail(query.q))));
     if (match) filters.push(match);
   }
   if (query.role) filters.push(eq(users.role, query.role));
   if (query.disabled !== undefined) filters.push(eq(users.disabled, query.disabled));
-  const where = filters.length ? and(...filters) : undefined;
 
   const sort = query.sort ?? '-created_at';
-  const descending = sort.startsWith('-');
-  const column = SORT_COLUMNS[sort.replace(/^-/, '') as UserSortField];
-  const direction = descending ? desc : asc;
-
-  const [items, totals] = await Promise.all([
+  const order = userOrder(sort.replace(/^-/, '') as UserSortField, { role: !!query.role }, (r: UserRow) => r);
+  const request = { ...query, sort };
+  const page = planPage(order, request);
+  const [rows, total] = await Promise.all([
     db
       .select()
-      .from(users)
-      .where(where)
-      // The id breaks ties so pages never overlap or skip rows.
-      .orderBy(direction(column), direction(users.id))
-      .limit(query.limit)
-      .offset(query.offset),
-    db.select({ n: count() }).from(users).where(where),
+      .from(users, order.index ? { forceIndex: order.index } : undefined)
+      .where(and(...filters, page.after))
+      .orderBy(...page.orderBy)
+      .limit(page.fetch)
+      .offset(page.offset),
+    cappedCount(db, users, and(...filters), userOrder('created_at', { role: !!query.role }, (r: UserRow) => r).index),
   ]);
-  return { items, total: totals[0]?.n ?? 0 };
+  const { rows: items, nextCursor } = finishPage(order, request, rows);
+  return { items, nextCursor, ...total };
 }
 
 /** MySQL/MariaDB duplicate key (errno 1062), whether or not drizzle wrapped the driver error. */

@@ -1,7 +1,8 @@
 import type { JobKind, Priority } from '@notes/contracts';
-import { jobs, notes } from '../db/schema.ts';
-import { insertStatements, type WriteTx } from '../db/sql-writer.ts';
+import { jobAttempts, jobs, notes } from '../db/schema.ts';
+import { insertStatements, type RowInsert, rowInsert, type WriteTx } from '../db/sql-writer.ts';
 import {
+  deleteDeadLetters,
   disableWebhook,
   existingMessageKeys,
   findWebhooks,
@@ -44,6 +45,8 @@ export class CallbackBatch {
   readonly #notePatches = new Map<string, Partial<NoteRow>>();
   readonly #enqueues: JobToEnqueue[] = [];
   readonly #disabled = new Map<string, string>();
+  readonly #attempts: RowInsert[] = [];
+  readonly #settledDeadLetters: string[] = [];
 
   readonly #claimed: Set<string>;
 
@@ -125,6 +128,16 @@ export class CallbackBatch {
     if (!this.#disabled.has(id)) this.#disabled.set(id, reason);
   }
 
+  /** Keeps one finished attempt (docs/jobs.md, "Attempts"); written with the batch. */
+  recordAttempt(row: typeof jobAttempts.$inferInsert): void {
+    this.#attempts.push(rowInsert(jobAttempts, row));
+  }
+
+  /** The job's dead letter leaves the failure inbox: its promotion took effect. */
+  dropDeadLetter(jobId: string): void {
+    this.#settledDeadLetters.push(jobId);
+  }
+
   enqueue(job: JobToEnqueue & { kind: JobKind }): void {
     this.#enqueues.push(job);
     this.after.enqueued.set(job.priority, (this.after.enqueued.get(job.priority) ?? 0) + 1);
@@ -140,6 +153,8 @@ export class CallbackBatch {
     for (const s of updateRows(jobs, this.#jobPatches)) tx.defer(s);
     for (const s of updateRows(notes, this.#notePatches)) tx.defer(s);
     for (const [id, reason] of this.#disabled) tx.defer(disableWebhook(id, this.now, reason));
+    for (const s of insertStatements(this.#attempts)) tx.defer(s);
+    if (this.#settledDeadLetters.length > 0) tx.defer(deleteDeadLetters(this.#settledDeadLetters));
     const inserts = this.#enqueues.flatMap((job) => jobInserts(job, this.now).inserts);
     for (const s of insertStatements(inserts)) tx.defer(s);
   }

@@ -1,6 +1,6 @@
-import type { App } from '../../app.ts';
+import type { App } from '../../app-types.ts';
 import { AdminWebhookListQuery, AdminWebhookListSchema } from '../../schemas/webhooks.ts';
-import type { AdminRouteOptions } from './index.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 
 /** Every user's webhook endpoints, so an operator sees which were disabled after a 410 Gone. */
 export default async function webhookRoutes(app: App, { service }: AdminRouteOptions) {
