@@ -6,6 +6,7 @@ import { migrateDatabase } from './db/client.ts';
 import { EmailCollisionError } from './db/email-normalisation.ts';
 import { createDeps } from './deps.ts';
 import { AdminBootstrapRefusedError, ensureAdmin } from './services/admin-bootstrap.ts';
+import { DlqDrainer } from './services/dlq-drainer.ts';
 import { startMaintenance } from './services/maintenance.ts';
 
 const DRAIN_MS = 1000;
@@ -17,6 +18,9 @@ async function main() {
   const deps = await createDeps(config);
   await ensureAdmin(config, deps.database, deps.logger);
   const maintenance = startMaintenance(deps);
+  // notes.dlq is only the transport: dead messages live in the failure inbox (docs/jobs.md).
+  const drainer = new DlqDrainer(deps);
+  drainer.start();
   // Only on a loopback HOST outside production (config.ts refuses elsewhere): docs/security.md.
   if (config.auth.usingDevSecret) deps.logger.warn('JWT_SECRET is not set: using the development secret');
   if (config.service.acceptsDevKey) {
@@ -34,6 +38,7 @@ async function main() {
     await sleep(Math.min(DRAIN_MS, config.shutdownTimeoutMs / 4));
     await app.close();
     await maintenance.stop();
+    await drainer.stop();
     await deps.close();
     await shutdownTelemetry();
   });

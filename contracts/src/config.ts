@@ -74,6 +74,10 @@ const Env = Type.Object({
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
   /** Sent outbox rows, expired fences and processed-message keys older than this are deleted. */
   RETENTION_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 48 }),
+  /** Finished jobs (processed, skipped, discarded) and their attempts are deleted after this. */
+  JOB_RETENTION_HOURS: Type.Integer({ minimum: 1, maximum: 87600, default: 168 }),
+  /** Dead jobs not promoted or discarded are deleted (with their dead letters) after this. */
+  DEAD_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30 }),
   /** Writes per second per user (token bucket refill), shared by every API instance; 0: off. */
   USER_WRITE_RATE: Type.Number({ minimum: 0, maximum: 1_000_000, default: 100 }),
   /** Writes a user may make at once before the rate applies (the bucket's size). */
@@ -146,6 +150,9 @@ export interface Config {
   traceUrlTemplate: string | null;
   outboxPollMs: number;
   retentionHours: number;
+  /** docs/jobs.md, "Retention". */
+  jobRetentionHours: number;
+  deadRetentionDays: number;
   /** Per-user and per-address limits (docs/isolation.md). A rate of 0 turns that limit off. */
   limits: {
     userWriteRate: number;
@@ -239,6 +246,8 @@ export function loadConfig(
     traceUrlTemplate: e.TRACE_URL_TEMPLATE ?? null,
     outboxPollMs: e.OUTBOX_POLL_MS,
     retentionHours: e.RETENTION_HOURS,
+    jobRetentionHours: e.JOB_RETENTION_HOURS,
+    deadRetentionDays: e.DEAD_RETENTION_DAYS,
     limits: {
       userWriteRate: e.USER_WRITE_RATE,
       userWriteBurst: e.USER_WRITE_BURST,

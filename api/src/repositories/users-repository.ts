@@ -139,7 +139,7 @@ export async function listUsers(
       .orderBy(...page.orderBy)
       .limit(page.fetch)
       .offset(page.offset),
-    cappedCount(db, users, and(...filters)),
+    cappedCount(db, users, and(...filters), userOrder('created_at', { role: !!query.role }, (r: UserRow) => r).index),
   ]);
   const { rows: items, nextCursor } = finishPage(order, request, rows);
   return { items, nextCursor, ...total };
