@@ -1,3 +1,4 @@
+import { normalizeEmail } from '@notes/contracts';
 import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
 import { fulltextMatch } from '../db/fulltext.ts';
@@ -74,7 +75,7 @@ async function ownerId(db: DbOrTx, user: string): Promise<string | null> {
   const [row] = await db
     .select({ id: users.id })
     .from(users)
-    .where(eq(users.email, user.trim().toLowerCase()))
+    .where(eq(users.email, normalizeEmail(user)))
     .limit(1);
   return row?.id ?? null;
 }
