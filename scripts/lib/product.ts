@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { generateServiceKeyPair } from '@notes/contracts';
 import { createTestNamespace, freePort, type TestNamespace } from '@notes/contracts/testing';
 import mysql from 'mysql2/promise';
 import { ApiClient } from './api-client.ts';
@@ -46,6 +47,7 @@ export class ProductStartError extends Error {
 }
 
 function productEnv(ns: TestNamespace, port: number, consumerPort: number, opts: StartOptions): NodeJS.ProcessEnv {
+  const serviceKeys = generateServiceKeyPair();
   // The namespace's test tuning (fast retries, small pool, quick polls) is dropped: the bench
   // measures the product as it ships, in production mode.
   const { RETRY_DELAYS_MS: _r, OUTBOX_POLL_MS: _o, DB_POOL_SIZE: _d, ...nsEnv } = ns.env;
@@ -54,6 +56,9 @@ function productEnv(ns: TestNamespace, port: number, consumerPort: number, opts:
     ...nsEnv,
     NODE_ENV: 'production',
     JWT_SECRET: randomBytes(32).toString('hex'),
+    // Production requires the service identity's keys; a fresh pair per run.
+    SERVICE_PRIVATE_KEY: serviceKeys.privateKey,
+    SERVICE_PUBLIC_KEYS: serviceKeys.publicKey,
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     PORT: String(port),
