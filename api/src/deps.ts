@@ -4,6 +4,7 @@ import { createDatabase } from './db/client.ts';
 import { createLogger } from './logger.ts';
 import { createApiMetrics } from './metrics.ts';
 import { connectRedis, createRedis } from './plugins/external/redis.ts';
+import { countLetters } from './repositories/failure-inbox-repository.ts';
 import { EventPublisher } from './services/events.ts';
 import { OutboxRelay } from './services/outbox-relay.ts';
 
@@ -30,6 +31,7 @@ export async function createDeps(config: Config): Promise<AppDeps & { close(): P
     },
   );
   metrics.setOutboxProbe(() => outbox.state());
+  metrics.setFailureInboxProbe(() => countLetters(database.db));
   amqp.start();
   outbox.start();
   return {
