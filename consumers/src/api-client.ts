@@ -73,6 +73,7 @@ const TOKEN_RENEW_MS = 30 * 60 * 1000;
  */
 export class ApiClient {
   readonly #baseUrl: string;
+  /** The service private key (docs/security.md): it signs service tokens and nothing else. */
   readonly #secret: string;
   readonly #timeoutMs: number;
   readonly #breaker: CircuitBreaker<[Call], unknown>;
@@ -89,7 +90,7 @@ export class ApiClient {
     opts: ApiClientOptions = {},
   ) {
     this.#baseUrl = config.consumer.apiUrl;
-    this.#secret = config.auth.jwtSecret;
+    this.#secret = config.service.privateKey;
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#breaker = new CircuitBreaker((call: Call) => this.#post(call), {
       timeout: false, // #post has its own timeout, which also aborts the request

@@ -78,6 +78,7 @@ export class ConsumerProcess {
         api: () => this.api.ping(),
       },
       this.metrics.registry,
+      config.metricsToken,
     );
     this.metrics.setQueueProbe(() => this.#queueStats());
   }

@@ -2,6 +2,7 @@ import { ATTEMPT_OUTCOMES, JOB_KINDS, type NoteResult, PRIORITIES } from '@notes
 import {
   bigint,
   boolean,
+  customType,
   datetime,
   index,
   int,
@@ -30,15 +31,26 @@ export type NoteStatus = (typeof NOTE_STATUSES)[number];
 export const JOB_STATUSES = ['queued', 'processing', 'processed', 'failed', 'dead', 'discarded', 'skipped'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
+/**
+ * Emails are stored normalised (trim, NFC, lower case: users-repository.ts) and compared
+ * byte for byte: the binary collation keeps `séc@…` and `sec@…` two accounts, where the
+ * database's accent-insensitive default made them one (docs/security.md).
+ */
+const binaryVarchar = customType<{ data: string; config: { length: number } }>({
+  dataType: (config) => `varchar(${config?.length ?? 255}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+});
+
 export const users = mysqlTable(
   'users',
   {
     id: id().primaryKey(),
-    email: varchar('email', { length: 320 }).notNull().unique('users_email_unique'),
+    email: binaryVarchar('email', { length: 320 }).notNull().unique('users_email_unique'),
     name: varchar('name', { length: 200 }).notNull(),
     passwordHash: varchar('password_hash', { length: 255 }).notNull(),
     role: mysqlEnum('role', ROLES).notNull().default('user'),
     disabled: boolean('disabled').notNull().default(false),
+    /** Tokens carry it as `tv`; raising it revokes every token issued before (docs/security.md). */
+    tokenVersion: int('token_version').notNull().default(0),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
   },

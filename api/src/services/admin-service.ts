@@ -208,7 +208,11 @@ export class AdminService {
     const updated = await this.db.transaction(async (tx) => {
       const before = await getUserById(tx, id);
       if (!before || before.role === 'service') throw new NotFoundError(`No user ${id}.`);
-      const after = await updateUser(tx, id, { role: patch.role, disabled: patch.disabled });
+      // A new role or a disable revokes the account's tokens (docs/security.md); re-enabling
+      // does not bring back the tokens the disable revoked.
+      const revokeTokens =
+        (patch.role !== undefined && patch.role !== before.role) || (patch.disabled === true && !before.disabled);
+      const after = await updateUser(tx, id, { role: patch.role, disabled: patch.disabled, revokeTokens });
       if (!after) throw new NotFoundError(`No user ${id}.`);
       await recordAudit(tx, this.deps.logger, {
         actorId,
