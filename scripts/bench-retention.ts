@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDatabase } from '@notes/api/db/client.ts';
-import { runMaintenanceOnce } from '@notes/api/services/maintenance.ts';
+import { pruneFinishedJobs } from '@notes/api/repositories/retention-repository.ts';
+import { RETENTION_BATCH, RETENTION_PAUSE_MS } from '@notes/api/services/maintenance.ts';
 import { loadConfig } from '@notes/contracts';
 import mysql from 'mysql2/promise';
 import { startProduct } from './lib/product.ts';
@@ -96,11 +97,17 @@ async function main() {
     let pruned = 0;
     let stop = false;
     const t0 = performance.now();
+    // The maintenance pass's own loop (maintenance.ts: batches of RETENTION_BATCH, a pause between
+    // them, READ COMMITTED), counted batch by batch and not capped per pass.
+    const conn = await database.pool.getConnection();
+    await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    const cutoff = new Date(Date.now() - config.jobRetentionHours * 3_600_000);
     const pruning = (async () => {
       while (!stop) {
-        const r = await runMaintenanceOnce({ config, database, logger: silent });
-        pruned += r.finishedJobs;
-        if (r.finishedJobs === 0) break;
+        const n = await pruneFinishedJobs(conn, cutoff, RETENTION_BATCH);
+        pruned += n;
+        if (n < RETENTION_BATCH) break;
+        await new Promise((r) => setTimeout(r, RETENTION_PAUSE_MS));
       }
     })();
     log('run 2: while the backlog is pruned');
@@ -109,6 +116,7 @@ async function main() {
     const seconds = (performance.now() - t0) / 1000;
     stop = true;
     await pruning;
+    conn.release();
     await database.close();
     const report = {
       backlog: BACKLOG,
