@@ -30,9 +30,6 @@ const { values } = parseArgs({
 const BACKLOG = Number(values.backlog);
 const BENCH = fileURLToPath(new URL('./bench.ts', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Parameters<
-  typeof runMaintenanceOnce
->[0]['logger'];
 
 interface Run {
   p50: number;
