@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { createDatabase } from '@notes/api/db/client.ts';
 import { pruneFinishedJobs } from '@notes/api/repositories/retention-repository.ts';
 import { RETENTION_BATCH, RETENTION_PAUSE_MS } from '@notes/api/services/maintenance.ts';
-import { loadConfig } from '@notes/contracts';
+import { generateServiceKeyPair, loadConfig } from '@notes/contracts';
 import mysql from 'mysql2/promise';
 import { startProduct } from './lib/product.ts';
 
@@ -82,7 +82,12 @@ async function seed(databaseUrl: string): Promise<void> {
 
 async function main() {
   // The product's own maintenance keeps everything: only this script's passes prune.
-  const product = await startProduct({ consumers: 1, env: { JOB_RETENTION_HOURS: '87600' }, log });
+  const keys = generateServiceKeyPair();
+  const product = await startProduct({
+    consumers: 1,
+    env: { JOB_RETENTION_HOURS: '87600', SERVICE_PRIVATE_KEY: keys.privateKey, SERVICE_PUBLIC_KEYS: keys.publicKey },
+    log,
+  });
   try {
     const databaseUrl = product.databaseUrl as string;
     await seed(databaseUrl);
