@@ -112,6 +112,10 @@ export class JobCallbacks {
           batch.skip(job, 'the webhook endpoint was deleted');
           return answer({ proceed: false, reason: 'deleted' });
         }
+        if (webhook?.disabledAt) {
+          batch.skip(job, `the webhook endpoint is disabled: ${webhook.disabledReason ?? 'gone'}`);
+          return answer({ proceed: false, reason: 'disabled' });
+        }
         const current = { job, note };
         if (fresh) {
           const attempts = item.attempt;
@@ -246,6 +250,10 @@ export class JobCallbacks {
             finishedAt: now,
             updatedAt: now,
           });
+          // Standard Webhooks: an endpoint answering 410 Gone wants no more deliveries.
+          if (item.webhook_gone && job.kind === 'webhook.deliver' && job.webhookId) {
+            batch.disableWebhook(job.webhookId, `410 Gone (delivery ${job.id})`);
+          }
           if (owned) {
             const dead = batch.patchNote(owned, { status: 'dead', lastError: item.error, attempts: item.attempt });
             batch.after.events.push({ userId: owned.userId, type: 'note.dead', data: toNote(dead) });
