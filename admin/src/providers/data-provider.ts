@@ -1,3 +1,10 @@
+import {
+  MAX_PAGE,
+  type PromoteBody,
+  type PromoteResult,
+  type QueuesResponse,
+  type StatsResponse,
+} from '@notes/contracts/wire';
 import type { DataProvider, GetListParams, GetManyReferenceParams, Identifier, RaRecord } from 'react-admin';
 import type { ApiClient, QueryValue } from './http.ts';
 
@@ -7,20 +14,11 @@ export interface ListResponse<T> {
   total: number;
 }
 
-export interface PromoteRequest {
-  job_ids?: string[];
-  filter?: { kind?: string; priority?: string; note_id?: string; q?: string };
-  dry_run?: boolean;
-}
-
-export interface PromoteResult {
-  dry_run: boolean;
-  matched: number;
-  promoted: number;
-  skipped: number;
-  missing: number;
-  job_ids: string[];
-}
+/** The admin API's shapes, from the contracts the API validates with (no hand-kept twins). */
+export type PromoteRequest = PromoteBody;
+export type { PromoteResult };
+export type Stats = StatsResponse;
+export type Queues = QueuesResponse;
 
 /** The admin API's extra operations, beside react-admin's CRUD methods. */
 export interface AdminDataProvider extends DataProvider {
@@ -30,37 +28,12 @@ export interface AdminDataProvider extends DataProvider {
   discardDlq(ids: Identifier[], reason?: string): Promise<{ discarded: Identifier[]; failed: Identifier[] }>;
 }
 
-export interface Stats {
-  notes: { total: number; by_status: Record<string, number> };
-  jobs: { total: number; by_status: Record<string, number> };
-  throughput: {
-    window_minutes: number;
-    per_minute: number;
-    minutes: { minute: string; finished: number; processed: number; dead: number }[];
-  };
-  dlq: { jobs: number; messages: number | null };
-  generated_at: string;
-}
-
-export interface Queues {
-  connected: boolean;
-  queues: {
-    name: string;
-    role: 'work' | 'retry' | 'dead';
-    ready: number | null;
-    unacked: number | null;
-    consumers: number | null;
-    error?: string;
-  }[];
-  in_flight_jobs: number;
-}
-
 /** Resources whose API path differs from their name would go here; today they all match. */
 const path = (resource: string) => `/api/admin/${encodeURIComponent(resource)}`;
 const one = (resource: string, id: Identifier) => `${path(resource)}/${encodeURIComponent(String(id))}`;
 
 /** The API's page size cap: react-admin's "show 250 per page" would be a 400. */
-export const MAX_PAGE = 100;
+export { MAX_PAGE };
 
 /**
  * react-admin's list parameters → our query string: `limit`/`offset`, `sort=[-]field`, each

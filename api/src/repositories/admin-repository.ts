@@ -1,7 +1,3 @@
-import { and, asc, count, desc, eq, gte, inArray, like, or, type SQL, sql } from 'drizzle-orm';
-import type { MySqlColumn } from 'drizzle-orm/mysql-core';
-import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
-import { auditLog, type JobStatus, jobs, type NoteResult, type NoteStatus, notes, users } from '../db/schema.ts';
 import type {
   AdminJob,
   AdminNote,
@@ -11,7 +7,11 @@ import type {
   DlqListQuery,
   JobListQuery,
   NoteListQuery,
-} from '../schemas/admin.ts';
+} from '@notes/contracts/admin-api';
+import { and, asc, count, desc, eq, gte, inArray, like, or, type SQL, sql } from 'drizzle-orm';
+import type { MySqlColumn } from 'drizzle-orm/mysql-core';
+import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
+import { auditLog, type JobStatus, jobs, type NoteResult, type NoteStatus, notes, users } from '../db/schema.ts';
 
 /**
  * The admin console's reads across every user, and the audit log. All SQL for the admin API

@@ -1,7 +1,7 @@
+import type { PublicUser, UserSortField } from '@notes/contracts/auth-api';
 import { and, asc, count, desc, eq, like, or, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
 import { type Role, users } from '../db/schema.ts';
-import type { PublicUser, UserSortField } from '../schemas/auth.ts';
 
 /**
  * The users table: all SQL about users lives here. Every function takes the database or the

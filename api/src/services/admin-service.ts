@@ -1,11 +1,4 @@
 import { type Config, QUEUES, retryQueueName } from '@notes/contracts';
-import type { ChannelModel } from 'amqplib';
-import type { Logger } from 'pino';
-import type { Database } from '../db/client.ts';
-import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
-import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors/index.ts';
-import * as repo from '../repositories/admin-repository.ts';
-import { getUserById, listUsers, type UserRow, updateUser } from '../repositories/users-repository.ts';
 import type {
   AdminNoteDetail,
   AdminUser,
@@ -20,7 +13,14 @@ import type {
   StatsResponse,
   UserListQuery,
   UserPatch,
-} from '../schemas/admin.ts';
+} from '@notes/contracts/admin-api';
+import type { ChannelModel } from 'amqplib';
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.ts';
+import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
+import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors/index.ts';
+import * as repo from '../repositories/admin-repository.ts';
+import { getUserById, listUsers, type UserRow, updateUser } from '../repositories/users-repository.ts';
 import { AUDIT_ACTIONS, recordAudit } from './audit-service.ts';
 import { discardDlq, promoteDlq } from './dlq-service.ts';
 

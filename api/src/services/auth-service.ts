@@ -1,4 +1,12 @@
 import { SERVICE_SUBJECT } from '@notes/contracts';
+import type {
+  AuthResult,
+  AuthUser,
+  LoginBody,
+  PublicUser,
+  RegisterBody,
+  ServiceIdentity,
+} from '@notes/contracts/auth-api';
 import * as argon2 from 'argon2';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../db/client.ts';
@@ -11,7 +19,6 @@ import {
   toPublicUser,
   updateUser,
 } from '../repositories/users-repository.ts';
-import type { AuthResult, AuthUser, LoginBody, PublicUser, RegisterBody, ServiceIdentity } from '../schemas/auth.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 
 /**

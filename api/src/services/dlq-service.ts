@@ -135,7 +135,7 @@ async function withChannel<T>(
 function republish(ch: ConfirmChannel, msg: Message, d: Described, returned: Set<string>): Promise<void> {
   const headers: Record<string, unknown> = { ...(msg.properties.headers ?? {}) };
   for (const h of DEAD_HEADERS) delete headers[h];
-  // A new run: the consumers scope their processed-message keys by it (schemas/internal.ts).
+  // A new run: the consumers scope their processed-message keys by it (contracts/src/callbacks.ts).
   headers[HEADERS.promotedAt] = new Date().toISOString();
   const jobId = d.jobId ?? String(msg.properties.messageId ?? '');
   const options = jobPublishOptions({ jobId, kind: d.kind, priority: d.priority, attempt: 1, headers });

@@ -1,11 +1,4 @@
 import type { JobKind, Priority } from '@notes/contracts';
-import type { Logger } from 'pino';
-import type { Database } from '../db/client.ts';
-import type { JobStatus, NoteResult } from '../db/schema.ts';
-import type { WriteTx } from '../db/sql-writer.ts';
-import { BadRequestError } from '../errors/index.ts';
-import { type JobRow, type NoteRow, subscribedByUser } from '../repositories/callbacks-repository.ts';
-import { toNote } from '../repositories/notes-repository.ts';
 import type {
   CompleteBody,
   CompleteItem,
@@ -21,7 +14,14 @@ import type {
   StartItem,
   StartItemResponse,
   StartResponse,
-} from '../schemas/internal.ts';
+} from '@notes/contracts/callbacks';
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.ts';
+import type { JobStatus, NoteResult } from '../db/schema.ts';
+import type { WriteTx } from '../db/sql-writer.ts';
+import { BadRequestError } from '../errors/index.ts';
+import { type JobRow, type NoteRow, subscribedByUser } from '../repositories/callbacks-repository.ts';
+import { toNote } from '../repositories/notes-repository.ts';
 import { type AfterCommit, CallbackBatch, messageKey } from './callback-batch.ts';
 import type { EventPublisher } from './events.ts';
 import type { OutboxNotifier } from './job-enqueue.ts';

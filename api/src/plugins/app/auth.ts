@@ -1,12 +1,12 @@
 import fastifyJwt from '@fastify/jwt';
 import { type Config, SERVICE_SUBJECT } from '@notes/contracts';
+import type { AuthUser } from '@notes/contracts/auth-api';
 import { eq } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Database } from '../../db/client.ts';
 import { ROLES, type Role, users } from '../../db/schema.ts';
 import { ForbiddenError, UnauthorizedError } from '../../errors/index.ts';
-import type { AuthUser } from '../../schemas/auth.ts';
 
 export type { AuthUser };
 

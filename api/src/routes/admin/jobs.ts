@@ -1,5 +1,5 @@
+import { AdminJob, IdParams, JobListQuery, listOf } from '@notes/contracts/admin-api';
 import type { App } from '../../app-types.ts';
-import { AdminJob, IdParams, JobListQuery, listOf } from '../../schemas/admin.ts';
 import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];

@@ -1,5 +1,5 @@
+import { AdminNote, AdminNoteDetail, IdParams, listOf, NoteListQuery } from '@notes/contracts/admin-api';
 import type { App } from '../../app-types.ts';
-import { AdminNote, AdminNoteDetail, IdParams, listOf, NoteListQuery } from '../../schemas/admin.ts';
 import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];

@@ -1,5 +1,5 @@
+import { AdminUser, IdParams, listOf, UserListQuery, UserPatch } from '@notes/contracts/admin-api';
 import type { App } from '../../app-types.ts';
-import { AdminUser, IdParams, listOf, UserListQuery, UserPatch } from '../../schemas/admin.ts';
 import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];

@@ -1,5 +1,5 @@
+import { AuthResultSchema, LoginBodySchema, MeSchema, RegisterBodySchema } from '@notes/contracts/auth-api';
 import type { App, AppDeps } from '../../app-types.ts';
-import { AuthResultSchema, LoginBodySchema, MeSchema, RegisterBodySchema } from '../../schemas/auth.ts';
 import { AuthService } from '../../services/auth-service.ts';
 import { LoginThrottle } from '../../services/login-throttle.ts';
 

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { ROLES, type Role } from '../db/schema.ts';
+import { ROLES, type Role } from './statuses.ts';
 
 /**
  * Users and auth (contract section 3). These schemas validate requests (strictly: unknown
@@ -13,7 +13,7 @@ export const PASSWORD_MAX_LENGTH = 1024;
 
 const Email = Type.String({ format: 'email', maxLength: 320, description: 'Compared case-insensitively.' });
 
-/** The database's roles, as one enum (schema.ts holds the list). */
+/** The roles, as one enum (statuses.ts holds the list). */
 export const RoleSchema = Type.Unsafe<Role>({
   type: 'string',
   enum: [...ROLES],

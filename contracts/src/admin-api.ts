@@ -1,7 +1,9 @@
-import { JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
-import { USER_SORT_FIELDS } from './auth.ts';
+import { USER_SORT_FIELDS } from './auth-api.ts';
+import { JOB_KINDS } from './job-message.ts';
+import { NoteResult } from './note-result.ts';
+import { PRIORITIES } from './priorities.ts';
+import { JOB_STATUSES, NOTE_STATUSES } from './statuses.ts';
 
 /**
  * The admin API's shapes (contract 7 and 11). Lists answer `{data, total}` like the user API;
