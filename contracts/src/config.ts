@@ -51,6 +51,13 @@ type Env = Static<typeof Env>;
 
 const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret';
 
+/** Every variable loadConfig reads, with its default: docs/configuration.md lists each one (a test checks). */
+export const CONFIG_VARIABLES: readonly { name: string; default: unknown }[] = Object.freeze(
+  Object.entries(Env.properties).map(([name, schema]) =>
+    Object.freeze({ name, default: (schema as { default?: unknown }).default }),
+  ),
+);
+
 export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
