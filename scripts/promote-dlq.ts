@@ -42,7 +42,7 @@ async function run(args: PromoteArgs, config: Config): Promise<number> {
   );
   try {
     const summary = await promoteDlq({
-      amqpUrl: config.amqp.url,
+      amqpUrl: config.amqp.urls,
       database,
       config,
       dryRun: args.dryRun,

@@ -16,7 +16,7 @@ export async function createDeps(config: Config): Promise<AppDeps & { close(): P
   const database = createDatabase(config);
   const redis = createRedis(config);
   await connectRedis(redis).catch((err) => logger.warn({ err }, 'redis not reachable at start; continuing'));
-  const amqp = new AmqpConnection(config.amqp.url, { name: 'notes-api', logger });
+  const amqp = new AmqpConnection(config.amqp.urls, { name: 'notes-api', logger });
   const events = new EventPublisher(redis, logger);
   const metrics = createApiMetrics();
   const outbox = new OutboxRelay(

@@ -46,7 +46,7 @@ export class ConsumerProcess {
     const registry = new HandlerRegistry(
       opts.handlers ?? [noteProcessHandler, createWebhookDeliverHandler((args) => this.#deliverer.deliver(args))],
     );
-    this.amqp = new AmqpConnection(config.amqp.url, { name: `notes-consumer-${process.pid}`, logger: this.logger });
+    this.amqp = new AmqpConnection(config.amqp.urls, { name: `notes-consumer-${process.pid}`, logger: this.logger });
     this.consumer = new JobConsumer(
       { config, logger: this.logger, amqp: this.amqp, api: this.api, registry, metrics: this.metrics },
       opts.consumer,
@@ -69,7 +69,8 @@ export class ConsumerProcess {
     this.#starting ??= (async () => {
       this.amqp.start();
       this.consumer.start();
-      this.#port = await this.#health.listen(this.config.consumer.port);
+      // HOST, like the API's: in a container Prometheus scrapes from another address (docs/scaling.md).
+      this.#port = await this.#health.listen(this.config.consumer.port, this.config.http.host);
       this.logger.info({ port: this.#port }, 'consumer started');
     })();
     return this.#starting;

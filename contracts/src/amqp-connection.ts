@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import amqp, { type ChannelModel } from 'amqplib';
+import amqp, { type ChannelModel, type Options } from 'amqplib';
 
 export interface AmqpLogger {
   info(obj: object, msg?: string): void;
@@ -20,22 +20,58 @@ export interface AmqpConnectionOptions {
 type Events = { connected: [ChannelModel]; disconnected: [Error | undefined] };
 
 /**
+ * The nodes named by an `AMQP_URL` value: one URL or several separated by commas (the nodes of a
+ * cluster, docs/scaling.md). Blank entries are ignored.
+ */
+export function amqpUrls(value: string | readonly string[]): string[] {
+  const list = typeof value === 'string' ? value.split(',') : [...value];
+  return list.map((u) => u.trim()).filter((u) => u !== '');
+}
+
+/**
+ * One connection to the first node that answers, trying each in turn (for short-lived
+ * connections: scripts, one-off DLQ operations). Rejects with the last node's error.
+ */
+export async function connectFirst(
+  urls: string | readonly string[],
+  options: Options.Connect & { timeout?: number; clientProperties?: Record<string, unknown> } = {},
+): Promise<ChannelModel> {
+  const nodes = amqpUrls(urls);
+  let last: unknown = new Error('no RabbitMQ node configured');
+  for (const url of nodes) {
+    try {
+      return await amqp.connect(url, { timeout: 5000, ...options });
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+/**
  * One AMQP connection that reconnects by itself. Owners listen for `connected` to open their
  * channels (and re-assert topology) and `disconnected` to drop them: a channel, and any delivery
  * tag from it, never survives its connection. We keep this loop small and our own: the outbox
  * holds unsent messages durably, so nothing needs buffering in memory here.
+ *
+ * Given several nodes (a cluster), each attempt goes to the next node in turn, starting from a
+ * random one so that many processes spread over the cluster; a node that dies costs one
+ * reconnect to a survivor, with the same backoff as a single node's restart.
  */
 export class AmqpConnection extends EventEmitter<Events> {
-  #url: string;
+  readonly #urls: string[];
+  #next: number;
   #opts: Required<AmqpConnectionOptions>;
   #conn: ChannelModel | null = null;
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
 
-  constructor(url: string, opts: AmqpConnectionOptions) {
+  constructor(url: string | readonly string[], opts: AmqpConnectionOptions) {
     super();
-    this.#url = url;
+    this.#urls = amqpUrls(url);
+    if (this.#urls.length === 0) throw new Error('AmqpConnection needs at least one URL');
+    this.#next = Math.floor(Math.random() * this.#urls.length);
     this.#opts = { minDelayMs: 200, maxDelayMs: 5000, heartbeatSeconds: 10, ...opts };
   }
 
@@ -46,6 +82,13 @@ export class AmqpConnection extends EventEmitter<Events> {
   get connected(): boolean {
     return this.#conn !== null;
   }
+
+  /** The node the connection is on now (null while disconnected). */
+  get node(): string | null {
+    return this.#node;
+  }
+
+  #node: string | null = null;
 
   /** Starts connecting in the background; does not wait for the broker. Idempotent. */
   start(): void {
@@ -72,9 +115,13 @@ export class AmqpConnection extends EventEmitter<Events> {
 
   async #run(): Promise<void> {
     let delay = this.#opts.minDelayMs;
+    // Failed attempts in this round; a round tries every node once before backing off.
+    let failed = 0;
     while (this.#running) {
+      const url = this.#urls[this.#next % this.#urls.length] as string;
+      this.#next = (this.#next + 1) % this.#urls.length;
       try {
-        const conn = await amqp.connect(withHeartbeat(this.#url, this.#opts.heartbeatSeconds), {
+        const conn = await amqp.connect(withHeartbeat(url, this.#opts.heartbeatSeconds), {
           clientProperties: { connection_name: this.#opts.name },
           timeout: 5000,
         });
@@ -87,17 +134,23 @@ export class AmqpConnection extends EventEmitter<Events> {
           break;
         }
         this.#conn = conn;
+        this.#node = hostOf(url);
+        failed = 0;
         delay = this.#opts.minDelayMs;
-        this.#opts.logger.info({ connection: this.#opts.name }, 'amqp connected');
+        this.#opts.logger.info({ connection: this.#opts.name, node: this.#node }, 'amqp connected');
         this.#safeEmit('connected', conn);
         const err = await closed;
         this.#conn = null;
+        this.#node = null;
         if (!this.#running) break;
         this.#opts.logger.warn({ err }, 'amqp connection closed; reconnecting');
         this.#safeEmit('disconnected', err);
       } catch (err) {
-        this.#opts.logger.warn({ err, retryInMs: delay }, 'amqp connect failed');
+        this.#opts.logger.warn({ err, node: hostOf(url), retryInMs: delay }, 'amqp connect failed');
+        // Another node may be up: try it at once, and back off only after a full round failed.
+        if (++failed < this.#urls.length) continue;
       }
+      failed = 0;
       if (!this.#running) break;
       await Promise.race([sleep(delay * (0.75 + Math.random() / 2)), new Promise<void>((r) => (this.#wake = r))]);
       delay = Math.min(delay * 2, this.#opts.maxDelayMs);
@@ -122,6 +175,15 @@ export class AmqpConnection extends EventEmitter<Events> {
     this.#conn = null;
     if (conn) await conn.close().catch(() => {});
     await this.#loop;
+  }
+}
+
+/** host:port of a node's URL, for logs (never the credentials). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'unknown';
   }
 }
 

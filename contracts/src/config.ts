@@ -18,7 +18,13 @@ const Env = Type.Object({
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
   /** Every Redis key and channel starts with this; tests give each run its own. */
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'np:' }),
-  AMQP_URL: Type.String({ pattern: '^amqps?://', default: 'amqp://guest:guest@127.0.0.1:5672' }),
+  /** One node, or the nodes of a cluster separated by commas (each process fails over among them). */
+  AMQP_URL: Type.String({
+    pattern: '^\\s*amqps?://[^,\\s]+\\s*(,\\s*amqps?://[^,\\s]+\\s*)*$',
+    default: 'amqp://guest:guest@127.0.0.1:5672',
+  }),
+  /** `classic` (one node's priority queue) or `quorum` (replicated; docs/scaling.md). */
+  QUEUE_TYPE: Type.Union([Type.Literal('classic'), Type.Literal('quorum')], { default: 'classic' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   CONSUMER_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
@@ -48,6 +54,7 @@ const Env = Type.Object({
   RETENTION_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 48 }),
 });
 type Env = Static<typeof Env>;
+export type QueueType = Env['QUEUE_TYPE'];
 
 const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret';
 
@@ -63,7 +70,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   database: { url: string; name: string; serverUrl: string; poolSize: number };
   redis: { url: string; keyPrefix: string };
-  amqp: { url: string };
+  /** `url` is the first node; `urls` every node named (a cluster's). */
+  amqp: { url: string; urls: readonly string[]; queueType: QueueType };
   http: { host: string; port: number };
   consumer: { port: number; prefetch: number; processes: number; maxDeliveries: number; apiUrl: string };
   auth: { jwtSecret: string; jwtExpiresInSeconds: number; usingDevSecret: boolean };
@@ -110,13 +118,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const server = new URL(e.DATABASE_URL);
   server.pathname = '/';
   const retryDelaysMs = Object.freeze(e.RETRY_DELAYS_MS.split(',').map(Number));
+  const amqpUrls = e.AMQP_URL.split(',').map((u) => u.trim());
 
   return deepFreeze({
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     database: { url: e.DATABASE_URL, name, serverUrl: server.toString(), poolSize: e.DB_POOL_SIZE },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
-    amqp: { url: e.AMQP_URL },
+    amqp: { url: amqpUrls[0] as string, urls: amqpUrls, queueType: e.QUEUE_TYPE },
     http: { host: e.HOST, port: e.PORT },
     consumer: {
       port: e.CONSUMER_PORT,

@@ -8,6 +8,7 @@ export * from './job-message.ts';
 export * from './metric-names.ts';
 export * from './metrics-exposition.ts';
 export * from './note-result.ts';
+export * from './paging.ts';
 export * from './priorities.ts';
 export * from './service-token.ts';
 export * from './span-attributes.ts';

@@ -7,5 +7,6 @@ export * from './auth-api.ts';
 export * from './events.ts';
 export { JOB_KINDS, type JobKind } from './job-message.ts';
 export * from './note-result.ts';
+export * from './paging.ts';
 export * from './priorities.ts';
 export * from './statuses.ts';

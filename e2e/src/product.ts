@@ -44,6 +44,11 @@ export interface Product {
   consumers: ProductProcess[];
   /** Starts the API (again, on the same port) and waits until /health answers. */
   startApi(overrides?: Record<string, string>): Promise<ProductProcess>;
+  /**
+   * Another API process on a port of its own, sharing the database, Redis and broker (a second
+   * instance behind a load balancer); waits until /health answers.
+   */
+  startApiInstance(overrides?: Record<string, string>): Promise<ProductProcess & { url: string }>;
   /** Starts a consumer; `wait: 'ready'` waits for its /health/ready (broker and API reachable). */
   startConsumer(overrides?: Record<string, string>, wait?: 'ready' | 'up'): Promise<ProductProcess>;
   /** Processes that exited without the test asking them to, with their output. */
@@ -140,6 +145,19 @@ export async function startProduct(label: string, opts: ProductOptions = {}): Pr
     return proc;
   };
 
+  let extraApis = 0;
+  const waitApi = (proc: ProductProcess, url: string) =>
+    waitFor(
+      `the API at ${url}`,
+      async () => {
+        if (!proc.running) throw new GiveUp(`the API exited: ${proc.output().slice(-2000)}`);
+        const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+        return res.ok;
+      },
+      60_000,
+      200,
+    );
+
   const product: Product = {
     ns,
     apiUrl,
@@ -152,17 +170,15 @@ export async function startProduct(label: string, opts: ProductOptions = {}): Pr
       if (product.api?.running) throw new Error('the API is already running');
       const proc = launch('api', API_DIR, apiPort, { ...env, ...overrides });
       product.api = proc;
-      await waitFor(
-        `the API on ${apiPort}`,
-        async () => {
-          if (!proc.running) throw new GiveUp(`the API exited: ${proc.output().slice(-2000)}`);
-          const res = await fetch(`${apiUrl}/health`, { signal: AbortSignal.timeout(1000) });
-          return res.ok;
-        },
-        60_000,
-        200,
-      );
+      await waitApi(proc, apiUrl);
       return proc;
+    },
+    async startApiInstance(overrides = {}) {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const proc = launch(`api-${++extraApis + 1}`, API_DIR, port, { ...env, PORT: String(port), ...overrides });
+      await waitApi(proc, url);
+      return Object.assign(proc, { url });
     },
     async startConsumer(overrides = {}, wait = 'ready') {
       const port = await freePort();

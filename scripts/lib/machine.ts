@@ -1,6 +1,5 @@
 import os from 'node:os';
-import { loadConfig } from '@notes/contracts';
-import amqp from 'amqplib';
+import { connectFirst, loadConfig } from '@notes/contracts';
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 
@@ -43,7 +42,7 @@ export async function describeMachine(): Promise<Machine> {
       }
     }),
     orNull(async () => {
-      const c = await amqp.connect(config.amqp.url);
+      const c = await connectFirst(config.amqp.urls);
       c.on('error', () => {});
       try {
         const props = (c as unknown as { connection: { serverProperties: Record<string, unknown> } }).connection

@@ -1,6 +1,7 @@
 import {
   assertTopology,
   type Config,
+  connectFirst,
   DEFAULT_PRIORITY,
   decodeJobMessage,
   EXCHANGES,
@@ -12,7 +13,7 @@ import {
   QUEUES,
   ROUTING,
 } from '@notes/contracts';
-import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage, type Message } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, GetMessage, Message } from 'amqplib';
 import type { Database } from '../db/client.ts';
 import { discardJob, listDeadJobs, requeueDeadJob, restoreDeadJob } from '../repositories/dlq-repository.ts';
 
@@ -31,7 +32,10 @@ const CONFIRM_TIMEOUT_MS = 10_000;
 const DEAD_HEADERS = [HEADERS.deadReason, HEADERS.deadAt, HEADERS.malformed, HEADERS.deliveries];
 
 /** Where to reach RabbitMQ: a URL (a connection of our own, closed after) or a live connection. */
-export type DlqBroker = { amqpUrl: string; connection?: undefined } | { connection: ChannelModel; amqpUrl?: undefined };
+/** A live connection, or the node(s) to open a short-lived one on (the first that answers). */
+export type DlqBroker =
+  | { amqpUrl: string | readonly string[]; connection?: undefined }
+  | { connection: ChannelModel; amqpUrl?: undefined };
 
 export type PromoteOutcome = 'promoted' | 'would-promote' | 'skipped' | 'malformed' | 'failed';
 
@@ -108,7 +112,7 @@ async function withChannel<T>(
   config: Config,
   fn: (ch: ConfirmChannel, returned: Set<string>) => Promise<T>,
 ): Promise<T> {
-  const own = broker.connection ? null : await amqp.connect(broker.amqpUrl, { timeout: 5000 });
+  const own = broker.connection ? null : await connectFirst(broker.amqpUrl);
   own?.on('error', () => {}); // surfaces as a failed operation below; must not crash the process
   try {
     const ch = await (broker.connection ?? own!).createConfirmChannel();

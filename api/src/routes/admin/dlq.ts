@@ -9,6 +9,7 @@ import {
   PromoteResult,
 } from '@notes/contracts/admin-api';
 import type { App } from '../../app-types.ts';
+import { withNextLink } from '../link-header.ts';
 import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
@@ -21,13 +22,13 @@ export default async function dlqRoutes(app: App, { service }: AdminRouteOptions
       schema: {
         tags: ['admin'],
         summary: 'Dead jobs with reason, attempts and time of death',
-        description: '`q` is a case-insensitive substring of the reason.',
+        description: '`q` is words of the reason (docs/data.md).',
         security,
         querystring: DlqListQuery,
         response: { 200: listOf(DlqEntry) },
       },
     },
-    async (request) => service.listDlq(request.query),
+    async (request, reply) => withNextLink(request, reply, await service.listDlq(request.query)),
   );
 
   app.post(

@@ -20,6 +20,7 @@ import {
 } from '../../schemas/notes.ts';
 import type { WriteOutcome } from '../../services/idempotency.ts';
 import { NotesService, type WriteMeta } from '../../services/notes-service.ts';
+import { withNextLink } from '../link-header.ts';
 
 const NoteRef = Type.Unsafe<Note>(Type.Ref(NoteSchema.$id!));
 const tags = ['notes'];
@@ -112,7 +113,7 @@ export default async function notesRoutes(app: App, deps: AppDeps) {
         response: { 200: NoteListSchema },
       },
     },
-    async (request) => notes.list(request.user.id, request.query),
+    async (request, reply) => withNextLink(request, reply, await notes.list(request.user.id, request.query)),
   );
 
   app.get(
