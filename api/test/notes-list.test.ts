@@ -38,7 +38,7 @@ before(async () => {
 after(() => t?.close());
 
 const ids = (notes: N[]) => notes.map((n) => n.id);
-async function list(qs: string): Promise<{ data: N[]; total: number }> {
+async function list(qs: string): Promise<{ data: N[]; total: number; total_exact: boolean }> {
   const res = await call(t, lister, 'GET', `/api/notes?${qs}`);
   assert.equal(res.statusCode, 200, `${qs}: ${res.body}`);
   return res.json();

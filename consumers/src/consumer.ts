@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AmqpConnection, assertTopology, type Config, QUEUES } from '@notes/contracts';
+import { type AmqpConnection, assertTopology, type Config, LANES, type Lane } from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.ts';
@@ -16,6 +16,10 @@ export interface JobConsumerDeps {
   api: ApiClient;
   registry: HandlerRegistry;
   metrics?: ConsumerMetrics;
+  /** The lane this consumer serves: its queue, on a channel of its own. */
+  lane: Lane;
+  /** Unacked messages held at once on the lane's channel (priorities need it bounded). */
+  prefetch: number;
 }
 
 export interface JobConsumerOptions {
@@ -26,7 +30,7 @@ export interface JobConsumerOptions {
 }
 
 /**
- * Consumes `notes.jobs`: on every 'connected' it opens a confirm channel, asserts the topology,
+ * Consumes one lane's queue (`notes.jobs` or `notes.webhooks`, docs/isolation.md): on every 'connected' it opens a confirm channel, asserts the topology,
  * sets the prefetch (which is also the handler concurrency, and what makes priorities work) and
  * consumes with manual acks. A delivery is bound to the channel it came on: once that channel is
  * gone its tag is void (acking it on a new channel would be a channel error), the broker
@@ -149,11 +153,11 @@ export class JobConsumer {
         this.#reopenLater(conn);
       });
       await assertTopology(channel, config.retryDelaysMs);
-      await channel.prefetch(config.consumer.prefetch);
+      await channel.prefetch(this.#deps.prefetch);
       this.#channel = channel;
       this.#publisher = new ConfirmPublisher(channel);
       await this.#consume(channel);
-      logger.info({ prefetch: config.consumer.prefetch }, 'consuming notes.jobs');
+      logger.info({ prefetch: this.#deps.prefetch, queue: LANES[this.#deps.lane].queue }, 'consuming');
     } catch (err) {
       logger.warn({ err }, 'could not start consuming; retrying');
       if (ch && this.#channel === ch) this.#drop();
@@ -171,7 +175,9 @@ export class JobConsumer {
   }
 
   async #consume(ch: ConfirmChannel): Promise<void> {
-    const { consumerTag } = await ch.consume(QUEUES.work, (msg) => this.#onMessage(ch, msg), { noAck: false });
+    const { consumerTag } = await ch.consume(LANES[this.#deps.lane].queue, (msg) => this.#onMessage(ch, msg), {
+      noAck: false,
+    });
     this.#consumerTag = consumerTag;
   }
 
@@ -196,6 +202,7 @@ export class JobConsumer {
     const { config, logger, api, registry, metrics } = this.#deps;
     return {
       config,
+      lane: this.#deps.lane,
       logger,
       api,
       registry,

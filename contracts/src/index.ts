@@ -3,11 +3,13 @@
 // browser bundle may import (no Node modules behind it).
 export * from './amqp-connection.ts';
 export * from './config.ts';
+export * from './console-settings.ts';
 export * from './events.ts';
 export * from './job-message.ts';
 export * from './metric-names.ts';
 export * from './metrics-exposition.ts';
 export * from './note-result.ts';
+export * from './operations.ts';
 export * from './paging.ts';
 export * from './priorities.ts';
 export * from './service-token.ts';

@@ -1,9 +1,9 @@
-import { QUEUES, retryQueueName } from '@notes/contracts';
+import { topologyQueues } from '@notes/contracts';
 import amqp, { type ConfirmChannel } from 'amqplib';
 
 /** Every queue the pipeline declares for a retry schedule. */
 export function pipelineQueues(retryDelaysMs: readonly number[]): string[] {
-  return [QUEUES.work, ...retryDelaysMs.map(retryQueueName), QUEUES.dead];
+  return topologyQueues(retryDelaysMs).map((q) => q.name);
 }
 
 /**

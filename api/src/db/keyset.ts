@@ -121,8 +121,13 @@ export function planPage<Row>(order: ListOrder<Row>, page: PageRequest): PagePla
     throw new BadRequestError(`offset may be at most ${MAX_OFFSET}; page further with next_cursor.`, { offset });
   }
   const values = page.cursor ? decodeCursor(page.cursor, page.sort, order.keys as SortKey<unknown>[]) : null;
+  // Descending, NULLs come last: past a NULL, every row has NULL there too. MariaDB does not
+  // take `IS NULL` as a constant when it checks that the index gives the order (it sorts
+  // instead), so the key leaves the ORDER BY once the cursor is in that tail.
+  let leadingNulls = 0;
+  while (descending && values && leadingNulls < order.keys.length - 1 && values[leadingNulls] === null) leadingNulls++;
   return {
-    orderBy: order.keys.map((k) => direction(k.column)),
+    orderBy: order.keys.slice(leadingNulls).map((k) => direction(k.column)),
     after: values ? after(order.keys as SortKey<unknown>[], values, descending) : undefined,
     offset,
     fetch: page.limit + 1,

@@ -92,14 +92,13 @@ export function jobOrder<Row>(field: JobSortField, scope: JobScope, pick: (row: 
     }
     case 'updated_at':
       return order(index(scope.status ? 'status_updated' : 'updated'), key(jobs.updatedAt, pick, 'updatedAt'), id);
-    case 'finished_at':
+    case 'finished_at': {
+      const finished = key(jobs.finishedAt, pick, 'finishedAt');
+      // One status: (status, finished_at) holds them by finished_at, then id.
+      if (scope.status) return order(index('status_finished'), finished, id);
       // (finished_at, status) also covers the dashboard's throughput; status breaks ties here.
-      return order(
-        index(scope.status ? 'status_finished' : 'finished'),
-        key(jobs.finishedAt, pick, 'finishedAt'),
-        key(jobs.status, pick, 'status', JOB_STATUSES),
-        id,
-      );
+      return order(index('finished'), finished, key(jobs.status, pick, 'status', JOB_STATUSES), id);
+    }
     case 'priority':
       return order(index('priority'), key(jobs.priority, pick, 'priority', PRIORITIES), created, id);
     case 'status':
@@ -126,7 +125,8 @@ export function userOrder<Row>(field: UserSortField, scope: { role?: boolean }, 
     case 'created_at':
       return order(scope.role ? 'users_role_idx' : 'users_created_idx', created, id);
     case 'email':
-      return order('users_email_unique', key(users.email, pick, 'email'), id);
+      // Unique: no tie-break (MariaDB does not read a UNIQUE index as ordered by the id too).
+      return order('users_email_unique', key(users.email, pick, 'email'));
     case 'name':
       return order('users_name_idx', key(users.name, pick, 'name'), id);
     case 'role':

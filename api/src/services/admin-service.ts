@@ -1,4 +1,4 @@
-import { type Config, QUEUES, retryQueueName } from '@notes/contracts';
+import { type Config, QUEUES, topologyQueues } from '@notes/contracts';
 import type {
   AdminNoteDetail,
   AdminUser,
@@ -211,11 +211,7 @@ export class AdminService {
    * database holds as processing) stands in as the count of work held by consumers.
    */
   async queues(): Promise<QueuesResponse> {
-    const names: { name: string; role: 'work' | 'retry' | 'dead' }[] = [
-      { name: QUEUES.work, role: 'work' },
-      ...[...new Set(this.deps.config.retryDelaysMs)].map((d) => ({ name: retryQueueName(d), role: 'retry' as const })),
-      { name: QUEUES.dead, role: 'dead' },
-    ];
+    const names = topologyQueues(this.deps.config.retryDelaysMs);
     const [depths, byStatus] = await Promise.all([
       this.checkQueues(names.map((n) => n.name)),
       countsByStatus(this.db, 'jobs'),

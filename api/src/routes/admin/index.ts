@@ -1,5 +1,6 @@
 import type { App, AppDeps } from '../../app-types.ts';
 import { AdminService } from '../../services/admin-service.ts';
+import consoleConfigRoutes from './console-config.ts';
 import dlqRoutes from './dlq.ts';
 import jobRoutes from './jobs.ts';
 import noteRoutes from './notes.ts';
@@ -29,6 +30,7 @@ export default async function adminRoutes(app: App, deps: AppDeps) {
       await admin.register(dlqRoutes, opts);
       await admin.register(userRoutes, opts);
       await admin.register(opsRoutes, opts);
+      await admin.register(consoleConfigRoutes, { config: deps.config });
     },
     { prefix: '/api/admin' },
   );

@@ -85,6 +85,7 @@ export default async function notesRoutes(app: App, deps: AppDeps) {
   for (const schema of SHARED_NOTE_SCHEMAS) app.addSchema(schema);
   const notes = new NotesService(deps);
   app.addHook('onRequest', app.requireRole('user', 'admin'));
+  app.addHook('onRequest', app.limitUserWrites);
 
   app.post(
     '/api/notes',
