@@ -5,7 +5,7 @@
 #
 # Needs: Node >= 20.19 (see docs/architecture.md, "Node versions"); node_modules (npm ci);
 # Chromium for the console's browser tests (CHROMIUM_PATH, default /usr/bin/chromium);
-# promtool and amtool for the monitoring configuration tests; MariaDB, Redis and RabbitMQ
+# Prometheus (promtool) and Alertmanager (amtool) for the monitoring and alerting tests; MariaDB, Redis and RabbitMQ
 # (with its management API) answering on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,12 +28,14 @@ if [[ ! -x "$chromium" ]]; then
   missing+=("Chromium at $chromium (the console's browser tests): 'apt-get install chromium', or set CHROMIUM_PATH")
   [[ -z "${CHROMIUM_PATH:-}" ]] && packages+=(chromium)
 fi
-if ! command -v promtool >/dev/null; then
-  missing+=("promtool (checks the Prometheus configuration): 'apt-get install prometheus'")
+# promtool checks the Prometheus configuration; a real Prometheus feeds a real Alertmanager in the
+# alerting test, and amtool checks the Alertmanager configuration.
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
+  missing+=("promtool and prometheus (the monitoring tests): 'apt-get install prometheus'")
   packages+=(prometheus)
 fi
-if ! command -v amtool >/dev/null; then
-  missing+=("amtool (checks the Alertmanager configuration): 'apt-get install prometheus-alertmanager'")
+if ! command -v amtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then
+  missing+=("amtool and prometheus-alertmanager (the alerting tests): 'apt-get install prometheus-alertmanager'")
   packages+=(prometheus-alertmanager)
 fi
 
