@@ -1,5 +1,6 @@
 import {
   MAX_PAGE,
+  type Page,
   type PromoteBody,
   type PromoteResult,
   type QueuesResponse,
@@ -10,10 +11,7 @@ import type { ApiClient, QueryValue } from './http.ts';
 import { createOperations, type Operations } from './operations.ts';
 
 /** What the admin API answers for a list (the same shape as the user API). */
-export interface ListResponse<T> {
-  data: T[];
-  total: number;
-}
+export type ListResponse<T> = Page<T>;
 
 /** The admin API's shapes, from the contracts the API validates with (no hand-kept twins). */
 export type PromoteRequest = PromoteBody;
