@@ -1,9 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AmqpConnection, assertTopology, type Config, LANES, type Lane } from '@notes/contracts';
+import {
+  type AmqpConnection,
+  assertTopology,
+  type Config,
+  JOB_KINDS,
+  LANES,
+  type Lane,
+  laneOf,
+} from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.ts';
 import { ConfirmPublisher } from './confirm-publisher.ts';
+import type { ControlWatcher } from './control-watcher.ts';
 import { type Delivery, type FlowEnv, processDelivery } from './delivery-flow.ts';
 import { ChannelGoneError } from './errors.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
@@ -20,6 +29,8 @@ export interface JobConsumerDeps {
   lane: Lane;
   /** Unacked messages held at once on the lane's channel (priorities need it bounded). */
   prefetch: number;
+  /** Pause/resume per kind (docs/jobs.md, "Control"); without it nothing is ever paused. */
+  control?: ControlWatcher;
 }
 
 export interface JobConsumerOptions {
@@ -53,6 +64,36 @@ export class JobConsumer {
     this.#opts = { requeuePauseMs: 2000, reopenDelayMs: 500, ...opts };
   }
 
+  /** True when every kind this queue carries is paused: then the consumer is cancelled. */
+  get #allPaused(): boolean {
+    const control = this.#deps.control;
+    const kinds = JOB_KINDS.filter((k) => laneOf(k) === this.#deps.lane);
+    return !!control && kinds.every((k) => control.isPaused(k));
+  }
+
+  /**
+   * A pause of every kind the queue carries cancels the consumer, so the work waits in RabbitMQ;
+   * a resume consumes again. Deliveries held meanwhile wait in the flow (processDelivery).
+   */
+  #onControl = (): void => {
+    const ch = this.#channel;
+    if (!ch || this.#stopping) return;
+    if (this.#allPaused && this.#consumerTag) {
+      const tag = this.#consumerTag;
+      this.#consumerTag = null;
+      this.#deps.logger.info({ queue: LANES[this.#deps.lane].queue }, 'paused: consumer cancelled');
+      ch.cancel(tag).catch(() => {});
+    } else if (!this.#allPaused && !this.#consumerTag) {
+      this.#deps.logger.info({ queue: LANES[this.#deps.lane].queue }, 'resumed: consuming again');
+      this.#consume(ch).catch((err) => this.#deps.logger.warn({ err }, 'could not consume again'));
+    }
+  };
+
+  /** Paused: the consumer is cancelled on purpose (not a readiness problem). */
+  get paused(): boolean {
+    return this.#allPaused;
+  }
+
   /** True while a channel is open and consuming (readiness). */
   get consuming(): boolean {
     return this.#channel !== null && this.#consumerTag !== null;
@@ -69,6 +110,7 @@ export class JobConsumer {
     this.#running = true;
     this.#deps.amqp.on('connected', this.#onConnected);
     this.#deps.amqp.on('disconnected', this.#onDisconnected);
+    this.#deps.control?.on('change', this.#onControl);
     const conn = this.#deps.amqp.connection;
     if (conn) this.#onConnected(conn);
   }
@@ -88,6 +130,7 @@ export class JobConsumer {
     const { amqp, logger } = this.#deps;
     amqp.off('connected', this.#onConnected);
     amqp.off('disconnected', this.#onDisconnected);
+    this.#deps.control?.off('change', this.#onControl);
     await this.#opening;
     const ch = this.#channel;
     const tag = this.#consumerTag;
@@ -156,7 +199,8 @@ export class JobConsumer {
       await channel.prefetch(this.#deps.prefetch);
       this.#channel = channel;
       this.#publisher = new ConfirmPublisher(channel);
-      await this.#consume(channel);
+      if (this.#allPaused) logger.info({ queue: LANES[this.#deps.lane].queue }, 'paused: not consuming');
+      else await this.#consume(channel);
       logger.info({ prefetch: this.#deps.prefetch, queue: LANES[this.#deps.lane].queue }, 'consuming');
     } catch (err) {
       logger.warn({ err }, 'could not start consuming; retrying');
@@ -178,12 +222,18 @@ export class JobConsumer {
     const { consumerTag } = await ch.consume(LANES[this.#deps.lane].queue, (msg) => this.#onMessage(ch, msg), {
       noAck: false,
     });
+    // A pause that came while the consume was on its way.
+    if (this.#allPaused || this.#channel !== ch) {
+      await ch.cancel(consumerTag).catch(() => {});
+      return;
+    }
     this.#consumerTag = consumerTag;
   }
 
   #onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
     if (msg === null) {
       // The broker cancelled us (queue deleted or moved): re-assert and consume again.
+      if (this.#allPaused) return; // our own cancel (pause)
       this.#deps.logger.warn('consumer cancelled by the broker; consuming again');
       this.#consumerTag = null;
       setTimeout(() => {
@@ -199,7 +249,7 @@ export class JobConsumer {
   }
 
   #env(): FlowEnv {
-    const { config, logger, api, registry, metrics } = this.#deps;
+    const { config, logger, api, registry, metrics, control } = this.#deps;
     return {
       config,
       lane: this.#deps.lane,
@@ -207,6 +257,7 @@ export class JobConsumer {
       api,
       registry,
       metrics,
+      isPaused: (kind) => control?.isPaused(kind) ?? false,
       signal: this.#stopSignal.signal,
       requeuePauseMs: this.#opts.requeuePauseMs,
     };

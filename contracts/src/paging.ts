@@ -3,7 +3,7 @@
  * ask for (past it, lists page with the opaque cursor), and the fields the notes list sorts by.
  * The API enforces them; the admin API and the console read them from here.
  */
-export const MAX_OFFSET = 10_000;
+export const MAX_OFFSET = 1_000;
 
 export const SORT_FIELDS = ['created_at', 'updated_at', 'title', 'priority', 'status'] as const;
 export type SortField = (typeof SORT_FIELDS)[number];

@@ -63,6 +63,8 @@ export const HEADERS = {
   deadAt: 'x-notes-dead-at',
   malformed: 'x-notes-malformed',
   promotedAt: 'x-notes-promoted-at',
+  /** The class of the error that killed the message (docs/jobs.md, failure groups). */
+  errorClass: 'x-notes-error-class',
 } as const;
 
 /** Headers the broker adds on dead-lettering; stripped whenever we republish a message. */

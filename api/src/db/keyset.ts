@@ -27,7 +27,10 @@ export interface ListOrder<Row> {
   index?: string;
 }
 
-/** Deep `offset` costs what it skips: past this, clients page with the cursor (400 otherwise). */
+/**
+ * Deep `offset` costs what it skips (every skipped row is read): past this, clients page with
+ * the cursor, and a larger offset is a 400. A wire limit: contracts/src/paging.ts holds it.
+ */
 export { MAX_OFFSET };
 
 export class CursorError extends BadRequestError {
