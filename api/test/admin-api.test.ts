@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { bearer, type SeededUser, seedJob, seedNote, seedUser } from './admin-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
-/** The admin API's reads, users and audit log, and who may call it (contract 3, 7, 11). */
+/** The admin API's reads, users and audit log, and who may call it (docs/api.md and docs/operations.md). */
 let t: TestApp;
 let admin: SeededUser;
 let alice: SeededUser;

@@ -7,7 +7,7 @@ import { PRIORITIES } from './priorities.ts';
 import { JOB_STATUSES, NOTE_STATUSES } from './statuses.ts';
 
 /**
- * The admin API's shapes (contract 7 and 11). Lists answer `{data, total}` like the user API;
+ * The admin API's shapes (docs/operations.md and docs/api.md). Lists answer `{data, total}` like the user API;
  * the console's own dataProvider maps react-admin's calls onto them.
  */
 const literals = <T extends readonly string[]>(values: T) =>

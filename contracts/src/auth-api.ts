@@ -2,7 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { ROLES, type Role } from './statuses.ts';
 
 /**
- * Users and auth (contract section 3). These schemas validate requests (strictly: unknown
+ * Users and auth (docs/api.md). These schemas validate requests (strictly: unknown
  * fields are a 400), serialise responses (so a password hash can never leak: fields not named
  * here are dropped), type the handlers and feed the OpenAPI document.
  */

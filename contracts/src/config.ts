@@ -329,7 +329,7 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * For a process's entry point: the config, or the ConfigError's message on stderr and exit 1
- * (a bad value stops the process naming the variable, contract section 2).
+ * (a bad value stops the process naming the variable, docs/configuration.md).
  */
 export function loadConfigOrExit(
   source: Record<string, string | undefined> = process.env,

@@ -33,7 +33,7 @@ function Item({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
-/** The note.process result (contract 11), or why there is none yet. */
+/** The note.process result (docs/api.md), or why there is none yet. */
 function ResultPanel() {
   const note = useRecordContext<NoteRecord>();
   if (!note) return null;

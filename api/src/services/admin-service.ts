@@ -43,7 +43,7 @@ export interface AdminServiceDeps {
 export const THROUGHPUT_WINDOW_MINUTES = 15;
 
 /**
- * The admin API's rules (contract 7): reads across all users, DLQ promote and discard (moving
+ * The admin API's rules (docs/operations.md): reads across all users, DLQ promote and discard (moving
  * messages is dlq-service.ts's job, shared with `npm run promote-dlq`), user management, queue
  * depths and statistics. Every change is audited.
  */

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 // The event types are a wire format: contracts holds them.
 export { NOTE_EVENT_TYPES, type NoteEventType };
 
-/** Events kept per user for `Last-Event-ID` resumption (contract: ≥ 1,000 or 1 hour). */
+/** Events kept per user for `Last-Event-ID` resumption (docs/api.md, "Live events": ≥ 1,000 or 1 hour). */
 export const EVENT_RETENTION_COUNT = 1000;
 export const EVENT_RETENTION_SECONDS = 3600;
 

@@ -55,7 +55,7 @@ export interface JobCallbackDeps {
  * The consumers' callbacks: the only way a job's outcome reaches the database. A batch of them
  * runs in one transaction that locks the job rows, records a processed-message key per callback
  * (a repeat finds it and changes nothing) and compares each note's version with its job's, so a
- * redelivered or stale job never overwrites a newer state (contract section 6). The single-job
+ * redelivered or stale job never overwrites a newer state (docs/guarantees.md). The single-job
  * routes are batches of one.
  */
 export class JobCallbacks {

@@ -5,7 +5,7 @@ import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 
-/** Users: list, read, change role or disable (contract 7). */
+/** Users: list, read, change role or disable (docs/operations.md). */
 export default async function userRoutes(app: App, { service }: AdminRouteOptions) {
   app.get(
     '/users',
