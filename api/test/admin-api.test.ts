@@ -4,7 +4,7 @@ import { getUserById } from '../src/repositories/users-repository.ts';
 import { bearer, type SeededUser, seedJob, seedNote, seedUser } from './admin-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
-/** The admin API's reads, users and audit log, and who may call it (contract 3, 7, 11). */
+/** The admin API's reads, users and audit log, and who may call it (docs/api.md and docs/operations.md). */
 let t: TestApp;
 let admin: SeededUser;
 let alice: SeededUser;
