@@ -46,8 +46,9 @@ export class ProductStartError extends Error {
   override name = 'ProductStartError';
 }
 
+const servicePair = generateServiceKeyPair();
+
 function productEnv(ns: TestNamespace, port: number, consumerPort: number, opts: StartOptions): NodeJS.ProcessEnv {
-  const serviceKeys = generateServiceKeyPair();
   // The namespace's test tuning (fast retries, small pool, quick polls) is dropped: the bench
   // measures the product as it ships, in production mode.
   const { RETRY_DELAYS_MS: _r, OUTBOX_POLL_MS: _o, DB_POOL_SIZE: _d, ...nsEnv } = ns.env;
@@ -56,9 +57,9 @@ function productEnv(ns: TestNamespace, port: number, consumerPort: number, opts:
     ...nsEnv,
     NODE_ENV: 'production',
     JWT_SECRET: randomBytes(32).toString('hex'),
-    // Production requires the service identity's keys; a fresh pair per run.
-    SERVICE_PRIVATE_KEY: serviceKeys.privateKey,
-    SERVICE_PUBLIC_KEYS: serviceKeys.publicKey,
+    // A fresh service key pair per run, as production requires (docs/security.md).
+    SERVICE_PRIVATE_KEY: servicePair.privateKey,
+    SERVICE_PUBLIC_KEYS: servicePair.publicKey,
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     PORT: String(port),
