@@ -267,3 +267,25 @@ test('the audit log lists what was done, by whom', async () => {
   await b.screenshot('09-audit');
   assert.deepEqual(b.errors, [], 'no uncaught errors in the page');
 });
+
+test('a list past 10,000 matches says "more than", and pages on with the cursor', async () => {
+  // Bob's notes, straight into the table: the console's owner filter counts at most 10,001.
+  await s.t.deps.database.pool.query(
+    `INSERT INTO notes (id, user_id, title, body, created_at, updated_at)
+     SELECT CONCAT('00000000-0000-7000-8000-', LPAD(HEX(seq), 12, '0')), ?, CONCAT('Bulk ', seq), '',
+            NOW(3) - INTERVAL seq SECOND, NOW(3) - INTERVAL seq SECOND
+     FROM seq_1_to_10050`,
+    [bob.id],
+  );
+  const filter = encodeURIComponent(JSON.stringify({ user: bob.id }));
+  await page.goto(url(`/notes?filter=${filter}&order=DESC&page=1&perPage=25&sort=created_at`));
+  await textOf(page.getByTestId('total-at-least'), 'More than 10,000 match');
+  await page.getByText('1-25 of more than 25').waitFor();
+  await row('Bulk 1').first().waitFor();
+  await b.screenshot('10-more-than');
+  await page.getByRole('button', { name: /next page/i }).click();
+  await page.getByText('26-50 of more than 50').waitFor();
+  await row('Bulk 26').first().waitFor();
+  assert.equal(await row('Bulk 25').count(), 0, 'the second page starts after the first');
+  assert.deepEqual(b.errors, [], 'no uncaught errors in the page');
+});

@@ -19,6 +19,8 @@ export const METRICS = {
   outboxPublishDuration: 'notes_outbox_publish_duration_seconds',
   outboxPublished: 'notes_outbox_published_total',
   outboxPublishFailures: 'notes_outbox_publish_failures_total',
+  // API: the failure inbox (docs/jobs.md)
+  failureInboxLetters: 'notes_failure_inbox_letters',
   // API: caches (Redis fast paths) and jobs
   cacheHits: 'notes_cache_hits_total',
   cacheMisses: 'notes_cache_misses_total',
