@@ -1,4 +1,4 @@
-import { AmqpConnection, type Config, QUEUES } from '@notes/contracts';
+import { AmqpConnection, type Config, QUEUES, workQueueNames } from '@notes/contracts';
 import type { Logger } from 'pino';
 import { ApiClient, type ApiClientOptions } from './api-client.ts';
 import { JobConsumer, type JobConsumerOptions } from './consumer.ts';
@@ -99,7 +99,7 @@ export class ConsumerProcess {
     ch.on('error', () => {});
     try {
       const stats = [];
-      for (const queue of [QUEUES.work, QUEUES.dead]) {
+      for (const queue of [...workQueueNames(this.config.amqp.queueType), QUEUES.dead]) {
         const q = await ch.checkQueue(queue);
         stats.push({ queue, messages: q.messageCount, consumers: q.consumerCount });
       }

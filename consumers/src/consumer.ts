@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AmqpConnection, assertTopology, type Config, QUEUES } from '@notes/contracts';
+import { type AmqpConnection, assertTopologyOf, type Config, QUEUES, workQueueNames } from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.ts';
@@ -8,6 +8,10 @@ import { type Delivery, type FlowEnv, processDelivery } from './delivery-flow.ts
 import { ChannelGoneError } from './errors.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
 import type { ConsumerMetrics } from './metrics.ts';
+import { PriorityScheduler } from './priority-scheduler.ts';
+
+/** Longest wait, after subscribing to the quorum topology's queues, for each backlog to arrive. */
+const STARTUP_SETTLE_MS = 2000;
 
 export interface JobConsumerDeps {
   config: Config;
@@ -40,6 +44,10 @@ export class JobConsumer {
   #channel: ConfirmChannel | null = null;
   #publisher: ConfirmPublisher | null = null;
   #consumerTag: string | null = null;
+  /** The quorum topology's extra consumers (one per priority queue after the first). */
+  #moreTags: string[] = [];
+  /** Quorum topology: strict order across the per-priority queues (null for classic). */
+  #scheduler: PriorityScheduler<{ ch: ConfirmChannel; msg: ConsumeMessage }> | null = null;
   #running = false;
   #stopping: Promise<void> | null = null;
   #opening: Promise<void> | null = null;
@@ -86,9 +94,12 @@ export class JobConsumer {
     amqp.off('disconnected', this.#onDisconnected);
     await this.#opening;
     const ch = this.#channel;
-    const tag = this.#consumerTag;
+    const tags = [this.#consumerTag, ...this.#moreTags];
     this.#consumerTag = null;
-    if (ch && tag) await ch.cancel(tag).catch(() => {});
+    this.#moreTags = [];
+    for (const tag of tags) if (ch && tag) await ch.cancel(tag).catch(() => {});
+    // Deliveries buffered but not started go back to the broker when the channel closes.
+    this.#scheduler?.clear();
     logger.info({ in_flight: this.#inFlight.size }, 'consumer cancelled; finishing held deliveries');
     if (!(await this.#drain(graceMs))) {
       logger.warn({ in_flight: this.#inFlight.size }, 'shutdown grace over; aborting what is left');
@@ -133,6 +144,8 @@ export class JobConsumer {
     this.#channel = null;
     this.#publisher = null;
     this.#consumerTag = null;
+    this.#moreTags = [];
+    this.#scheduler?.clear();
   }
 
   async #open(conn: ChannelModel): Promise<void> {
@@ -148,12 +161,15 @@ export class JobConsumer {
         this.#drop();
         this.#reopenLater(conn);
       });
-      await assertTopology(channel, config.retryDelaysMs);
-      await channel.prefetch(config.consumer.prefetch);
+      await assertTopologyOf(channel, config.retryDelaysMs, config.amqp.queueType);
+      // Quorum: each priority queue's consumer may hold twice the slots, so a level with a
+      // backlog always has deliveries buffered while its acks are refilled (priority-scheduler.ts).
+      const quorum = config.amqp.queueType === 'quorum';
+      await channel.prefetch(quorum ? 2 * config.consumer.prefetch : config.consumer.prefetch);
       this.#channel = channel;
       this.#publisher = new ConfirmPublisher(channel);
       await this.#consume(channel);
-      logger.info({ prefetch: config.consumer.prefetch }, 'consuming notes.jobs');
+      logger.info({ prefetch: config.consumer.prefetch, queue_type: config.amqp.queueType }, 'consuming notes.jobs');
     } catch (err) {
       logger.warn({ err }, 'could not start consuming; retrying');
       if (ch && this.#channel === ch) this.#drop();
@@ -171,25 +187,67 @@ export class JobConsumer {
   }
 
   async #consume(ch: ConfirmChannel): Promise<void> {
-    const { consumerTag } = await ch.consume(QUEUES.work, (msg) => this.#onMessage(ch, msg), { noAck: false });
-    this.#consumerTag = consumerTag;
+    const { config } = this.#deps;
+    if (config.amqp.queueType === 'classic') {
+      const { consumerTag } = await ch.consume(QUEUES.work, (msg) => this.#onMessage(ch, msg), { noAck: false });
+      this.#consumerTag = consumerTag;
+      return;
+    }
+    this.#scheduler ??= new PriorityScheduler(workQueueNames('quorum').length, config.consumer.prefetch, (item) =>
+      this.#channel === item.ch ? this.#start(item.ch, item.msg) : Promise.resolve(),
+    );
+    const scheduler = this.#scheduler;
+    const queues = workQueueNames('quorum');
+    // The backlog per level now: start nothing until each level that has one has delivered.
+    scheduler.hold();
+    const backlog: number[] = [];
+    for (const queue of queues) backlog.push((await ch.checkQueue(queue)).messageCount);
+    const tags: string[] = [];
+    for (const [level, queue] of queues.entries()) {
+      const { consumerTag } = await ch.consume(
+        queue,
+        (msg) => {
+          if (msg === null) return this.#onMessage(ch, null);
+          scheduler.push(level, { ch, msg });
+        },
+        { noAck: false },
+      );
+      tags.push(consumerTag);
+    }
+    this.#consumerTag = tags[0] ?? null;
+    this.#moreTags = tags.slice(1);
+    const deadline = Date.now() + STARTUP_SETTLE_MS;
+    while (Date.now() < deadline && backlog.some((n, level) => n > 0 && scheduler.bufferedAt(level) === 0)) {
+      await sleep(10);
+    }
+    scheduler.release();
   }
 
   #onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
     if (msg === null) {
       // The broker cancelled us (queue deleted or moved): re-assert and consume again.
       this.#deps.logger.warn('consumer cancelled by the broker; consuming again');
+      if (this.#deps.config.amqp.queueType === 'quorum') {
+        // One of five consumers: start over on a fresh channel rather than consume the rest twice.
+        void ch.close().catch(() => {});
+        return;
+      }
       this.#consumerTag = null;
       setTimeout(() => {
         if (this.#channel !== ch || this.#stopping) return;
-        assertTopology(ch, this.#deps.config.retryDelaysMs)
+        assertTopologyOf(ch, this.#deps.config.retryDelaysMs, this.#deps.config.amqp.queueType)
           .then(() => this.#consume(ch))
           .catch((err) => this.#deps.logger.warn({ err }, 'could not consume again; the channel will reopen'));
       }, this.#opts.reopenDelayMs).unref();
       return;
     }
+    void this.#start(ch, msg);
+  }
+
+  #start(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
     const task = processDelivery(this.#bind(ch, msg), this.#env()).finally(() => this.#inFlight.delete(task));
     this.#inFlight.add(task);
+    return task;
   }
 
   #env(): FlowEnv {

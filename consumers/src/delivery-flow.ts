@@ -71,7 +71,16 @@ export async function processDelivery(d: Delivery, env: FlowEnv): Promise<void> 
     });
     const log = env.logger.child({ job_id: job.job_id, note_id: job.note_id, kind: job.kind, attempt });
     const ctx: Ctx = { d, env, job, attempt, run, log };
-    if (d.msg.fields.redelivered) return await countRedelivery(ctx);
+    if (d.msg.fields.redelivered) {
+      if (env.config.amqp.queueType === 'classic') return await countRedelivery(ctx);
+      // A quorum queue counts the deliveries itself: the message stays where it is.
+      const lost = countOf(headers['x-delivery-count']) || 1;
+      if (lost >= env.config.consumer.maxDeliveries) {
+        const reason = `poison: delivered ${lost} times without an outcome`;
+        return await deadLetter(ctx, 'poison', reason, reason);
+      }
+      log.info({ deliveries: lost }, 'redelivered; running it again');
+    }
 
     const created = Date.parse(job.created_at);
     if (Number.isFinite(created)) {
@@ -181,8 +190,8 @@ async function deadLetter(ctx: Ctx, kind: DeadReason, reason: string, error: str
 }
 
 /**
- * A redelivery means a delivery ended without an outcome (a crash, a lost channel). The broker
- * only flags it, so the count lives in our own header: the message is republished with the count
+ * A redelivery means a delivery ended without an outcome (a crash, a lost channel). A classic
+ * queue only flags it, so the count lives in our own header: the message is republished with the count
  * + 1 and the original acked; at MAX_DELIVERIES it is parked in the DLQ as poison.
  */
 async function countRedelivery(ctx: Ctx): Promise<void> {
@@ -326,7 +335,8 @@ function copyOptions(msg: ConsumeMessage, headers: Record<string, unknown>): Opt
 
 /** The headers a new attempt (or a dead copy) starts with: no delivery or requeue counts. */
 function withoutDeliveries(headers: Record<string, unknown> | undefined): Record<string, unknown> {
-  const { [HEADERS.deliveries]: _d, [HEADERS.requeued]: _r, ...rest } = headers ?? {};
+  // x-delivery-count: a quorum queue's count for the old message, meaningless on a new one.
+  const { [HEADERS.deliveries]: _d, [HEADERS.requeued]: _r, 'x-delivery-count': _q, ...rest } = headers ?? {};
   return rest;
 }
 

@@ -5,6 +5,7 @@ export * from './metric-names.ts';
 export * from './metrics-exposition.ts';
 export * from './note-result.ts';
 export * from './priorities.ts';
+export * from './quorum-topology.ts';
 export * from './service-token.ts';
 export * from './span-attributes.ts';
 export * from './ssrf.ts';

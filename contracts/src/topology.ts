@@ -27,6 +27,11 @@ export const HEADERS = {
   deadAt: 'x-notes-dead-at',
   malformed: 'x-notes-malformed',
   promotedAt: 'x-notes-promoted-at',
+  /**
+   * The job's priority by name: what routes a message to its queue in the quorum topology. No
+   * `x-` prefix: a headers exchange leaves `x-` headers out of its matching.
+   */
+  priority: 'notes-priority',
 } as const;
 
 /** Headers the broker adds on dead-lettering; stripped whenever we republish a message. */
@@ -53,7 +58,11 @@ export const WORK_QUEUE_ARGS = {
   'x-max-priority': MAX_PRIORITY,
 } as const;
 
-/** Asserts every exchange, queue and binding. Idempotent; safe on RabbitMQ 3.10 and 4.x. */
+/**
+ * Asserts every exchange, queue and binding of the classic topology. Idempotent; safe on
+ * RabbitMQ 3.10 and 4.x. Processes call `assertTopologyOf` (quorum-topology.ts), which picks the
+ * variant QUEUE_TYPE names.
+ */
 export async function assertTopology(
   channel: Channel | ConfirmChannel,
   retryDelaysMs: readonly number[],
@@ -100,7 +109,11 @@ export function jobPublishOptions(args: {
     type: args.kind,
     priority: amqpPriority(args.priority),
     timestamp: Math.floor(Date.now() / 1000),
-    headers: { ...withoutDeathHeaders(args.headers ?? {}), [HEADERS.attempt]: args.attempt },
+    headers: {
+      ...withoutDeathHeaders(args.headers ?? {}),
+      [HEADERS.attempt]: args.attempt,
+      [HEADERS.priority]: args.priority,
+    },
   };
 }
 

@@ -1,4 +1,4 @@
-import { type Config, QUEUES, retryQueueName } from '@notes/contracts';
+import { type Config, QUEUES, retryQueueName, workQueueNames } from '@notes/contracts';
 import type { ChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
@@ -211,7 +211,7 @@ export class AdminService {
    */
   async queues(): Promise<QueuesResponse> {
     const names: { name: string; role: 'work' | 'retry' | 'dead' }[] = [
-      { name: QUEUES.work, role: 'work' },
+      ...workQueueNames(this.deps.config.amqp.queueType).map((name) => ({ name, role: 'work' as const })),
       ...[...new Set(this.deps.config.retryDelaysMs)].map((d) => ({ name: retryQueueName(d), role: 'retry' as const })),
       { name: QUEUES.dead, role: 'dead' },
     ];
