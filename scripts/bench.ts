@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runDataBench } from './bench-data.ts';
+import { type AnalysisCost, formatAnalysisCost, measureAnalysisCost } from './lib/analysis-cost.ts';
 import { ApiClient, registerUsers } from './lib/api-client.ts';
 import { type Baseline, runBaseline } from './lib/baseline.ts';
 import { collectEndToEnd, waitUntilFinal } from './lib/collect.ts';
@@ -18,7 +20,7 @@ import { LoadState, runLoad } from './lib/load.ts';
 import { describeMachine } from './lib/machine.ts';
 import { BENCH_USAGE, type BenchOptions, parseBenchArgs, parseOrExitCode, UsageError } from './lib/options.ts';
 import { ProcessMonitor } from './lib/processes.ts';
-import { attachProduct, type Product, startProduct } from './lib/product.ts';
+import { attachProduct, describeLimits, type Product, startProduct } from './lib/product.ts';
 import { doneCounter, startProgress } from './lib/progress.ts';
 import { type BenchResult, computeRatios, formatBench } from './lib/report.ts';
 import { NoteFactory } from './lib/workload.ts';
@@ -49,7 +51,12 @@ async function warmUp(
   return state.accepted;
 }
 
-async function measure(opts: BenchOptions, product: Product, baseline: Baseline | null): Promise<BenchResult> {
+async function measure(
+  opts: BenchOptions,
+  product: Product,
+  baseline: Baseline | null,
+  analysis: AnalysisCost,
+): Promise<BenchResult> {
   const runId = randomBytes(4).toString('hex');
   const startedAt = new Date().toISOString();
   const machine = await describeMachine();
@@ -118,6 +125,7 @@ async function measure(opts: BenchOptions, product: Product, baseline: Baseline 
       },
       processes,
       baseline,
+      analysis,
     };
     return { ...partial, ratios: computeRatios(partial) };
   } finally {
@@ -138,16 +146,25 @@ function profilingEnv(opts: BenchOptions): Record<string, string> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `npm run bench -- --data N` is the data benchmark (bench-data.ts), not the write load.
+  if (argv.some((a) => a === '--data' || a.startsWith('--data='))) return runDataBench(argv);
   const parsed = parseOrExitCode(argv, parseBenchArgs, BENCH_USAGE);
   if ('exitCode' in parsed) return parsed.exitCode;
   const { opts } = parsed;
 
-  // The baseline runs first, while nothing of the product competes for the machine.
+  // The analysis alone and the baseline run first, while nothing of the product competes for the machine.
+  const analysis = measureAnalysisCost();
+  log(formatAnalysisCost(analysis));
   const baseline = opts.skipBaseline
     ? null
     : await runBaseline({ seconds: opts.baselineS, transitRate: opts.mode === 'steady' ? opts.rate : 500, log });
 
   log(opts.url ? `attaching to ${opts.url}` : `starting the product (${opts.consumers} consumer process(es))`);
+  log(
+    opts.url
+      ? 'limits: as the running product is configured (429s, if any, are counted among the errors)'
+      : describeLimits(opts.productEnv, opts.users, opts.connections),
+  );
   const product = opts.url
     ? await attachProduct(opts.url)
     : await startProduct({ consumers: opts.consumers, env: { ...opts.productEnv, ...profilingEnv(opts) }, log });
@@ -159,7 +176,7 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
-    const result = await measure(opts, product, baseline);
+    const result = await measure(opts, product, baseline, analysis);
     process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `\n${formatBench(result)}\n`);
     if (result.product.unfinished > 0)
       log(`${result.product.unfinished} notes were not final within the drain timeout`);

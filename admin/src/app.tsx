@@ -1,8 +1,10 @@
 import { Admin, LoginWithEmail, Resource } from 'react-admin';
 import { BrowserRouter } from 'react-router-dom';
 import audit from './audit/index.ts';
+import control from './control/index.ts';
 import { Dashboard } from './dashboard/dashboard.tsx';
 import dlq from './dlq/index.ts';
+import failures from './failures/index.ts';
 import jobs from './jobs/index.ts';
 import notes from './notes/index.ts';
 import { createAuthProvider } from './providers/auth-provider.ts';
@@ -35,6 +37,8 @@ export function App() {
         <Resource name="notes" {...notes} />
         <Resource name="jobs" {...jobs} />
         <Resource name="dlq" {...dlq} />
+        <Resource name="failures" {...failures} />
+        <Resource name="control" {...control} />
         <Resource name="users" {...users} />
         <Resource name="audit" {...audit} />
       </Admin>

@@ -1,46 +1,18 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { AmqpConnection, Config } from '@notes/contracts';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import FindMyWay from 'find-my-way';
-import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
-import type { Database } from './db/client.ts';
+import type { App, AppDeps } from './app-types.ts';
 import { installErrorHandler, PROBLEM_TYPE_BASE, sendProblem } from './errors/handler.ts';
-import type { ApiMetrics } from './metrics.ts';
 import auth from './plugins/app/auth.ts';
+import rateLimit from './plugins/app/rate-limit.ts';
 import { registerRoutes } from './routes/index.ts';
-import type { EventPublisher } from './services/events.ts';
-import type { OutboxRelay } from './services/outbox-relay.ts';
+import { configurePasswordHasher } from './services/password-hasher.ts';
 
-/** Everything the app needs from outside, built by main.ts (or a test) and closed by it. */
-export interface AppDeps {
-  config: Config;
-  logger: Logger;
-  database: Database;
-  /** Fail-fast Redis for request paths (see plugins/external/redis.ts). */
-  redis: Redis;
-  amqp: AmqpConnection;
-  /** Live events for SSE (services/events.ts). */
-  events: EventPublisher;
-  /** Publishes the outbox; services nudge it after a commit that wrote outbox rows. */
-  outbox: OutboxRelay;
-  /** Prometheus metrics (served at /metrics). */
-  metrics: ApiMetrics;
-}
-
-/** The app as route plugins see it: TypeBox schemas type the handlers. */
-export type App = FastifyInstance<
-  RawServerDefault,
-  IncomingMessage,
-  ServerResponse,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
+export type { App, AppDeps } from './app-types.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -61,6 +33,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       disableRequestLogging: deps.config.env === 'test',
     }),
     return503OnClosing: true,
+    // Which forwarded addresses count as the client's (TRUST_PROXY): per-address limits and the
+    // login throttle key on request.ip.
+    // (Cast: a union here sends TypeScript to Fastify's HTTP/2 overload.)
+    trustProxy: deps.config.trustProxy as true,
     // On close, idle keep-alive sockets go at once; requests in flight are answered first
     // (a reset would leave their clients unsure whether the write happened).
     forceCloseConnections: 'idle',
@@ -102,6 +78,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(auth, { config: deps.config, database: deps.database });
+  await app.register(rateLimit, { config: deps.config, redis: deps.redis, logger: deps.logger });
+  configurePasswordHasher(deps.config.limits.passwordHashQueue);
   await registerRoutes(app, deps);
   return app;
 }
@@ -109,7 +87,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 /**
  * Bodies are validated strictly (a wrong type is a 400, unknown fields are a 400, nothing is
  * coerced or dropped); query strings, params and headers are strings on the wire and are coerced
- * to the schema's types.
+ * to the schema's types. A coerced number must be finite: Ajv turns `?limit=1e400` into
+ * Infinity and takes it for an integer within any maximum, and it reached the database as a 500.
  */
 function buildValidatorCompiler(externalSchemas: unknown) {
   const make = (coerceTypes: false | 'array') => {
@@ -123,7 +102,39 @@ function buildValidatorCompiler(externalSchemas: unknown) {
   const strict = make(false);
   const coercing = make('array');
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? strict : coercing).compile(schema);
+    httpPart === 'body' ? strict.compile(schema) : finiteOnly(coercing.compile(schema) as unknown as Validate);
+}
+
+type Validate = ((data: unknown, ctx?: object) => boolean) & { errors?: unknown; schemaEnv?: unknown };
+
+/** The validator, then: no top-level value it coerced to a number may be Infinity or NaN. */
+function finiteOnly(validate: Validate): Validate {
+  const wrapped: Validate = (data, ctx) => {
+    if (!validate(data, ctx)) {
+      wrapped.errors = validate.errors;
+      return false;
+    }
+    if (data && typeof data === 'object') {
+      for (const [field, value] of Object.entries(data)) {
+        if (typeof value === 'number' && !Number.isFinite(value)) {
+          wrapped.errors = [
+            {
+              instancePath: `/${field}`,
+              schemaPath: '#',
+              keyword: 'type',
+              params: {},
+              message: 'must be a finite number',
+            },
+          ];
+          return false;
+        }
+      }
+    }
+    return true;
+  };
+  // Fastify passes the parent along (so Ajv can coerce a root value) when this is set.
+  wrapped.schemaEnv = validate.schemaEnv;
+  return wrapped;
 }
 
 declare module 'fastify' {

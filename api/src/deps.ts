@@ -1,5 +1,5 @@
 import { AmqpConnection, type Config } from '@notes/contracts';
-import type { AppDeps } from './app.ts';
+import type { AppDeps } from './app-types.ts';
 import { createDatabase } from './db/client.ts';
 import { createLogger } from './logger.ts';
 import { createApiMetrics } from './metrics.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { QUEUES, retryQueueName } from '@notes/contracts';
+import { DEFERRED, QUEUES, retryQueueName } from '@notes/contracts';
 import { eq } from 'drizzle-orm';
 import { jobs, notes } from '../src/db/schema.ts';
 import { bearer, openBroker, type SeededUser, seedJob, seedNote, seedUser } from './admin-fixtures.ts';
@@ -171,7 +171,15 @@ test('queues: ready and consumers of the work, retry and dead queues', async () 
   const body = res.json();
   assert.equal(body.connected, true);
   const names = body.queues.map((q: { name: string }) => q.name);
-  assert.deepEqual(names, [QUEUES.work, ...t.deps.config.retryDelaysMs.map((ms) => retryQueueName(ms)), QUEUES.dead]);
+  const delays = t.deps.config.retryDelaysMs;
+  assert.deepEqual(names, [
+    QUEUES.work,
+    ...delays.map((ms) => retryQueueName(ms)),
+    QUEUES.webhooks,
+    ...delays.map((ms) => retryQueueName(ms, 'webhooks')),
+    DEFERRED.queue,
+    QUEUES.dead,
+  ]);
   const dead = body.queues.find((q: { name: string }) => q.name === QUEUES.dead);
   assert.equal(dead.ready, await broker.depth(QUEUES.dead));
   assert.equal(dead.consumers, 0);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { likePattern } from '../src/repositories/notes-repository.ts';
 import { canonicalJson, fingerprintOf, keyHashOf, type WriteRequest } from '../src/services/idempotency.ts';
 import { ifMatchSatisfied } from '../src/services/notes-service.ts';
 
@@ -50,9 +49,4 @@ test('If-Match: strong comparison, lists and *', () => {
   assert.equal(ifMatchSatisfied('W/"3"', 3), false);
   assert.equal(ifMatchSatisfied('3', 3), false);
   assert.equal(ifMatchSatisfied('"33"', 3), false);
-});
-
-test('q becomes a LIKE pattern with its wildcards escaped', () => {
-  assert.equal(likePattern('abc'), '%abc%');
-  assert.equal(likePattern('50%_off!'), '%50!%!_off!!%');
 });

@@ -44,6 +44,7 @@ interface Dashboard {
   uid: string;
   title: string;
   panels: Panel[];
+  templating?: { list: { name: string; type: string; definition?: string; includeAll?: boolean; multi?: boolean }[] };
 }
 
 function dashboards(): { file: string; json: Dashboard; text: string }[] {
@@ -141,6 +142,23 @@ test('every metric a dashboard or alert reads is exported by our registries or b
   // And the other way round: the pipeline's own metrics all appear somewhere.
   const unused = Object.values(METRICS).filter((m) => ![m, `${m}_bucket`].some((n) => used.has(n)));
   assert.deepEqual(unused, []);
+});
+
+test('every dashboard has a `node` variable, and every Prometheus selector is filtered by it', () => {
+  for (const { file, json } of dashboards()) {
+    const node = json.templating?.list.find((v) => v.name === 'node');
+    assert.ok(node, `${file}: no node variable`);
+    assert.equal(node.type, 'query');
+    assert.match(node.definition ?? '', /^label_values\(up\{job=~?"[^"]+"\}, instance\)$/, file);
+    assert.ok(node.includeAll && node.multi, `${file}: node should allow All and several`);
+  }
+  for (const { where, expr } of dashboardExprs()) {
+    for (const name of metricNamesIn(expr)) {
+      const uses = expr.split(new RegExp(`(?<![\\w:"])${name}(?![\\w:])`)).length - 1;
+      const filtered = expr.split(`${name}{instance=~"$node"`).length - 1;
+      assert.equal(filtered, uses, `${where}: ${name} is not filtered by $node in ${expr}`);
+    }
+  }
 });
 
 test('the metric-name extractor finds names and ignores functions, labels and keywords', () => {

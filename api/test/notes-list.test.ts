@@ -38,7 +38,7 @@ before(async () => {
 after(() => t?.close());
 
 const ids = (notes: N[]) => notes.map((n) => n.id);
-async function list(qs: string): Promise<{ data: N[]; total: number }> {
+async function list(qs: string): Promise<{ data: N[]; total: number; total_exact: boolean }> {
   const res = await call(t, lister, 'GET', `/api/notes?${qs}`);
   assert.equal(res.statusCode, 200, `${qs}: ${res.body}`);
   return res.json();
@@ -90,17 +90,27 @@ describe('listing', () => {
     assert.equal((await list('priority=high&status=dead')).total, 1);
   });
 
-  test('q is a case-insensitive substring of title or body, with LIKE wildcards taken literally', async () => {
+  test('q finds words and word prefixes of title or body, case- and accent-insensitively', async () => {
     const titles = async (q: string) => (await list(`q=${encodeURIComponent(q)}&sort=title`)).data.map((n) => n.title);
     assert.deepEqual(await titles('APPLE'), ['apple pie']);
     assert.deepEqual(await titles('cinnamon'), ['apple pie'], 'matches the body');
-    assert.deepEqual(await titles('0% d'), ['100% done'], 'a wildcard % would match 1000 done');
-    assert.deepEqual(await titles('%'), ['100% done', 'Cherry']);
-    assert.deepEqual(await titles('e_c'), ['snake_case']);
-    assert.deepEqual(await titles('_'), ['snake_case']);
-    assert.deepEqual(await titles('!'), []);
-    assert.deepEqual(await titles('\\'), []);
+    assert.deepEqual(await titles('cinn'), ['apple pie'], 'a prefix of a word');
+    assert.deepEqual(await titles('apple cinnamon'), ['apple pie'], 'every word must be there, in any field');
+    assert.deepEqual(await titles('apple banana'), []);
+    assert.deepEqual(await titles('percent'), ['100% done', '1000 done']);
+    assert.deepEqual(await titles('snake_case'), ['snake_case'], '_ is part of a word, as in the index');
     assert.equal((await list('q=done&limit=1')).total, 2);
+    assert.equal((await list('q=done&limit=1')).total_exact, true);
+  });
+
+  test('operators, punctuation and too-short words never break the query', async () => {
+    const titles = async (q: string) => (await list(`q=${encodeURIComponent(q)}&sort=title`)).data.map((n) => n.title);
+    assert.deepEqual(await titles('+apple -pie'), ['apple pie'], 'operators are separators');
+    assert.deepEqual(await titles('"apple" (pie*) ~<>@2'), ['apple pie']);
+    assert.deepEqual(await titles('an apple'), ['apple pie'], 'words under 3 characters are ignored');
+    for (const q of ['%', '_', '!', '\\', '0% d', 'a b', '*', '""', "'", '-', '@', '🙂']) {
+      assert.deepEqual(await titles(q), [], `${q}: no word to search finds nothing`);
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { AmqpConnection, type Config, QUEUES, workQueueNames } from '@notes/contracts';
+import { AmqpConnection, type Config, topologyQueuesOf } from '@notes/contracts';
 import type { Logger } from 'pino';
 import { ApiClient, type ApiClientOptions } from './api-client.ts';
 import { JobConsumer, type JobConsumerOptions } from './consumer.ts';
@@ -28,7 +28,10 @@ export class ConsumerProcess {
   readonly metrics: ConsumerMetrics;
   readonly api: ApiClient;
   readonly amqp: AmqpConnection;
+  /** The note-processing lane (`notes.jobs`). */
   readonly consumer: JobConsumer;
+  /** The webhook lane (`notes.webhooks`): its own channel and concurrency (docs/isolation.md). */
+  readonly webhookConsumer: JobConsumer;
   readonly #health: HealthServer;
   readonly #deliverer = new WebhookDeliverer();
   #port: number | null = null;
@@ -47,12 +50,17 @@ export class ConsumerProcess {
       opts.handlers ?? [noteProcessHandler, createWebhookDeliverHandler((args) => this.#deliverer.deliver(args))],
     );
     this.amqp = new AmqpConnection(config.amqp.urls, { name: `notes-consumer-${process.pid}`, logger: this.logger });
-    this.consumer = new JobConsumer(
-      { config, logger: this.logger, amqp: this.amqp, api: this.api, registry, metrics: this.metrics },
+    const shared = { config, logger: this.logger, amqp: this.amqp, api: this.api, registry, metrics: this.metrics };
+    this.consumer = new JobConsumer({ ...shared, lane: 'notes', prefetch: config.consumer.prefetch }, opts.consumer);
+    this.webhookConsumer = new JobConsumer(
+      { ...shared, lane: 'webhooks', prefetch: config.webhook.concurrency },
       opts.consumer,
     );
     this.#health = new HealthServer(
-      { amqp: () => this.amqp.connected && this.consumer.consuming, api: () => this.api.ping() },
+      {
+        amqp: () => this.amqp.connected && this.consumer.consuming && this.webhookConsumer.consuming,
+        api: () => this.api.ping(),
+      },
       this.metrics.registry,
     );
     this.metrics.setQueueProbe(() => this.#queueStats());
@@ -69,6 +77,7 @@ export class ConsumerProcess {
     this.#starting ??= (async () => {
       this.amqp.start();
       this.consumer.start();
+      this.webhookConsumer.start();
       // HOST, like the API's: in a container Prometheus scrapes from another address (docs/scaling.md).
       this.#port = await this.#health.listen(this.config.consumer.port, this.config.http.host);
       this.logger.info({ port: this.#port }, 'consumer started');
@@ -80,7 +89,7 @@ export class ConsumerProcess {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       await this.#starting?.catch(() => {});
-      await this.consumer.stop();
+      await Promise.all([this.consumer.stop(), this.webhookConsumer.stop()]);
       await this.#health.close();
       this.metrics.setQueueProbe(null);
       await this.amqp.stop();
@@ -99,7 +108,8 @@ export class ConsumerProcess {
     ch.on('error', () => {});
     try {
       const stats = [];
-      for (const queue of [...workQueueNames(this.config.amqp.queueType), QUEUES.dead]) {
+      for (const { name: queue, role } of topologyQueuesOf(this.config.retryDelaysMs, this.config.amqp.queueType)) {
+        if (role === 'retry') continue;
         const q = await ch.checkQueue(queue);
         stats.push({ queue, messages: q.messageCount, consumers: q.consumerCount });
       }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AmqpConnection, assertTopologyOf, type Config, QUEUES, workQueueNames } from '@notes/contracts';
+import { type AmqpConnection, assertTopologyOf, type Config, LANES, type Lane, workQueueNames } from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.ts';
@@ -20,6 +20,10 @@ export interface JobConsumerDeps {
   api: ApiClient;
   registry: HandlerRegistry;
   metrics?: ConsumerMetrics;
+  /** The lane this consumer serves: its queue, on a channel of its own. */
+  lane: Lane;
+  /** Unacked messages held at once on the lane's channel (priorities need it bounded). */
+  prefetch: number;
 }
 
 export interface JobConsumerOptions {
@@ -30,7 +34,7 @@ export interface JobConsumerOptions {
 }
 
 /**
- * Consumes `notes.jobs`: on every 'connected' it opens a confirm channel, asserts the topology,
+ * Consumes one lane's queue (`notes.jobs` or `notes.webhooks`, docs/isolation.md): on every 'connected' it opens a confirm channel, asserts the topology,
  * sets the prefetch (which is also the handler concurrency, and what makes priorities work) and
  * consumes with manual acks. A delivery is bound to the channel it came on: once that channel is
  * gone its tag is void (acking it on a new channel would be a channel error), the broker
@@ -165,11 +169,14 @@ export class JobConsumer {
       // Quorum: each priority queue's consumer may hold twice the slots, so a level with a
       // backlog always has deliveries buffered while its acks are refilled (priority-scheduler.ts).
       const quorum = config.amqp.queueType === 'quorum';
-      await channel.prefetch(quorum ? 2 * config.consumer.prefetch : config.consumer.prefetch);
+      await channel.prefetch(quorum ? 2 * this.#deps.prefetch : this.#deps.prefetch);
       this.#channel = channel;
       this.#publisher = new ConfirmPublisher(channel);
       await this.#consume(channel);
-      logger.info({ prefetch: config.consumer.prefetch, queue_type: config.amqp.queueType }, 'consuming notes.jobs');
+      logger.info(
+        { prefetch: this.#deps.prefetch, queue: LANES[this.#deps.lane].queue, queue_type: config.amqp.queueType },
+        'consuming',
+      );
     } catch (err) {
       logger.warn({ err }, 'could not start consuming; retrying');
       if (ch && this.#channel === ch) this.#drop();
@@ -189,15 +196,17 @@ export class JobConsumer {
   async #consume(ch: ConfirmChannel): Promise<void> {
     const { config } = this.#deps;
     if (config.amqp.queueType === 'classic') {
-      const { consumerTag } = await ch.consume(QUEUES.work, (msg) => this.#onMessage(ch, msg), { noAck: false });
+      const { consumerTag } = await ch.consume(LANES[this.#deps.lane].queue, (msg) => this.#onMessage(ch, msg), {
+        noAck: false,
+      });
       this.#consumerTag = consumerTag;
       return;
     }
-    this.#scheduler ??= new PriorityScheduler(workQueueNames('quorum').length, config.consumer.prefetch, (item) =>
+    const queues = workQueueNames('quorum', this.#deps.lane);
+    this.#scheduler ??= new PriorityScheduler(queues.length, this.#deps.prefetch, (item) =>
       this.#channel === item.ch ? this.#start(item.ch, item.msg) : Promise.resolve(),
     );
     const scheduler = this.#scheduler;
-    const queues = workQueueNames('quorum');
     // The backlog per level now: start nothing until each level that has one has delivered.
     scheduler.hold();
     const backlog: number[] = [];
@@ -254,6 +263,7 @@ export class JobConsumer {
     const { config, logger, api, registry, metrics } = this.#deps;
     return {
       config,
+      lane: this.#deps.lane,
       logger,
       api,
       registry,

@@ -10,10 +10,13 @@ import {
   JOB_KINDS,
   type JobMessage,
   jobPublishOptions,
+  type Lane,
+  laneOf,
   ROUTING,
   retryRoutingKey,
   SPAN_ATTRIBUTES,
   withoutDeathHeaders,
+  workRoutingKey,
 } from '@notes/contracts';
 import type { ConsumeMessage, Options } from 'amqplib';
 import type { Logger } from 'pino';
@@ -35,6 +38,8 @@ export interface Delivery {
 
 export interface FlowEnv {
   config: Config;
+  /** The lane this consumer serves; a job of the other lane's kind is moved there, not run. */
+  lane: Lane;
   logger: Logger;
   api: ApiClient;
   registry: HandlerRegistry;
@@ -71,6 +76,7 @@ export async function processDelivery(d: Delivery, env: FlowEnv): Promise<void> 
     });
     const log = env.logger.child({ job_id: job.job_id, note_id: job.note_id, kind: job.kind, attempt });
     const ctx: Ctx = { d, env, job, attempt, run, log };
+    if (laneOf(job.kind) !== env.lane) return await moveToLane(ctx);
     if (d.msg.fields.redelivered) {
       if (env.config.amqp.queueType === 'classic') return await countRedelivery(ctx);
       // A quorum queue counts the deliveries itself: the message stays where it is.
@@ -158,7 +164,8 @@ async function settleFailure(ctx: Ctx, err: unknown): Promise<void> {
         attempt: attempt + 1,
         headers,
       });
-      if (!(await publishOrRequeue(ctx, EXCHANGES.retry, retryRoutingKey(decision.delayMs), options))) return;
+      if (!(await publishOrRequeue(ctx, EXCHANGES.retry, retryRoutingKey(decision.delayMs, laneOf(job.kind)), options)))
+        return;
       env.metrics?.retries.inc({ kind: job.kind });
       env.metrics?.jobsProcessed.inc({ ...labels(job), outcome: 'retried' });
       log.info({ delay_ms: decision.delayMs }, 'job scheduled for retry');
@@ -204,7 +211,18 @@ async function countRedelivery(ctx: Ctx): Promise<void> {
   }
   log.info({ deliveries: lost }, 'redelivered; counting it and putting it back');
   const options = copyOptions(d.msg, { ...headers, [HEADERS.deliveries]: lost });
-  if (await publishOrRequeue(ctx, EXCHANGES.work, ROUTING.work, options)) d.ack();
+  if (await publishOrRequeue(ctx, EXCHANGES.work, workRoutingKey(ctx.job.kind), options)) d.ack();
+}
+
+/**
+ * A job in the other lane's queue (published before the lanes existed, or by hand): it moves to
+ * its own lane unchanged, so a slow delivery never runs on a note-processing slot.
+ */
+async function moveToLane(ctx: Ctx): Promise<void> {
+  const { d, job, log } = ctx;
+  log.info({ lane: laneOf(job.kind) }, 'job in the wrong lane; moving it');
+  const options = copyOptions(d.msg, d.msg.properties.headers ?? {});
+  if (await publishOrRequeue(ctx, EXCHANGES.work, workRoutingKey(job.kind), options)) d.ack();
 }
 
 /** The API is unreachable: after a pause, the message goes back to work with its attempt unspent. */
@@ -218,7 +236,7 @@ async function requeue(ctx: Ctx, why: string): Promise<void> {
   // away: this copy must then run the job, not be taken for a duplicate (isFirstCopy).
   const headers = d.msg.properties.headers ?? {};
   const options = copyOptions(d.msg, { ...headers, [HEADERS.requeued]: countOf(headers[HEADERS.requeued]) + 1 });
-  if (await publishOrRequeue(ctx, EXCHANGES.work, ROUTING.work, options)) d.ack();
+  if (await publishOrRequeue(ctx, EXCHANGES.work, workRoutingKey(ctx.job.kind), options)) d.ack();
 }
 
 /** True when confirmed; otherwise the original is nacked back (or abandoned with its channel). */

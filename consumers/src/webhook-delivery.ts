@@ -35,7 +35,7 @@ export interface DeliverWebhookArgs {
   /** The job id: the stable `webhook-id` across retries of this delivery. */
   messageId: string;
   payload: WebhookPayload;
-  config: Pick<Config, 'webhook'>;
+  config: { webhook: Pick<Config['webhook'], 'timeoutMs' | 'allowPrivateNetworks'> };
   /** Aborts the request (consumer shutdown). */
   signal?: AbortSignal;
 }

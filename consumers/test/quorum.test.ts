@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { HEADERS, PRIORITIES, type Priority, QUEUES, quorumWorkQueue, workQueueNames } from '@notes/contracts';
+import {
+  HEADERS,
+  PRIORITIES,
+  type Priority,
+  QUEUES,
+  quorumWorkQueue,
+  topologyQueuesOf,
+  workQueueNames,
+} from '@notes/contracts';
 import { noteProcessHandler } from '../src/handlers/note-process.ts';
 import type { JobHandler } from '../src/handlers/registry.ts';
 import { createWebhookDeliverHandler } from '../src/handlers/webhook-deliver.ts';
@@ -65,11 +73,12 @@ test('the topology is quorum queues, one per priority, with a delivery limit and
       headers: { authorization: auth },
     });
     const listed = new Map(((await res.json()) as Listed[]).map((q) => [q.name, q]));
-    return listed.size >= 8 && listed;
+    const want = topologyQueuesOf([200, 400], 'quorum').map((q) => q.name);
+    return want.every((n) => listed.has(n)) && listed;
   });
-  for (const priority of PRIORITIES) {
-    const q = byName.get(quorumWorkQueue(priority));
-    assert.equal(q?.type, 'quorum', `${priority} queue`);
+  for (const name of [...workQueueNames('quorum', 'notes'), ...workQueueNames('quorum', 'webhooks')]) {
+    const q = byName.get(name);
+    assert.equal(q?.type, 'quorum', name);
     assert.equal(q?.arguments['x-dead-letter-strategy'], 'at-least-once');
     assert.equal(q?.arguments['x-overflow'], 'reject-publish');
     assert.ok(Number(q?.arguments['x-delivery-limit']) > 3);
@@ -77,7 +86,9 @@ test('the topology is quorum queues, one per priority, with a delivery limit and
   assert.equal(byName.get(QUEUES.dead)?.type, 'quorum');
   assert.equal(byName.get('notes.retry.200ms')?.type, 'quorum');
   assert.equal(byName.get('notes.retry.200ms')?.arguments['x-dead-letter-strategy'], 'at-least-once');
+  assert.equal(byName.get('notes.webhooks.deferred')?.type, 'quorum');
   assert.equal(byName.has(QUEUES.work), false, 'no classic work queue');
+  assert.equal(byName.has(QUEUES.webhooks), false, 'no classic webhook queue');
 });
 
 for (const prefetch of [1, 3]) {

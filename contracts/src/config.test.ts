@@ -55,3 +55,26 @@ test('an entry point with a bad variable exits 1 naming it', () => {
   assert.match(r.stderr, /PORT/);
   assert.doesNotMatch(r.stdout, /started/);
 });
+
+test('limits: defaults, 0 accepted, TRUST_PROXY forms', () => {
+  const c = loadConfig({});
+  assert.deepEqual(c.limits, {
+    userWriteRate: 100,
+    userWriteBurst: 200,
+    authAddressRatePerMinute: 60,
+    authAddressBurst: 60,
+    sseMaxStreamsPerUser: 5,
+    passwordHashQueue: 64,
+    eventStreamMaxBytes: 8_388_608,
+    idempotencyMaxBytesPerUser: 4_194_304,
+  });
+  assert.equal(c.trustProxy, false);
+  assert.equal(loadConfig({ USER_WRITE_RATE: '0' }).limits.userWriteRate, 0);
+  assert.equal(loadConfig({ USER_WRITE_RATE: '0.5' }).limits.userWriteRate, 0.5);
+  assert.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
+  assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
+  assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.1, 192.168.0.0/16' }).trustProxy, ['10.0.0.1', '192.168.0.0/16']);
+  assert.throws(() => loadConfig({ TRUST_PROXY: 'proxy.example' }), /TRUST_PROXY/);
+  assert.throws(() => loadConfig({ USER_WRITE_RATE: '-1' }), /USER_WRITE_RATE/);
+  assert.throws(() => loadConfig({ SSE_MAX_STREAMS_PER_USER: '0' }), /SSE_MAX_STREAMS_PER_USER/);
+});

@@ -38,8 +38,17 @@ const Env = Type.Object({
   IDEMPOTENCY_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 30 }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: Type.Boolean({ default: false }),
+  /** Deliveries one endpoint may have in flight at once in a consumer process (docs/isolation.md). */
+  WEBHOOK_MAX_IN_FLIGHT: Type.Integer({ minimum: 1, maximum: 1000, default: 8 }),
+  /**
+   * The webhook lane's prefetch and handler concurrency in a consumer process: deliveries run on
+   * their own channel, beside (never instead of) CONSUMER_PREFETCH note-processing slots.
+   */
+  WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 64 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
   OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** A trace viewer's URL with `{trace_id}` in it (e.g. Grafana Explore); the console links jobs' attempts there. */
+  TRACE_URL_TEMPLATE: Type.Optional(Type.String({ pattern: '^https?://.*\\{trace_id\\}' })),
   /**
    * Consumers: unacked messages held at once; also the handler concurrency and the most callbacks
    * one batch can gather (priorities need it bounded; batching needs enough in flight to keep pace
@@ -53,6 +62,27 @@ const Env = Type.Object({
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
   /** Sent outbox rows, expired fences and processed-message keys older than this are deleted. */
   RETENTION_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 48 }),
+  /** Writes per second per user (token bucket refill), shared by every API instance; 0: off. */
+  USER_WRITE_RATE: Type.Number({ minimum: 0, maximum: 1_000_000, default: 100 }),
+  /** Writes a user may make at once before the rate applies (the bucket's size). */
+  USER_WRITE_BURST: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 200 }),
+  /** Registrations and logins per minute per client address (each its own bucket); 0: off. */
+  AUTH_ADDRESS_RATE_PER_MINUTE: Type.Number({ minimum: 0, maximum: 1_000_000, default: 60 }),
+  AUTH_ADDRESS_BURST: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 60 }),
+  /**
+   * Which forwarded addresses count as the client's (Fastify's trustProxy): empty or `false`
+   * believes the socket only; `true` every proxy; a number, that many hops; otherwise a
+   * comma-separated list of proxy addresses or CIDR ranges.
+   */
+  TRUST_PROXY: Type.String({ pattern: '^[A-Za-z0-9.:/, ]*$', default: '' }),
+  /** Live event streams one user may hold open across all API instances. */
+  SSE_MAX_STREAMS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 5 }),
+  /** Password hashes waiting for a slot before register/login answer 503 + Retry-After. */
+  PASSWORD_HASH_QUEUE: Type.Integer({ minimum: 0, maximum: 100_000, default: 64 }),
+  /** Bytes of live events kept per user in Redis (oldest trimmed first). */
+  EVENT_STREAM_MAX_BYTES: Type.Integer({ minimum: 65_536, maximum: 1_073_741_824, default: 8_388_608 }),
+  /** Bytes of idempotency records kept per user in Redis (the database fence keeps the rest). */
+  IDEMPOTENCY_MAX_BYTES_PER_USER: Type.Integer({ minimum: 65_536, maximum: 1_073_741_824, default: 4_194_304 }),
 });
 type Env = Static<typeof Env>;
 export type QueueType = Env['QUEUE_TYPE'];
@@ -74,11 +104,25 @@ export interface Config {
   /** Attempts a job gets in all: one per retry delay plus the first. */
   maxAttempts: number;
   idempotencyWindowSeconds: number;
-  webhook: { timeoutMs: number; allowPrivateNetworks: boolean };
+  webhook: { timeoutMs: number; allowPrivateNetworks: boolean; maxInFlight: number; concurrency: number };
   shutdownTimeoutMs: number;
   otlpEndpoint: string | null;
+  traceUrlTemplate: string | null;
   outboxPollMs: number;
   retentionHours: number;
+  /** Per-user and per-address limits (docs/isolation.md). A rate of 0 turns that limit off. */
+  limits: {
+    userWriteRate: number;
+    userWriteBurst: number;
+    authAddressRatePerMinute: number;
+    authAddressBurst: number;
+    sseMaxStreamsPerUser: number;
+    passwordHashQueue: number;
+    eventStreamMaxBytes: number;
+    idempotencyMaxBytesPerUser: number;
+  };
+  /** Fastify's `trustProxy`: which forwarded addresses count as the client's. */
+  trustProxy: boolean | number | string[];
 }
 
 export class ConfigError extends Error {
@@ -142,12 +186,47 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     retryDelaysMs,
     maxAttempts: retryDelaysMs.length + 1,
     idempotencyWindowSeconds: e.IDEMPOTENCY_WINDOW_SECONDS,
-    webhook: { timeoutMs: e.WEBHOOK_TIMEOUT_MS, allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS },
+    webhook: {
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+      maxInFlight: e.WEBHOOK_MAX_IN_FLIGHT,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT ?? null,
+    traceUrlTemplate: e.TRACE_URL_TEMPLATE ?? null,
     outboxPollMs: e.OUTBOX_POLL_MS,
     retentionHours: e.RETENTION_HOURS,
+    limits: {
+      userWriteRate: e.USER_WRITE_RATE,
+      userWriteBurst: e.USER_WRITE_BURST,
+      authAddressRatePerMinute: e.AUTH_ADDRESS_RATE_PER_MINUTE,
+      authAddressBurst: e.AUTH_ADDRESS_BURST,
+      sseMaxStreamsPerUser: e.SSE_MAX_STREAMS_PER_USER,
+      passwordHashQueue: e.PASSWORD_HASH_QUEUE,
+      eventStreamMaxBytes: e.EVENT_STREAM_MAX_BYTES,
+      idempotencyMaxBytesPerUser: e.IDEMPOTENCY_MAX_BYTES_PER_USER,
+    },
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
   });
+}
+
+/** `TRUST_PROXY` as Fastify's trustProxy takes it (see the schema's comment). */
+function parseTrustProxy(value: string): boolean | number | string[] {
+  const v = value.trim().toLowerCase();
+  if (v === '' || v === 'false') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of list) {
+    if (!/^[0-9a-f.:]+(\/\d{1,3})?$/.test(item)) {
+      throw new ConfigError(`invalid configuration: TRUST_PROXY: ${item} is not an address or CIDR range`);
+    }
+  }
+  return list;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -4,18 +4,54 @@ import { amqpPriority, type Priority } from './priorities.ts';
 /**
  * The RabbitMQ topology, declared identically by the API, the consumers and the scripts.
  *
- *   notes.jobs (direct exchange) --job--> notes.jobs (classic queue, x-max-priority 5)
- *   notes.retry (direct exchange) --<delay>--> notes.retry.<delay>ms (TTL <delay>, DLX -> notes.jobs)
+ *   notes.jobs (direct exchange) --job-->     notes.jobs     (classic queue, x-max-priority 5)
+ *                                --webhook--> notes.webhooks (classic queue, x-max-priority 5)
+ *   notes.retry (direct exchange) --<delay>-->          notes.retry.<delay>ms          (TTL, DLX -> job)
+ *                                 --webhook.<delay>-->  notes.webhooks.retry.<delay>ms (TTL, DLX -> webhook)
+ *                                 --webhook.deferred--> notes.webhooks.deferred        (TTL 1 s, DLX -> webhook)
  *   notes.dlx (direct exchange) --dead--> notes.dlq
+ *
+ * Two lanes (docs/isolation.md): note processing and webhook deliveries have their own work
+ * queue, their own wait queues and their own consumer channel, so a slow third party never takes
+ * the capacity note processing needs. Both lanes keep the five strict priorities. The DLQ is
+ * shared: a dead job is dead whatever its kind, and promoting it routes it back by its kind.
  *
  * Queue arguments cannot change once declared (PRECONDITION_FAILED), so a wait queue's name
  * carries its delay: changing RETRY_DELAYS_MS declares new queues and leaves the old ones to
  * drain back to work.
  */
 export const EXCHANGES = { work: 'notes.jobs', retry: 'notes.retry', dead: 'notes.dlx' } as const;
-export const QUEUES = { work: 'notes.jobs', dead: 'notes.dlq' } as const;
-export const ROUTING = { work: 'job', dead: 'dead' } as const;
+export const QUEUES = { work: 'notes.jobs', webhooks: 'notes.webhooks', dead: 'notes.dlq' } as const;
+export const ROUTING = { work: 'job', webhooks: 'webhook', dead: 'dead' } as const;
 export const MAX_PRIORITY = 5;
+
+/** The two lanes of work: which queue each consumes, and how a message is routed to it. */
+export type Lane = 'notes' | 'webhooks';
+export const LANES: Readonly<Record<Lane, { queue: string; routingKey: string }>> = {
+  notes: { queue: QUEUES.work, routingKey: ROUTING.work },
+  webhooks: { queue: QUEUES.webhooks, routingKey: ROUTING.webhooks },
+};
+
+/**
+ * A webhook delivery whose endpoint already holds WEBHOOK_MAX_IN_FLIGHT deliveries (and a few
+ * waiting in the consumer) is parked here for a second instead of holding a prefetch slot: no
+ * attempt is spent, and it comes back to `notes.webhooks` with its priority.
+ */
+export const DEFERRED = {
+  queue: 'notes.webhooks.deferred',
+  routingKey: 'webhook.deferred',
+  ttlMs: 1000,
+} as const;
+
+/** The lane a job kind runs in; anything unknown goes to the notes lane, whose consumer parks it. */
+export function laneOf(kind: string | undefined): Lane {
+  return kind === 'webhook.deliver' ? 'webhooks' : 'notes';
+}
+
+/** Routing key on `notes.jobs` for a job of this kind. */
+export function workRoutingKey(kind: string | undefined): string {
+  return LANES[laneOf(kind)].routingKey;
+}
 
 /** Our own headers; never trust `x-death` counts (they differ across RabbitMQ versions). */
 export const HEADERS = {
@@ -45,18 +81,43 @@ const BROKER_DEATH_HEADERS = [
   'x-last-death-reason',
 ];
 
-export function retryQueueName(delayMs: number): string {
-  return `notes.retry.${delayMs}ms`;
+export function retryQueueName(delayMs: number, lane: Lane = 'notes'): string {
+  return lane === 'notes' ? `notes.retry.${delayMs}ms` : `notes.webhooks.retry.${delayMs}ms`;
 }
 
-export function retryRoutingKey(delayMs: number): string {
-  return String(delayMs);
+export function retryRoutingKey(delayMs: number, lane: Lane = 'notes'): string {
+  return lane === 'notes' ? String(delayMs) : `webhook.${delayMs}`;
+}
+
+/** Every queue of the topology with its role, in the order an operator reads them. */
+export function topologyQueues(
+  retryDelaysMs: readonly number[],
+): { name: string; role: 'work' | 'retry' | 'dead'; lane: Lane | null }[] {
+  const delays = [...new Set(retryDelaysMs)];
+  const out: { name: string; role: 'work' | 'retry' | 'dead'; lane: Lane | null }[] = [];
+  for (const lane of ['notes', 'webhooks'] as const) {
+    out.push({ name: LANES[lane].queue, role: 'work', lane });
+    for (const d of delays) out.push({ name: retryQueueName(d, lane), role: 'retry', lane });
+  }
+  out.push({ name: DEFERRED.queue, role: 'retry', lane: 'webhooks' });
+  out.push({ name: QUEUES.dead, role: 'dead', lane: null });
+  return out;
 }
 
 export const WORK_QUEUE_ARGS = {
   'x-queue-type': 'classic',
   'x-max-priority': MAX_PRIORITY,
 } as const;
+
+/** Arguments of a wait queue: a queue-level TTL, then back to a lane's work queue. */
+function waitQueueArgs(ttlMs: number, lane: Lane) {
+  return {
+    'x-queue-type': 'classic',
+    'x-message-ttl': ttlMs,
+    'x-dead-letter-exchange': EXCHANGES.work,
+    'x-dead-letter-routing-key': LANES[lane].routingKey,
+  };
+}
 
 /**
  * Asserts every exchange, queue and binding of the classic topology. Idempotent; safe on
@@ -71,26 +132,25 @@ export async function assertTopology(
   await channel.assertExchange(EXCHANGES.retry, 'direct', { durable: true });
   await channel.assertExchange(EXCHANGES.dead, 'direct', { durable: true });
 
-  // No TTL and no max-length on the priority queue: expiry and drops happen at the head.
-  await channel.assertQueue(QUEUES.work, { durable: true, arguments: { ...WORK_QUEUE_ARGS } });
-  await channel.bindQueue(QUEUES.work, EXCHANGES.work, ROUTING.work);
+  // No TTL and no max-length on a priority queue: expiry and drops happen at the head.
+  for (const lane of ['notes', 'webhooks'] as const) {
+    const { queue, routingKey } = LANES[lane];
+    await channel.assertQueue(queue, { durable: true, arguments: { ...WORK_QUEUE_ARGS } });
+    await channel.bindQueue(queue, EXCHANGES.work, routingKey);
+  }
 
   await channel.assertQueue(QUEUES.dead, { durable: true, arguments: { 'x-queue-type': 'classic' } });
   await channel.bindQueue(QUEUES.dead, EXCHANGES.dead, ROUTING.dead);
 
   for (const delay of new Set(retryDelaysMs)) {
-    const name = retryQueueName(delay);
-    await channel.assertQueue(name, {
-      durable: true,
-      arguments: {
-        'x-queue-type': 'classic',
-        'x-message-ttl': delay,
-        'x-dead-letter-exchange': EXCHANGES.work,
-        'x-dead-letter-routing-key': ROUTING.work,
-      },
-    });
-    await channel.bindQueue(name, EXCHANGES.retry, retryRoutingKey(delay));
+    for (const lane of ['notes', 'webhooks'] as const) {
+      const name = retryQueueName(delay, lane);
+      await channel.assertQueue(name, { durable: true, arguments: waitQueueArgs(delay, lane) });
+      await channel.bindQueue(name, EXCHANGES.retry, retryRoutingKey(delay, lane));
+    }
   }
+  await channel.assertQueue(DEFERRED.queue, { durable: true, arguments: waitQueueArgs(DEFERRED.ttlMs, 'webhooks') });
+  await channel.bindQueue(DEFERRED.queue, EXCHANGES.retry, DEFERRED.routingKey);
 }
 
 /** Publish options for a job message: persistent, prioritised, identified by the job id. */

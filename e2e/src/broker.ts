@@ -1,9 +1,9 @@
-import { QUEUES, type QueueType, retryQueueName, workQueueNames } from '@notes/contracts';
+import { type QueueType, topologyQueuesOf } from '@notes/contracts';
 import amqp, { type ConfirmChannel } from 'amqplib';
 
 /** Every queue the pipeline declares for a retry schedule. */
 export function pipelineQueues(retryDelaysMs: readonly number[], queueType: QueueType = 'classic'): string[] {
-  return [...workQueueNames(queueType), ...retryDelaysMs.map(retryQueueName), QUEUES.dead];
+  return topologyQueuesOf(retryDelaysMs, queueType).map((q) => q.name);
 }
 
 /**

@@ -21,6 +21,8 @@ export interface Product {
   /** Pids whose process trees are the product (for the memory monitor). */
   roots: number[];
   consumers: number | null;
+  /** The product's database, when the bench started it (the data benchmark seeds it). */
+  databaseUrl: string | null;
   /** Notes written but not yet processed or dead; null when the bench can't see the database. */
   unfinished(): Promise<number | null>;
   stop(): Promise<void>;
@@ -58,8 +60,30 @@ function productEnv(ns: TestNamespace, port: number, consumerPort: number, opts:
     API_URL: `http://127.0.0.1:${port}`,
     CONSUMER_PORT: String(consumerPort),
     CONSUMER_PROCESSES: String(opts.consumers),
+    ...BENCH_LIMITS,
     ...opts.env,
   };
+}
+
+/**
+ * What the bench sets of the product's limits (docs/isolation.md): it registers every user from
+ * one address in a moment, which the per-address registration limit exists to refuse, so that
+ * limit is off. The per-user write rate stays at the product's default (or --product-env): the
+ * bench measures the product as it ships, limiter included, and prints the setting.
+ */
+export const BENCH_LIMITS: Record<string, string> = { AUTH_ADDRESS_RATE_PER_MINUTE: '0' };
+
+/** One line saying which request-rate limits the product runs with. */
+export function describeLimits(env: Record<string, string>, users: number, connections: number): string {
+  const all = { ...BENCH_LIMITS, ...env };
+  const rate = Number(all.USER_WRITE_RATE ?? 100);
+  const burst = Number(all.USER_WRITE_BURST ?? 200);
+  const write =
+    rate > 0 && burst > 0
+      ? `per-user write rate ${rate}/s, bursts of ${burst} (${connections} connections over ${users} users)`
+      : 'per-user write rate off';
+  const perAddress = Number(all.AUTH_ADDRESS_RATE_PER_MINUTE ?? 60) > 0 ? 'on' : 'off';
+  return `limits: ${write}; per-address register/login limit ${perAddress}`;
 }
 
 export async function startProduct(opts: StartOptions): Promise<Product> {
@@ -97,6 +121,7 @@ export async function startProduct(opts: StartOptions): Promise<Product> {
     owned: true,
     roots: [process.pid],
     consumers: opts.consumers,
+    databaseUrl: ns.databaseUrl,
     async unfinished() {
       // Only the few unfinished rows are counted (an index range), so this stays cheap however
       // many notes the run has written.
@@ -175,6 +200,7 @@ export async function attachProduct(url: string): Promise<Product> {
     owned: false,
     roots: root ? [process.pid, root] : [process.pid],
     consumers: null,
+    databaseUrl: null,
     unfinished: async () => null,
     stop: async () => {},
   };

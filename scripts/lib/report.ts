@@ -1,3 +1,4 @@
+import { type AnalysisCost, formatAnalysisCost } from './analysis-cost.ts';
 import { type Baseline, bestDb, dbNear } from './baseline.ts';
 import type { EndToEnd } from './collect.ts';
 import type { Machine } from './machine.ts';
@@ -35,6 +36,8 @@ export interface BenchResult {
   } & EndToEnd;
   processes: (ProcessFigures & { cpuMsPerNote: number | null })[];
   baseline: Baseline | null;
+  /** The consumer's analysis alone on 64 KiB bodies, crafted and ordinary (lib/analysis-cost.ts). */
+  analysis: AnalysisCost;
   ratios: Record<string, number | null>;
 }
 
@@ -197,5 +200,6 @@ export function formatBench(r: BenchResult): string {
       ]),
     );
   }
+  out.push('', formatAnalysisCost(r.analysis));
   return out.join('\n');
 }

@@ -90,6 +90,14 @@ describe('npm run bench', () => {
     for (const [k, v] of Object.entries(r.ratios)) assert.ok(isNum(v), `ratio ${k} = ${v}`);
     assert.equal(Object.keys(r.ratios).length, 7);
     for (const k of ['cpus', 'memGiB', 'node', 'mariadb', 'rabbitmq', 'redis'] as const) assert.ok(r.machine[k], k);
+
+    // The analysis alone on 64 KiB bodies: every crafted corpus measured, the worst one named.
+    assert.ok(r.analysis.corpora.length >= 8);
+    for (const c of r.analysis.corpora) assert.ok(isNum(c.msPerKiB) && c.bytes > 60_000 && c.bytes <= 65_536, c.name);
+    assert.ok(
+      r.analysis.corpora.some((c) => c.name === r.analysis.worst.name && c.msPerKiB === r.analysis.worst.msPerKiB),
+    );
+    assert.match(stderr, /analysis \(consumer CPU, 64 KiB bodies\): worst [\d.]+ µs\/KiB/);
   });
 
   it('refuses bad usage with exit code 2 and a non-loopback --url', async () => {

@@ -1,5 +1,6 @@
 import type { DataProvider, GetListParams, GetManyReferenceParams, Identifier, RaRecord } from 'react-admin';
 import type { ApiClient, QueryValue } from './http.ts';
+import { createOperations, type Operations } from './operations.ts';
 
 /** What the admin API answers for a list (the same shape as the user API). */
 export interface ListResponse<T> {
@@ -23,7 +24,7 @@ export interface PromoteResult {
 }
 
 /** The admin API's extra operations, beside react-admin's CRUD methods. */
-export interface AdminDataProvider extends DataProvider {
+export interface AdminDataProvider extends DataProvider, Operations {
   getStats(): Promise<Stats>;
   getQueues(): Promise<Queues>;
   promoteDlq(request: PromoteRequest): Promise<PromoteResult>;
@@ -88,8 +89,20 @@ export function createDataProvider(api: ApiClient): AdminDataProvider {
   const unsupported = (what: string, resource: string) =>
     Promise.reject(new Error(`${what} is not supported on ${resource}`));
 
+  const operations = createOperations(api);
   const provider: AdminDataProvider = {
+    ...operations,
+
     async getList<R extends RaRecord>(resource: string, params: GetListParams) {
+      // The failure inbox and the kinds' controls are whole lists keyed by their own ids.
+      if (resource === 'failures') {
+        const { data } = await operations.failureGroups(params.filter?.kind || undefined);
+        return { data: data.map((g) => ({ ...g, id: g.group_id })) as unknown as R[], total: data.length };
+      }
+      if (resource === 'control') {
+        const { kinds } = await operations.controls();
+        return { data: kinds.map((k) => ({ ...k, id: k.kind })) as unknown as R[], total: kinds.length };
+      }
       const res = await api<ListResponse<R>>(path(resource), { query: listQuery(params) });
       return { data: res.data, total: res.total };
     },

@@ -11,6 +11,7 @@ import {
   mysqlTable,
   primaryKey,
   text,
+  tinyint,
   varchar,
 } from 'drizzle-orm/mysql-core';
 
@@ -29,16 +30,25 @@ export type NoteStatus = (typeof NOTE_STATUSES)[number];
 export const JOB_STATUSES = ['queued', 'processing', 'processed', 'failed', 'dead', 'discarded', 'skipped'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-export const users = mysqlTable('users', {
-  id: id().primaryKey(),
-  email: varchar('email', { length: 320 }).notNull().unique('users_email_unique'),
-  name: varchar('name', { length: 200 }).notNull(),
-  passwordHash: varchar('password_hash', { length: 255 }).notNull(),
-  role: mysqlEnum('role', ROLES).notNull().default('user'),
-  disabled: boolean('disabled').notNull().default(false),
-  createdAt: ts('created_at').notNull(),
-  updatedAt: ts('updated_at').notNull(),
-});
+export const users = mysqlTable(
+  'users',
+  {
+    id: id().primaryKey(),
+    email: varchar('email', { length: 320 }).notNull().unique('users_email_unique'),
+    name: varchar('name', { length: 200 }).notNull(),
+    passwordHash: varchar('password_hash', { length: 255 }).notNull(),
+    role: mysqlEnum('role', ROLES).notNull().default('user'),
+    disabled: boolean('disabled').notNull().default(false),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    // The console's user list by each sort (docs/data.md); email sorts on its unique key.
+    index('users_created_idx').on(t.createdAt),
+    index('users_name_idx').on(t.name),
+    index('users_role_idx').on(t.role, t.createdAt),
+  ],
+);
 
 export type { NoteResult } from '@notes/contracts';
 
@@ -60,11 +70,21 @@ export const notes = mysqlTable(
     updatedAt: ts('updated_at').notNull(),
     processedAt: ts('processed_at'),
   },
+  // One index per list order (docs/data.md): a user's list by each sort, the console's list by
+  // each sort, and the enum sorts tie-broken by created_at so one index serves both the sort and
+  // the filter. FULLTEXT `notes_search_ft` (title, body) is in the migration: drizzle has no
+  // FULLTEXT index type.
   (t) => [
     index('notes_user_created_idx').on(t.userId, t.createdAt),
     index('notes_user_updated_idx').on(t.userId, t.updatedAt),
-    index('notes_user_status_idx').on(t.userId, t.status),
-    index('notes_status_idx').on(t.status),
+    index('notes_user_title_idx').on(t.userId, t.title),
+    index('notes_user_status_idx').on(t.userId, t.status, t.createdAt),
+    index('notes_user_priority_idx').on(t.userId, t.priority, t.createdAt),
+    index('notes_created_idx').on(t.createdAt),
+    index('notes_updated_idx').on(t.updatedAt),
+    index('notes_title_idx').on(t.title),
+    index('notes_status_idx').on(t.status, t.createdAt),
+    index('notes_priority_idx').on(t.priority, t.createdAt),
   ],
 );
 
@@ -89,11 +109,39 @@ export const jobs = mysqlTable(
     startedAt: ts('started_at'),
     finishedAt: ts('finished_at'),
   },
+  // Indexes per list order of the console (docs/data.md). `jobs_status_finished_idx` also
+  // serves retention (finished jobs of a status, oldest first, in small batches) and
+  // `jobs_finished_idx` covers the dashboard's per-minute throughput. FULLTEXT `jobs_errors_ft`
+  // (last_error, dead_reason) is in the migration.
   (t) => [
     index('jobs_note_idx').on(t.noteId, t.createdAt),
     index('jobs_status_idx').on(t.status, t.createdAt),
+    index('jobs_status_finished_idx').on(t.status, t.finishedAt),
+    index('jobs_status_updated_idx').on(t.status, t.updatedAt),
     index('jobs_user_idx').on(t.userId),
+    index('jobs_created_idx').on(t.createdAt),
+    index('jobs_updated_idx').on(t.updatedAt),
+    index('jobs_finished_idx').on(t.finishedAt, t.status),
+    index('jobs_priority_idx').on(t.priority, t.createdAt),
+    index('jobs_kind_idx').on(t.kind, t.createdAt),
   ],
+);
+
+/**
+ * Rows per status of notes and jobs, kept by triggers in the transaction that changes a row
+ * (api/drizzle/0003_data_at_scale.sql), so the dashboard reads a few hundred rows instead of
+ * counting millions. Each connection adds to its own shard (CONNECTION_ID() % 64): concurrent
+ * writers do not queue on one hot row; a status's count is the sum of its shards.
+ */
+export const statusCounts = mysqlTable(
+  'status_counts',
+  {
+    tableName: mysqlEnum('tbl', ['notes', 'jobs']).notNull(),
+    status: varchar('status', { length: 16 }).notNull(),
+    shard: tinyint('shard', { unsigned: true }).notNull(),
+    n: bigint('n', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.tableName, t.status, t.shard] })],
 );
 
 /**
@@ -174,5 +222,10 @@ export const auditLog = mysqlTable(
     detail: json('detail').$type<Record<string, unknown>>(),
     createdAt: ts('created_at').notNull(),
   },
-  (t) => [index('audit_created_idx').on(t.createdAt)],
+  (t) => [
+    index('audit_created_idx').on(t.createdAt),
+    index('audit_action_idx').on(t.action, t.createdAt),
+    index('audit_actor_idx').on(t.actorId, t.createdAt),
+    index('audit_target_idx').on(t.target, t.createdAt),
+  ],
 );

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../app.ts';
+import type { App } from '../app-types.ts';
 import { isDatabaseUnavailable } from '../db/client.ts';
 import { HttpError } from './index.ts';
 

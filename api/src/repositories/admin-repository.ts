@@ -1,7 +1,9 @@
-import { and, asc, count, desc, eq, gte, inArray, like, or, type SQL, sql } from 'drizzle-orm';
-import type { MySqlColumn } from 'drizzle-orm/mysql-core';
+import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
+import { fulltextMatch } from '../db/fulltext.ts';
+import { finishPage, planPage } from '../db/keyset.ts';
 import { auditLog, type JobStatus, jobs, type NoteResult, type NoteStatus, notes, users } from '../db/schema.ts';
+import { cappedCount, exactTotal, type Total } from '../db/totals.ts';
 import type {
   AdminJob,
   AdminNote,
@@ -10,25 +12,23 @@ import type {
   DlqEntry,
   DlqListQuery,
   JobListQuery,
+  JobSortField,
   NoteListQuery,
+  Page,
 } from '../schemas/admin.ts';
+import type { SortField } from '../schemas/notes.ts';
+import { auditOrder, jobOrder, noteOrder } from './list-orders.ts';
+import { countedRows } from './status-counts-repository.ts';
 
 /**
  * The admin console's reads across every user, and the audit log. All SQL for the admin API
- * lives here; users come from users-repository.ts. Lists are one page plus the matching total.
+ * lives here; users come from users-repository.ts. A list is one page read along an index
+ * (list-orders.ts), the cursor of the next page, and a total that is exact where cheap
+ * (docs/data.md, "Totals").
  */
 
-type Page<T> = { data: T[]; total: number };
-
-/** `%q%` for LIKE; the `_ci` collation makes it case-insensitive, the caller's % and _ are literal. */
-const contains = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-
-/** `field` or `-field` → ORDER BY that column, the id breaking ties so pages never overlap. */
-function orderBy(sort: string, columns: Record<string, MySqlColumn>, id: MySqlColumn): SQL[] {
-  const direction = sort.startsWith('-') ? desc : asc;
-  const column = columns[sort.replace(/^-/, '')];
-  return column ? [direction(column), direction(id)] : [desc(id)];
-}
+const field = <F extends string>(sort: string) => sort.replace(/^-/, '') as F;
+const forced = (index: string | undefined) => (index ? { forceIndex: index } : undefined);
 
 const iso = (d: Date) => d.toISOString();
 const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
@@ -68,36 +68,44 @@ function toAdminNote(r: NoteRow): AdminNote {
   };
 }
 
-const NOTE_SORT_COLUMNS = {
-  created_at: notes.createdAt,
-  updated_at: notes.updatedAt,
-  processed_at: notes.processedAt,
-  title: notes.title,
-  priority: notes.priority,
-  status: notes.status,
-  attempts: notes.attempts,
-};
+/** The owner filter: a user id, or an email resolved to one first (so the notes index does the rest). */
+async function ownerId(db: DbOrTx, user: string): Promise<string | null> {
+  if (!user.includes('@')) return user;
+  const [row] = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(eq(users.email, user.trim().toLowerCase()))
+    .limit(1);
+  return row?.id ?? null;
+}
 
 export async function listNotes(db: DbOrTx, q: NoteListQuery): Promise<Page<AdminNote>> {
   const where: SQL[] = [];
+  if (q.user) {
+    const owner = await ownerId(db, q.user);
+    if (owner === null) return { data: [], total: 0, total_exact: true, next_cursor: null };
+    where.push(eq(notes.userId, owner));
+  }
   if (q.status) where.push(eq(notes.status, q.status));
   if (q.priority) where.push(eq(notes.priority, q.priority));
-  if (q.user)
-    where.push(q.user.includes('@') ? eq(users.email, q.user.trim().toLowerCase()) : eq(notes.userId, q.user));
-  if (q.q) where.push(or(like(notes.title, contains(q.q)), like(notes.body, contains(q.q))) as SQL);
-  const cond = where.length ? and(...where) : undefined;
-  const [rows, totals] = await Promise.all([
+  if (q.q) where.push(fulltextMatch([notes.title, notes.body], q.q));
+  const scope = { user: !!q.user, status: !!q.status, priority: !!q.priority, search: !!q.q };
+  const order = noteOrder(field<SortField>(q.sort), scope, (r: NoteRow) => r);
+  const page = planPage(order, q);
+  const onlyStatus = !q.user && !q.priority && !q.q;
+  const [rows, total] = await Promise.all([
     db
       .select(noteColumns)
-      .from(notes)
+      .from(notes, forced(order.index))
       .leftJoin(users, eq(users.id, notes.userId))
-      .where(cond)
-      .orderBy(...orderBy(q.sort, NOTE_SORT_COLUMNS, notes.id))
-      .limit(q.limit)
-      .offset(q.offset),
-    db.select({ n: count() }).from(notes).leftJoin(users, eq(users.id, notes.userId)).where(cond),
+      .where(and(...where, page.after))
+      .orderBy(...page.orderBy)
+      .limit(page.fetch)
+      .offset(page.offset),
+    onlyStatus ? countedRows(db, 'notes', q.status).then(exactTotal) : cappedCount(db, notes, and(...where)),
   ]);
-  return { data: rows.map(toAdminNote), total: totals[0]?.n ?? 0 };
+  const { rows: shown, nextCursor } = finishPage(order, q, rows);
+  return { data: shown.map(toAdminNote), ...total, next_cursor: nextCursor };
 }
 
 export async function getNote(
@@ -138,41 +146,48 @@ export function toAdminJob(r: JobRow): AdminJob {
   };
 }
 
-const JOB_SORT_COLUMNS = {
-  created_at: jobs.createdAt,
-  updated_at: jobs.updatedAt,
-  finished_at: jobs.finishedAt,
-  priority: jobs.priority,
-  status: jobs.status,
-  kind: jobs.kind,
-  attempts: jobs.attempts,
-};
-
 type JobFilter = Pick<JobListQuery, 'kind' | 'priority' | 'note_id' | 'q'> & { status?: JobStatus };
 
-function jobConditions(f: JobFilter): SQL | undefined {
+function jobConditions(f: JobFilter): SQL[] {
   const where: SQL[] = [];
   if (f.status) where.push(eq(jobs.status, f.status));
   if (f.kind) where.push(eq(jobs.kind, f.kind));
   if (f.priority) where.push(eq(jobs.priority, f.priority));
   if (f.note_id) where.push(eq(jobs.noteId, f.note_id));
-  if (f.q) where.push(or(like(jobs.lastError, contains(f.q)), like(jobs.deadReason, contains(f.q))) as SQL);
-  return where.length ? and(...where) : undefined;
+  if (f.q) where.push(fulltextMatch([jobs.lastError, jobs.deadReason], f.q));
+  return where;
+}
+
+const jobScope = (f: JobFilter) => ({
+  status: !!f.status,
+  kind: !!f.kind,
+  priority: !!f.priority,
+  note: !!f.note_id,
+  search: !!f.q,
+});
+
+/** Exact from the counters when the only filter is the status; otherwise counted up to the cap. */
+function jobTotal(db: DbOrTx, f: JobFilter, where: SQL[]): Promise<Total> {
+  if (!f.kind && !f.priority && !f.note_id && !f.q) return countedRows(db, 'jobs', f.status).then(exactTotal);
+  return cappedCount(db, jobs, and(...where));
 }
 
 export async function listJobs(db: DbOrTx, q: JobListQuery): Promise<Page<AdminJob>> {
-  const cond = jobConditions(q);
-  const [rows, totals] = await Promise.all([
+  const where = jobConditions(q);
+  const order = jobOrder(field<JobSortField>(q.sort), jobScope(q), (r: JobRow) => r);
+  const page = planPage(order, q);
+  const [rows, total] = await Promise.all([
     db
       .select()
-      .from(jobs)
-      .where(cond)
-      .orderBy(...orderBy(q.sort, JOB_SORT_COLUMNS, jobs.id))
-      .limit(q.limit)
-      .offset(q.offset),
-    db.select({ n: count() }).from(jobs).where(cond),
+      .from(jobs, forced(order.index))
+      .where(and(...where, page.after))
+      .orderBy(...page.orderBy)
+      .limit(page.fetch)
+      .offset(page.offset),
+    jobTotal(db, q, where),
   ]);
-  return { data: rows.map(toAdminJob), total: totals[0]?.n ?? 0 };
+  const { rows: shown, nextCursor } = finishPage(order, q, rows);
+  return { data: shown.map(toAdminJob), ...total, next_cursor: nextCursor };
 }
 
 export async function getJob(db: DbOrTx, id: string): Promise<AdminJob | null> {
@@ -194,27 +209,32 @@ export async function jobsOfNote(db: DbOrTx, noteId: string, limit = 200): Promi
 // ---------------------------------------------------------------- DLQ (dead jobs)
 
 export async function listDeadJobs(db: DbOrTx, q: DlqListQuery): Promise<Page<DlqEntry>> {
-  const cond = jobConditions({ ...q, status: 'dead' });
-  const [rows, totals] = await Promise.all([
+  const filter = { ...q, status: 'dead' as const };
+  const where = jobConditions(filter);
+  type Row = { job: JobRow; noteTitle: string | null; ownerEmail: string | null };
+  const order = jobOrder(field<JobSortField>(q.sort), jobScope(filter), (r: Row) => r.job);
+  const page = planPage(order, q);
+  const [rows, total] = await Promise.all([
     db
       .select({ job: jobs, noteTitle: notes.title, ownerEmail: users.email })
-      .from(jobs)
+      .from(jobs, forced(order.index))
       .leftJoin(notes, eq(notes.id, jobs.noteId))
       .leftJoin(users, eq(users.id, jobs.userId))
-      .where(cond)
-      .orderBy(...orderBy(q.sort, JOB_SORT_COLUMNS, jobs.id))
-      .limit(q.limit)
-      .offset(q.offset),
-    db.select({ n: count() }).from(jobs).where(cond),
+      .where(and(...where, page.after))
+      .orderBy(...page.orderBy)
+      .limit(page.fetch)
+      .offset(page.offset),
+    jobTotal(db, filter, where),
   ]);
-  const data = rows.map(({ job, noteTitle, ownerEmail }) => ({
+  const { rows: shown, nextCursor } = finishPage(order, q, rows as Row[]);
+  const data = shown.map(({ job, noteTitle, ownerEmail }) => ({
     ...toAdminJob(job),
     reason: job.deadReason ?? job.lastError,
     dead_at: iso(job.finishedAt ?? job.updatedAt),
     note_title: noteTitle,
     owner_email: ownerEmail,
   }));
-  return { data, total: totals[0]?.n ?? 0 };
+  return { data, ...total, next_cursor: nextCursor };
 }
 
 /** Ids of dead jobs matching a filter, optionally limited to `ids`; oldest death first. */
@@ -224,18 +244,12 @@ export async function deadJobIds(
   ids?: readonly string[],
   limit = 100_000,
 ): Promise<string[]> {
-  const cond = and(jobConditions({ ...filter, status: 'dead' }), ids ? inArray(jobs.id, [...ids]) : undefined);
+  const cond = and(...jobConditions({ ...filter, status: 'dead' }), ids ? inArray(jobs.id, [...ids]) : undefined);
   const rows = await db.select({ id: jobs.id }).from(jobs).where(cond).orderBy(asc(jobs.updatedAt)).limit(limit);
   return rows.map((r) => r.id);
 }
 
 // ---------------------------------------------------------------- stats
-
-export async function countByStatus(db: DbOrTx, table: 'notes' | 'jobs'): Promise<Record<string, number>> {
-  const t = table === 'notes' ? notes : jobs;
-  const rows = await db.select({ status: t.status, n: count() }).from(t).groupBy(t.status);
-  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
-}
 
 /**
  * Jobs finished since `since`, per UTC minute and outcome. DATE_FORMAT works on the stored
@@ -280,19 +294,23 @@ export async function listAudit(db: DbOrTx, q: AuditListQuery): Promise<Page<Aud
   if (q.action) where.push(eq(auditLog.action, q.action));
   if (q.actor_id) where.push(eq(auditLog.actorId, q.actor_id));
   if (q.target) where.push(eq(auditLog.target, q.target));
-  const cond = where.length ? and(...where) : undefined;
-  const [rows, totals] = await Promise.all([
+  type Row = { entry: typeof auditLog.$inferSelect; actorEmail: string | null };
+  const scope = { action: !!q.action, actor: !!q.actor_id, target: !!q.target };
+  const order = auditOrder(field<'created_at' | 'action'>(q.sort), scope, (r: Row) => r.entry);
+  const page = planPage(order, q);
+  const [rows, total] = await Promise.all([
     db
       .select({ entry: auditLog, actorEmail: users.email })
-      .from(auditLog)
+      .from(auditLog, forced(order.index))
       .leftJoin(users, eq(users.id, auditLog.actorId))
-      .where(cond)
-      .orderBy(...orderBy(q.sort, { created_at: auditLog.createdAt, action: auditLog.action }, auditLog.id))
-      .limit(q.limit)
-      .offset(q.offset),
-    db.select({ n: count() }).from(auditLog).where(cond),
+      .where(and(...where, page.after))
+      .orderBy(...page.orderBy)
+      .limit(page.fetch)
+      .offset(page.offset),
+    cappedCount(db, auditLog, and(...where)),
   ]);
-  const data = rows.map(({ entry, actorEmail }) => ({
+  const { rows: shown, nextCursor } = finishPage(order, q, rows as Row[]);
+  const data = shown.map(({ entry, actorEmail }) => ({
     id: Number(entry.id),
     actor_id: entry.actorId,
     actor_email: actorEmail,
@@ -302,5 +320,5 @@ export async function listAudit(db: DbOrTx, q: AuditListQuery): Promise<Page<Aud
     detail: parseJsonColumn<Record<string, unknown>>(entry.detail),
     created_at: iso(entry.createdAt),
   }));
-  return { data, total: totals[0]?.n ?? 0 };
+  return { data, ...total, next_cursor: nextCursor };
 }

@@ -1,8 +1,12 @@
-import { and, asc, count, desc, eq, getTableColumns, or, type SQL, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, type SQL } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
+import { fulltextMatch } from '../db/fulltext.ts';
+import { finishPage, planPage } from '../db/keyset.ts';
 import { type NoteResult, notes } from '../db/schema.ts';
 import { namesOf, type RowInsert, rowInsert, type Statement, sqlValue, type WriteTx } from '../db/sql-writer.ts';
+import { cappedCount, type Total } from '../db/totals.ts';
 import type { ListNotesQuery, Note, SortField } from '../schemas/notes.ts';
+import { noteOrder } from './list-orders.ts';
 
 /**
  * The SQL of the notes table. Every query is scoped to its owner: another user's note does not
@@ -68,54 +72,29 @@ export function deleteNote(userId: string, id: string): Statement {
   return { sql: 'DELETE FROM notes WHERE id = ? AND user_id = ?', values: [id, userId] };
 }
 
-const SORT_COLUMNS = {
-  created_at: notes.createdAt,
-  updated_at: notes.updatedAt,
-  title: notes.title,
-  // ENUM columns sort by declaration order: low < … < max, queued < … < dead.
-  priority: notes.priority,
-  status: notes.status,
-} as const satisfies Record<SortField, unknown>;
-
-/** `q` is matched literally: LIKE's wildcards and our escape character are escaped. */
-export function likePattern(q: string): string {
-  return `%${q.replace(/[!%_]/g, (c) => `!${c}`)}%`;
-}
-
-/**
- * Case-insensitive substring match: both sides lower-cased and compared by code point (the
- * table's unicode_ci collation would also fold accents, which is more than "case-insensitive").
- */
-function matches(column: typeof notes.title | typeof notes.body, pattern: string): SQL {
-  return sql`LOWER(${column}) COLLATE utf8mb4_bin LIKE LOWER(${pattern}) ESCAPE '!'`;
-}
-
+/** Newest first by default; the sort's index holds the user's rows in order (list-orders.ts). */
 export async function listNotes(
   db: DbOrTx,
   userId: string,
   query: ListNotesQuery,
-): Promise<{ rows: NoteRow[]; total: number }> {
+): Promise<{ rows: NoteRow[]; nextCursor: string | null } & Total> {
   const filters: SQL[] = [eq(notes.userId, userId)];
   if (query.status) filters.push(eq(notes.status, query.status));
   if (query.priority) filters.push(eq(notes.priority, query.priority));
-  if (query.q) {
-    const pattern = likePattern(query.q);
-    filters.push(or(matches(notes.title, pattern), matches(notes.body, pattern)) as SQL);
-  }
-  const where = and(...filters);
-  const descending = query.sort.startsWith('-');
-  const field = (descending ? query.sort.slice(1) : query.sort) as SortField;
-  const direction = descending ? desc : asc;
-  const [rows, totals] = await Promise.all([
+  if (query.q) filters.push(fulltextMatch([notes.title, notes.body], query.q));
+  const field = query.sort.replace(/^-/, '') as SortField;
+  const scope = { user: true, status: !!query.status, priority: !!query.priority, search: !!query.q };
+  const order = noteOrder(field, scope, (r: NoteRow) => r);
+  const page = planPage(order, query);
+  const [rows, total] = await Promise.all([
     db
       .select()
-      .from(notes)
-      .where(where)
-      // The id (UUIDv7, time-ordered) breaks ties so pages never overlap or skip.
-      .orderBy(direction(SORT_COLUMNS[field]), direction(notes.id))
-      .limit(query.limit)
-      .offset(query.offset),
-    db.select({ total: count() }).from(notes).where(where),
+      .from(notes, order.index ? { forceIndex: order.index } : undefined)
+      .where(and(...filters, page.after))
+      .orderBy(...page.orderBy)
+      .limit(page.fetch)
+      .offset(page.offset),
+    cappedCount(db, notes, and(...filters)),
   ]);
-  return { rows, total: Number(totals[0]?.total ?? 0) };
+  return { ...finishPage(order, query, rows), ...total };
 }

@@ -1,7 +1,10 @@
-import { and, asc, count, desc, eq, like, or, type SQL } from 'drizzle-orm';
+import { and, eq, like, or, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
+import { finishPage, planPage } from '../db/keyset.ts';
 import { type Role, users } from '../db/schema.ts';
+import { cappedCount, type Total } from '../db/totals.ts';
 import type { PublicUser, UserSortField } from '../schemas/auth.ts';
+import { userOrder } from './list-orders.ts';
 
 /**
  * The users table: all SQL about users lives here. Every function takes the database or the
@@ -90,6 +93,8 @@ export async function updateUser(
 export interface ListUsersQuery {
   limit: number;
   offset: number;
+  /** The previous page's `next_cursor` (keyset paging, docs/data.md). */
+  cursor?: string;
   /** A field, `-` first for descending; default `-created_at`. */
   sort?: `${'' | '-'}${UserSortField}`;
   /** Case-insensitive substring of the name or email. */
@@ -98,15 +103,15 @@ export interface ListUsersQuery {
   disabled?: boolean;
 }
 
-const SORT_COLUMNS = {
-  created_at: users.createdAt,
-  email: users.email,
-  name: users.name,
-  role: users.role,
-} as const;
-
-/** One page of users and the total that match (for the admin console's pagination). */
-export async function listUsers(db: DbOrTx, query: ListUsersQuery): Promise<{ items: UserRow[]; total: number }> {
+/**
+ * One page of users along the sort's index, the next page's cursor and the total that match
+ * (exact up to 10,000). `q` filters the rows the index walk meets: the users table is small
+ * next to notes and jobs (docs/data.md).
+ */
+export async function listUsers(
+  db: DbOrTx,
+  query: ListUsersQuery,
+): Promise<{ items: UserRow[]; nextCursor: string | null } & Total> {
   const filters: SQL[] = [];
   if (query.q) {
     // The `_ci` collation makes LIKE case-insensitive; the user's own % and _ are literal.
@@ -116,25 +121,23 @@ export async function listUsers(db: DbOrTx, query: ListUsersQuery): Promise<{ it
   }
   if (query.role) filters.push(eq(users.role, query.role));
   if (query.disabled !== undefined) filters.push(eq(users.disabled, query.disabled));
-  const where = filters.length ? and(...filters) : undefined;
 
   const sort = query.sort ?? '-created_at';
-  const descending = sort.startsWith('-');
-  const column = SORT_COLUMNS[sort.replace(/^-/, '') as UserSortField];
-  const direction = descending ? desc : asc;
-
-  const [items, totals] = await Promise.all([
+  const order = userOrder(sort.replace(/^-/, '') as UserSortField, { role: !!query.role }, (r: UserRow) => r);
+  const request = { ...query, sort };
+  const page = planPage(order, request);
+  const [rows, total] = await Promise.all([
     db
       .select()
-      .from(users)
-      .where(where)
-      // The id breaks ties so pages never overlap or skip rows.
-      .orderBy(direction(column), direction(users.id))
-      .limit(query.limit)
-      .offset(query.offset),
-    db.select({ n: count() }).from(users).where(where),
+      .from(users, order.index ? { forceIndex: order.index } : undefined)
+      .where(and(...filters, page.after))
+      .orderBy(...page.orderBy)
+      .limit(page.fetch)
+      .offset(page.offset),
+    cappedCount(db, users, and(...filters)),
   ]);
-  return { items, total: totals[0]?.n ?? 0 };
+  const { rows: items, nextCursor } = finishPage(order, request, rows);
+  return { items, nextCursor, ...total };
 }
 
 /** MySQL/MariaDB duplicate key (errno 1062), whether or not drizzle wrapped the driver error. */

@@ -1,4 +1,4 @@
-import type { App, AppDeps } from '../app.ts';
+import type { App, AppDeps } from '../app-types.ts';
 import adminStatic from '../plugins/app/admin-static.ts';
 import httpMetrics from '../plugins/app/http-metrics.ts';
 import adminRoutes from './admin/index.ts';

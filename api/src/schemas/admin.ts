@@ -1,7 +1,9 @@
 import { JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { MAX_OFFSET } from '../db/keyset.ts';
 import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
 import { USER_SORT_FIELDS } from './auth.ts';
+import { SORT_FIELDS } from './notes.ts';
 
 /**
  * The admin API's shapes (contract 7 and 11). Lists answer `{data, total}` like the user API;
@@ -22,14 +24,23 @@ const sortOf = (fields: readonly string[], fallback: string) =>
     description: `one of ${fields.join(', ')}; \`-\` prefix for descending`,
   });
 
+/** Paging (docs/data.md): `offset` for the first pages, then the previous page's `next_cursor`. */
 const Page = {
   limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 25 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  offset: Type.Integer({
+    minimum: 0,
+    maximum: MAX_OFFSET,
+    default: 0,
+    description: `At most ${MAX_OFFSET}; page further with \`cursor\`.`,
+  }),
+  cursor: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 2048, description: "The previous page's `next_cursor` (same sort)." }),
+  ),
 };
 const Text = Type.String({ minLength: 1, maxLength: 200 });
 const Id = Type.String({ minLength: 1, maxLength: 64 });
 
-export const NOTE_SORTS = ['created_at', 'updated_at', 'processed_at', 'title', 'priority', 'status', 'attempts'];
+export const NOTE_SORTS = SORT_FIELDS;
 export const NoteListQuery = Type.Object(
   {
     ...Page,
@@ -38,14 +49,16 @@ export const NoteListQuery = Type.Object(
     priority: Type.Optional(literals(PRIORITIES)),
     /** The owner: a user id, or an exact email when it contains `@`. */
     user: Type.Optional(Text),
-    /** Case-insensitive substring of title or body. */
+    /** Words of title or body (docs/data.md, "Search"). */
     q: Type.Optional(Text),
   },
   { additionalProperties: false },
 );
 export type NoteListQuery = Static<typeof NoteListQuery>;
 
-export const JOB_SORTS = ['created_at', 'updated_at', 'finished_at', 'priority', 'status', 'kind', 'attempts'];
+/** Orders an index holds (repositories/list-orders.ts). */
+export const JOB_SORTS = ['created_at', 'updated_at', 'finished_at', 'priority', 'status', 'kind'] as const;
+export type JobSortField = (typeof JOB_SORTS)[number];
 export const JobListQuery = Type.Object(
   {
     ...Page,
@@ -54,14 +67,15 @@ export const JobListQuery = Type.Object(
     kind: Type.Optional(literals(JOB_KINDS)),
     priority: Type.Optional(literals(PRIORITIES)),
     note_id: Type.Optional(Id),
-    /** Case-insensitive substring of the last error or the dead reason. */
+    /** Words of the last error or the dead reason (docs/data.md, "Search"). */
     q: Type.Optional(Text),
   },
   { additionalProperties: false },
 );
 export type JobListQuery = Static<typeof JobListQuery>;
 
-export const DLQ_SORTS = ['created_at', 'updated_at', 'finished_at', 'priority', 'kind', 'attempts'];
+/** Orders an index holds for dead jobs (list-orders.ts); kind and priority are filters here. */
+export const DLQ_SORTS = ['finished_at', 'created_at', 'updated_at'] as const;
 export const DlqListQuery = Type.Object(
   {
     ...Page,
@@ -82,7 +96,7 @@ export const UserListQuery = Type.Object(
     sort: sortOf(USER_SORTS, '-created_at'),
     role: Type.Optional(literals(['user', 'admin', 'service'] as const)),
     disabled: Type.Optional(Type.Boolean()),
-    /** Case-insensitive substring of email or name. */
+    /** Case-insensitive substring of email or name (users are few: docs/data.md). */
     q: Type.Optional(Text),
   },
   { additionalProperties: false },
@@ -195,7 +209,7 @@ export const DlqFilter = Type.Object(
     kind: Type.Optional(literals(JOB_KINDS)),
     priority: Type.Optional(literals(PRIORITIES)),
     note_id: Type.Optional(Id),
-    /** Substring of the dead reason. */
+    /** Words of the last error or the dead reason. */
     q: Type.Optional(Text),
   },
   { additionalProperties: false },
@@ -287,4 +301,21 @@ export const StatsResponse = Type.Object({
 });
 export type StatsResponse = Static<typeof StatsResponse>;
 
-export const listOf = <T extends TSchema>(item: T) => Type.Object({ data: Type.Array(item), total: Type.Integer() });
+/**
+ * A page: `total` is exact when `total_exact`, else a lower bound ("more than 10,000");
+ * `next_cursor` pages on (null on the last page), also given as a `Link: rel="next"` header.
+ */
+export const listOf = <T extends TSchema>(item: T) =>
+  Type.Object({
+    data: Type.Array(item),
+    total: Type.Integer(),
+    total_exact: Type.Boolean(),
+    next_cursor: Nullable(Type.String()),
+  });
+
+export interface Page<T> {
+  data: T[];
+  total: number;
+  total_exact: boolean;
+  next_cursor: string | null;
+}

@@ -20,6 +20,12 @@ export const RoleSchema = Type.Unsafe<Role>({
   description: "`service` is the consumers' identity; it has no user row.",
 });
 
+/** Who a verified token names (request.user): enough to authorise, no user row behind it. */
+export interface AuthUser {
+  id: string;
+  role: Role;
+}
+
 export const UserSchema = Type.Object(
   {
     id: Type.String(),

@@ -1,5 +1,6 @@
 import { JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { MAX_OFFSET } from '../db/keyset.ts';
 import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
 
 /**
@@ -85,7 +86,19 @@ const SORTS = SORT_FIELDS.flatMap((f) => [f, `-${f}`]);
 export const ListNotesQuerySchema = Type.Object(
   {
     limit: Type.Integer({ minimum: 1, maximum: LIST_MAX_LIMIT, default: LIST_DEFAULT_LIMIT }),
-    offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+    offset: Type.Integer({
+      minimum: 0,
+      maximum: MAX_OFFSET,
+      default: 0,
+      description: `For small pages; at most ${MAX_OFFSET}. Page further with \`cursor\` (docs/data.md).`,
+    }),
+    cursor: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2048,
+        description: 'The `next_cursor` of the previous page (same sort); not with `offset`.',
+      }),
+    ),
     sort: Type.Union(
       SORTS.map((s) => Type.Literal(s)),
       { default: DEFAULT_SORT, description: 'A field name; a leading `-` sorts descending.' },
@@ -93,7 +106,13 @@ export const ListNotesQuerySchema = Type.Object(
     status: Type.Optional(NoteStatusSchema),
     priority: Type.Optional(PrioritySchema),
     q: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 200, description: 'Case-insensitive substring of title or body.' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          'Words of title or body: every word of 3 or more characters must start a word of the note, ' +
+          'case- and accent-insensitively (docs/data.md).',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -102,7 +121,9 @@ export type ListNotesQuery = Static<typeof ListNotesQuerySchema>;
 
 export const NoteListSchema = Type.Object({
   data: Type.Array(Type.Unsafe<Note>(Type.Ref('Note'))),
-  total: Type.Integer(),
+  total: Type.Integer({ description: 'Exact when `total_exact`; otherwise a lower bound (10,000).' }),
+  total_exact: Type.Boolean(),
+  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page.' }),
 });
 export type NoteList = Static<typeof NoteListSchema>;
 

@@ -1,10 +1,11 @@
-import { type Config, QUEUES, retryQueueName, workQueueNames } from '@notes/contracts';
+import { type Config, QUEUES, topologyQueuesOf } from '@notes/contracts';
 import type { ChannelModel } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
 import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
 import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors/index.ts';
 import * as repo from '../repositories/admin-repository.ts';
+import { countsByStatus } from '../repositories/status-counts-repository.ts';
 import { getUserById, listUsers, type UserRow, updateUser } from '../repositories/users-repository.ts';
 import type {
   AdminNoteDetail,
@@ -157,8 +158,8 @@ export class AdminService {
   }
 
   async listUsers(q: UserListQuery) {
-    const { items, total } = await listUsers(this.db, q as Parameters<typeof listUsers>[1]);
-    return { data: items.map(toAdminUser), total };
+    const { items, nextCursor, ...total } = await listUsers(this.db, q as Parameters<typeof listUsers>[1]);
+    return { data: items.map(toAdminUser), ...total, next_cursor: nextCursor };
   }
 
   async getUser(id: string): Promise<AdminUser> {
@@ -210,14 +211,10 @@ export class AdminService {
    * database holds as processing) stands in as the count of work held by consumers.
    */
   async queues(): Promise<QueuesResponse> {
-    const names: { name: string; role: 'work' | 'retry' | 'dead' }[] = [
-      ...workQueueNames(this.deps.config.amqp.queueType).map((name) => ({ name, role: 'work' as const })),
-      ...[...new Set(this.deps.config.retryDelaysMs)].map((d) => ({ name: retryQueueName(d), role: 'retry' as const })),
-      { name: QUEUES.dead, role: 'dead' },
-    ];
+    const names = topologyQueuesOf(this.deps.config.retryDelaysMs, this.deps.config.amqp.queueType);
     const [depths, byStatus] = await Promise.all([
       this.checkQueues(names.map((n) => n.name)),
-      repo.countByStatus(this.db, 'jobs'),
+      countsByStatus(this.db, 'jobs'),
     ]);
     return {
       connected: this.deps.amqp.connection !== null,
@@ -235,14 +232,18 @@ export class AdminService {
     };
   }
 
-  /** Status counts, throughput over the last 15 minutes and the DLQ's size. */
+  /**
+   * Status counts (from the counters the database keeps, not a COUNT over the tables),
+   * throughput over the last 15 minutes (a range of the covering finished-at index) and the
+   * DLQ's size. The dashboard polls this every few seconds (docs/data.md, "Stats").
+   */
   async stats(now = new Date()): Promise<StatsResponse> {
     const windowStart = new Date(
       Math.floor(now.getTime() / 60_000) * 60_000 - (THROUGHPUT_WINDOW_MINUTES - 1) * 60_000,
     );
     const [noteCounts, jobCounts, finished, dlq] = await Promise.all([
-      repo.countByStatus(this.db, 'notes'),
-      repo.countByStatus(this.db, 'jobs'),
+      countsByStatus(this.db, 'notes'),
+      countsByStatus(this.db, 'jobs'),
       repo.finishedPerMinute(this.db, windowStart),
       this.checkQueues([QUEUES.dead]),
     ]);

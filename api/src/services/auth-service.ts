@@ -1,9 +1,7 @@
 import { SERVICE_SUBJECT } from '@notes/contracts';
-import * as argon2 from 'argon2';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../db/client.ts';
 import { ConflictError, TooManyRequestsError, UnauthorizedError } from '../errors/index.ts';
-import type { AuthUser } from '../plugins/app/auth.ts';
 import {
   findUserByEmail,
   getUserById,
@@ -12,65 +10,12 @@ import {
   toPublicUser,
   updateUser,
 } from '../repositories/users-repository.ts';
-import type { AuthResult, LoginBody, PublicUser, RegisterBody, ServiceIdentity } from '../schemas/auth.ts';
+import type { AuthResult, AuthUser, LoginBody, PublicUser, RegisterBody, ServiceIdentity } from '../schemas/auth.ts';
 import type { LoginThrottle } from './login-throttle.ts';
+import { hashPassword, needsRehash, verifyPassword } from './password-hasher.ts';
 
-/**
- * argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane) rather than the library's
- * 64 MiB × 4 lanes: this runs on small shared machines and under load tests, and each login
- * holds that memory while it hashes. Hashes made with other parameters still verify, and are
- * upgraded to these on the next successful login.
- */
-export const PASSWORD_HASH_OPTIONS = {
-  type: argon2.argon2id,
-  memoryCost: 19_456,
-  timeCost: 2,
-  parallelism: 1,
-} as const;
-
-/**
- * Runs at most `limit` tasks at once, the rest in arrival order. Here it bounds argon2: every
- * hash or verify holds its memory cost (19 MiB) on a libuv worker thread while it runs, so with
- * no cap a burst of registrations or logins runs one per worker (4 by default) and the API's
- * resident memory jumps by ~76 MB (measured: 64 simultaneous registrations under
- * `npm run bench`). Two at once keep two cores busy; more would only queue for CPU.
- */
-export class ConcurrencyLimit {
-  #active = 0;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(readonly limit: number) {}
-
-  get active(): number {
-    return this.#active;
-  }
-
-  get waiting(): number {
-    return this.#waiting.length;
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#active >= this.limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    else this.#active++;
-    try {
-      return await task();
-    } finally {
-      // Hand the slot straight to the next waiter (active stays the same), or free it.
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#active--;
-    }
-  }
-}
-
-/** Process-wide: the memory it protects is the process's. */
-export const argon2Slots = new ConcurrencyLimit(2);
-
-export const hashPassword = (password: string): Promise<string> =>
-  argon2Slots.run(() => argon2.hash(password, PASSWORD_HASH_OPTIONS));
-
-const verifyPassword = (hash: string, password: string): Promise<boolean> =>
-  argon2Slots.run(() => argon2.verify(hash, password));
+// The hasher is its own module (bounded queue, 503 when full); re-exported for existing importers.
+export { argon2Slots, ConcurrencyLimit, hashPassword, PASSWORD_HASH_OPTIONS } from './password-hasher.ts';
 
 /** The same words whatever was wrong, so the answer never tells whether an email is registered. */
 const BAD_CREDENTIALS = 'The email or password is incorrect.';
@@ -128,7 +73,7 @@ export class AuthService {
     if (row.disabled) throw new UnauthorizedError('This account is disabled.');
 
     await throttle.clear(input.email, address);
-    if (argon2.needsRehash(row.passwordHash, PASSWORD_HASH_OPTIONS)) {
+    if (needsRehash(row.passwordHash)) {
       await updateUser(database.db, row.id, { passwordHash: await hashPassword(input.password) });
     }
     return this.issue(toPublicUser(row));
@@ -156,7 +101,11 @@ export class AuthService {
   }
 
   private getDummyHash(): Promise<string> {
-    this.dummyHash ??= hashPassword(`no-such-user-${uuidv7()}`);
+    // A refused hash (queue full) must not stay cached as the answer for every later login.
+    this.dummyHash ??= hashPassword(`no-such-user-${uuidv7()}`).catch((err) => {
+      this.dummyHash = undefined;
+      throw err;
+    });
     return this.dummyHash;
   }
 }

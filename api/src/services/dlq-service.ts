@@ -11,7 +11,7 @@ import {
   PRIORITIES,
   type Priority,
   QUEUES,
-  ROUTING,
+  workRoutingKey,
 } from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, GetMessage, Message } from 'amqplib';
 import type { Database } from '../db/client.ts';
@@ -147,7 +147,7 @@ function republish(ch: ConfirmChannel, msg: Message, d: Described, returned: Set
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('publish not confirmed in time')), CONFIRM_TIMEOUT_MS);
     try {
-      ch.publish(EXCHANGES.work, ROUTING.work, msg.content, options, (err) => {
+      ch.publish(EXCHANGES.work, workRoutingKey(d.kind), msg.content, options, (err) => {
         clearTimeout(timer);
         // With `mandatory`, an unroutable message is returned before it is confirmed.
         if (err) reject(new Error('publish nacked by the broker'));

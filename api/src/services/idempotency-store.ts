@@ -81,6 +81,11 @@ export class IdempotencyStore {
     await this.call(key, 'complete', token, JSON.stringify(record), ttlMs);
   }
 
+  /** Replaces whatever is there with a settled record (the database fence has the truth). */
+  async overwrite(key: string, record: IdempotencyRecord, ttlMs: number): Promise<void> {
+    await this.guard.run((redis) => redis.set(key, JSON.stringify(record), 'PX', ttlMs));
+  }
+
   async release(key: string, token: string): Promise<void> {
     await this.call(key, 'release', token);
   }

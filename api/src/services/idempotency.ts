@@ -166,7 +166,13 @@ export class IdempotencyService {
     let claimed = false;
     try {
       const claim = await this.store.claim(redisKey, fingerprint, token, LEASE_MS);
-      if (!claim.claimed) return this.answerFromRecord(claim.record, fingerprint);
+      if (!claim.claimed) {
+        if (claim.record.s === 'inflight' && claim.record.f === fingerprint) {
+          const settled = await this.settledInFlight(fence, fingerprint, redisKey);
+          if (settled) return settled;
+        }
+        return this.answerFromRecord(claim.record, fingerprint);
+      }
       claimed = true;
     } catch (err) {
       if (!(err instanceof RedisUnavailableError)) throw err;
@@ -196,6 +202,35 @@ export class IdempotencyService {
     const { effect } = result;
     await Promise.all([this.remember(redisKey, token, fingerprint, result.stored, ttlSeconds), effect.afterCommit?.()]);
     return { response: effect.response, replayed: false, json: result.stored.body };
+  }
+
+  /**
+   * Redis says in flight, but the first request may have committed and then failed to record its
+   * answer (Redis paused or restarted between the claim and the completion): then its lease
+   * would keep answering 409 for up to LEASE_MS. The fence decides: a committed fence is the
+   * answer (replayed, and put back into Redis); none means the write really is still running.
+   * Only in-flight hits pay this one primary-key read.
+   */
+  private async settledInFlight(fence: FenceKey, fingerprint: string, redisKey: string): Promise<WriteOutcome | null> {
+    const row = await findFence(this.deps.database.db, fence);
+    if (!row || row.expiresAt <= new Date()) return null;
+    const replay = this.replayOf(row, fingerprint);
+    const left = Math.ceil((row.expiresAt.getTime() - Date.now()) / 1000);
+    // The stale claim is someone else's (its token died with the request): overwrite it.
+    await this.store
+      .overwrite(
+        redisKey,
+        {
+          s: 'done',
+          f: fingerprint,
+          status: replay.status,
+          body: row.responseBody ?? null,
+          location: replay.location,
+        },
+        left * 1000,
+      )
+      .catch(() => {});
+    return { response: replay, replayed: true };
   }
 
   private answerFromRecord(record: IdempotencyRecord, fingerprint: string): WriteOutcome {

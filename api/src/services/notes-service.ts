@@ -1,6 +1,6 @@
 import { currentTraceparent, DEFAULT_PRIORITY } from '@notes/contracts';
 import { uuidv7 } from 'uuidv7';
-import type { AppDeps } from '../app.ts';
+import type { AppDeps } from '../app-types.ts';
 import type { WriteTx } from '../db/sql-writer.ts';
 import { NotFoundError, PreconditionFailedError } from '../errors/index.ts';
 import { listJobsForNote, toJob } from '../repositories/jobs-repository.ts';
@@ -165,12 +165,13 @@ export class NotesService {
       query.sort === DEFAULT_SORT &&
       !query.status &&
       !query.priority &&
-      !query.q;
+      !query.q &&
+      !query.cursor;
     const cached = cacheable ? await this.cache.read<NoteList>(userId, DEFAULT_LIST_FIELD) : null;
     if (cached) this.countCache('list', cached.hit);
     if (cached?.hit) return cached.value;
-    const { rows, total } = await listNotes(this.deps.database.db, userId, query);
-    const page = { data: rows.map(toNote), total };
+    const { rows, total, total_exact, nextCursor } = await listNotes(this.deps.database.db, userId, query);
+    const page = { data: rows.map(toNote), total, total_exact, next_cursor: nextCursor };
     if (cached) await this.cache.fill(userId, DEFAULT_LIST_FIELD, cached.generation, page);
     return page;
   }

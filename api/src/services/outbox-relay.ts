@@ -6,8 +6,8 @@ import {
   EXCHANGES,
   jobPublishOptions,
   type Priority,
-  ROUTING,
   withTraceparent,
+  workRoutingKey,
 } from '@notes/contracts';
 import type { ConfirmChannel, Message } from 'amqplib';
 import { isNull, sql } from 'drizzle-orm';
@@ -240,7 +240,9 @@ export class OutboxRelay implements OutboxNotifier {
         // the amqplib instrumentation makes its publish span a child of that request and writes
         // the span's traceparent over the stored one, which the consumer then continues.
         const flushed = withTraceparent(row.traceparent, () =>
-          ch.publish(EXCHANGES.work, ROUTING.work, Buffer.from(row.payload), options, (err) => done(!err)),
+          ch.publish(EXCHANGES.work, workRoutingKey(row.kind ?? undefined), Buffer.from(row.payload), options, (err) =>
+            done(!err),
+          ),
         );
         if (!flushed) void once(ch, 'drain').catch(() => {});
       } catch {

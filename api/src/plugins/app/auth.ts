@@ -6,11 +6,9 @@ import fp from 'fastify-plugin';
 import type { Database } from '../../db/client.ts';
 import { ROLES, type Role, users } from '../../db/schema.ts';
 import { ForbiddenError, UnauthorizedError } from '../../errors/index.ts';
+import type { AuthUser } from '../../schemas/auth.ts';
 
-export interface AuthUser {
-  id: string;
-  role: Role;
-}
+export type { AuthUser };
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
@@ -114,6 +112,12 @@ export default fp(
       if (!roles.includes(request.user.role)) throw new ForbiddenError();
     });
 
+    /** For long-lived responses (live events): is the user still there and enabled? Cached like authenticate. */
+    app.decorate('userIsActive', async (id: string) => {
+      const state = await currentState(id);
+      return state !== null && !state.disabled;
+    });
+
     /** Tests and admin actions call this so a changed user takes effect at once. */
     app.decorate('forgetUserState', (id: string) => stateCache.delete(id));
   },
@@ -123,5 +127,6 @@ export default fp(
 declare module 'fastify' {
   interface FastifyInstance {
     forgetUserState: (id: string) => void;
+    userIsActive: (id: string) => Promise<boolean>;
   }
 }

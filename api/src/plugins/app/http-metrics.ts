@@ -2,7 +2,7 @@ import { LABELS, renderMetrics } from '@notes/contracts';
 import { isSpanContextValid, TraceFlags, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { AppDeps } from '../../app.ts';
+import type { AppDeps } from '../../app-types.ts';
 
 export type HttpMetricsOptions = Pick<AppDeps, 'metrics'>;
 

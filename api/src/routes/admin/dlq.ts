@@ -1,4 +1,4 @@
-import type { App } from '../../app.ts';
+import type { App } from '../../app-types.ts';
 import {
   DiscardBody,
   DiscardResult,
@@ -9,7 +9,8 @@ import {
   PromoteBody,
   PromoteResult,
 } from '../../schemas/admin.ts';
-import type { AdminRouteOptions } from './index.ts';
+import { withNextLink } from '../link-header.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 
@@ -21,13 +22,13 @@ export default async function dlqRoutes(app: App, { service }: AdminRouteOptions
       schema: {
         tags: ['admin'],
         summary: 'Dead jobs with reason, attempts and time of death',
-        description: '`q` is a case-insensitive substring of the reason.',
+        description: '`q` is words of the reason (docs/data.md).',
         security,
         querystring: DlqListQuery,
         response: { 200: listOf(DlqEntry) },
       },
     },
-    async (request) => service.listDlq(request.query),
+    async (request, reply) => withNextLink(request, reply, await service.listDlq(request.query)),
   );
 
   app.post(

@@ -1,14 +1,12 @@
-import type { App, AppDeps } from '../../app.ts';
+import type { App, AppDeps } from '../../app-types.ts';
 import { AdminService } from '../../services/admin-service.ts';
+import consoleConfigRoutes from './console-config.ts';
 import dlqRoutes from './dlq.ts';
 import jobRoutes from './jobs.ts';
 import noteRoutes from './notes.ts';
 import opsRoutes from './ops.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 import userRoutes from './users.ts';
-
-export interface AdminRouteOptions {
-  service: AdminService;
-}
 
 /**
  * The admin API under /api/admin (contract 7 and 11), one plugin per resource. The role check
@@ -32,6 +30,7 @@ export default async function adminRoutes(app: App, deps: AppDeps) {
       await admin.register(dlqRoutes, opts);
       await admin.register(userRoutes, opts);
       await admin.register(opsRoutes, opts);
+      await admin.register(consoleConfigRoutes, { config: deps.config });
     },
     { prefix: '/api/admin' },
   );

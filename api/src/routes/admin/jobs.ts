@@ -1,6 +1,7 @@
-import type { App } from '../../app.ts';
+import type { App } from '../../app-types.ts';
 import { AdminJob, IdParams, JobListQuery, listOf } from '../../schemas/admin.ts';
-import type { AdminRouteOptions } from './index.ts';
+import { withNextLink } from '../link-header.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 
@@ -12,13 +13,13 @@ export default async function jobRoutes(app: App, { service }: AdminRouteOptions
       schema: {
         tags: ['admin'],
         summary: 'Jobs, filtered and sorted',
-        description: '`q` is a case-insensitive substring of the last error or the dead reason.',
+        description: '`q` is words of the last error or the dead reason (docs/data.md).',
         security,
         querystring: JobListQuery,
         response: { 200: listOf(AdminJob) },
       },
     },
-    async (request) => service.listJobs(request.query),
+    async (request, reply) => withNextLink(request, reply, await service.listJobs(request.query)),
   );
 
   app.get(

@@ -1,6 +1,7 @@
-import type { App } from '../../app.ts';
+import type { App } from '../../app-types.ts';
 import { AdminNote, AdminNoteDetail, IdParams, listOf, NoteListQuery } from '../../schemas/admin.ts';
-import type { AdminRouteOptions } from './index.ts';
+import { withNextLink } from '../link-header.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 
@@ -12,13 +13,13 @@ export default async function noteRoutes(app: App, { service }: AdminRouteOption
       schema: {
         tags: ['admin'],
         summary: 'All notes, with owner email',
-        description: '`user` is an owner id or email; `q` a case-insensitive substring of title or body.',
+        description: '`user` is an owner id or email; `q` words of title or body (docs/data.md).',
         security,
         querystring: NoteListQuery,
         response: { 200: listOf(AdminNote) },
       },
     },
-    async (request) => service.listNotes(request.query),
+    async (request, reply) => withNextLink(request, reply, await service.listNotes(request.query)),
   );
 
   app.get(

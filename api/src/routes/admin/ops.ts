@@ -1,6 +1,7 @@
-import type { App } from '../../app.ts';
+import type { App } from '../../app-types.ts';
 import { AuditEntry, AuditListQuery, listOf, QueuesResponse, StatsResponse } from '../../schemas/admin.ts';
-import type { AdminRouteOptions } from './index.ts';
+import { withNextLink } from '../link-header.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 
@@ -46,6 +47,6 @@ export default async function opsRoutes(app: App, { service }: AdminRouteOptions
         response: { 200: listOf(AuditEntry) },
       },
     },
-    async (request) => service.listAudit(request.query),
+    async (request, reply) => withNextLink(request, reply, await service.listAudit(request.query)),
   );
 }

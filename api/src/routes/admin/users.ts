@@ -1,6 +1,7 @@
-import type { App } from '../../app.ts';
+import type { App } from '../../app-types.ts';
 import { AdminUser, IdParams, listOf, UserListQuery, UserPatch } from '../../schemas/admin.ts';
-import type { AdminRouteOptions } from './index.ts';
+import { withNextLink } from '../link-header.ts';
+import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 
@@ -18,7 +19,7 @@ export default async function userRoutes(app: App, { service }: AdminRouteOption
         response: { 200: listOf(AdminUser) },
       },
     },
-    async (request) => service.listUsers(request.query),
+    async (request, reply) => withNextLink(request, reply, await service.listUsers(request.query)),
   );
 
   app.get(

@@ -1,4 +1,4 @@
-import type { App, AppDeps } from '../../app.ts';
+import type { App, AppDeps } from '../../app-types.ts';
 import { AuthResultSchema, LoginBodySchema, MeSchema, RegisterBodySchema } from '../../schemas/auth.ts';
 import { AuthService } from '../../services/auth-service.ts';
 import { LoginThrottle } from '../../services/login-throttle.ts';
@@ -15,6 +15,7 @@ export default async function authRoutes(app: App, deps: AppDeps) {
   app.post(
     '/api/auth/register',
     {
+      onRequest: app.limitPerAddress('register'),
       schema: {
         tags: ['auth'],
         summary: 'Create an account and get a token',
@@ -29,6 +30,7 @@ export default async function authRoutes(app: App, deps: AppDeps) {
   app.post(
     '/api/auth/login',
     {
+      onRequest: app.limitPerAddress('login'),
       schema: {
         tags: ['auth'],
         summary: 'Exchange email and password for a token',
@@ -39,7 +41,7 @@ export default async function authRoutes(app: App, deps: AppDeps) {
         response: { 200: AuthResultSchema },
       },
     },
-    // request.ip is the socket's peer: no trustProxy, so a client can't pick its own address.
+    // request.ip is the socket's peer unless TRUST_PROXY names proxies to believe (app.ts).
     async (request) => auth.login(request.body, request.ip),
   );
 

@@ -1,11 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { Redis } from 'ioredis';
-import type { App, AppDeps } from '../../app.ts';
+import type { App, AppDeps } from '../../app-types.ts';
 import { BadRequestError, ServiceUnavailableError, TooManyRequestsError } from '../../errors/index.ts';
 import { eventStreamKey } from '../../services/events.ts';
+import { StreamSlots } from '../../services/stream-slots.ts';
 
 /**
  * Live events over SSE (contract sections 7 and 11). Each user's events sit in a Redis stream
@@ -14,11 +16,14 @@ import { eventStreamKey } from '../../services/events.ts';
  *
  * Each connection gets its own Redis connection for XREAD BLOCK: the shared request client
  * times out after 500 ms by design and can't block. A per-client connection keeps the loop
- * trivially correct (own cursor, own backpressure); the per-user cap bounds what one user can
- * open. The heartbeat doubles as the XREAD block timeout.
+ * trivially correct (own cursor, own backpressure); the per-user cap (SSE_MAX_STREAMS_PER_USER,
+ * counted in Redis across instances with leases: services/stream-slots.ts) bounds what one user
+ * can open. The heartbeat doubles as the XREAD block timeout. A stream ends when its token
+ * expires or its user is disabled (checked every STILL_ALLOWED_MS; docs/isolation.md).
  */
 export const HEARTBEAT_MS = 15_000;
-export const MAX_STREAMS_PER_USER = 5;
+/** How often a stream checks that its token is still valid and its user still enabled. */
+const STILL_ALLOWED_MS = 2000;
 /** Entries read per XREAD; a reconnecting client catches up in chunks of this size. */
 const READ_COUNT = 200;
 /** What EventSource waits before reconnecting after the stream ends. */
@@ -28,9 +33,8 @@ const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
 
 const QuerySchema = Type.Object(
   {
-    access_token: Type.Optional(
-      Type.String({ maxLength: 4096, pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$' }),
-    ),
+    // Any string: a malformed token is a 401 like any other bad token, decided by authenticate.
+    access_token: Type.Optional(Type.String()),
     lastEventId: Type.Optional(Type.String({ pattern: STREAM_ID.source })),
   },
   { additionalProperties: false },
@@ -40,7 +44,8 @@ type Streamed = { end(): void };
 
 export default async function eventRoutes(app: App, deps: AppDeps) {
   const open = new Set<Streamed>();
-  const perUser = new Map<string, number>();
+  const maxStreams = deps.config.limits.sseMaxStreamsPerUser;
+  const slots = new StreamSlots(deps.redis, maxStreams);
 
   // End the streams before the server closes, or it would wait for them; onClose is the backstop.
   const endAll = async () => {
@@ -83,9 +88,17 @@ export default async function eventRoutes(app: App, deps: AppDeps) {
       if (resumeFrom && !STREAM_ID.test(resumeFrom)) {
         throw new BadRequestError('Last-Event-ID is not an id this server sent.', { field: 'Last-Event-ID' });
       }
-      if ((perUser.get(userId) ?? 0) >= MAX_STREAMS_PER_USER) {
-        throw new TooManyRequestsError(5, `At most ${MAX_STREAMS_PER_USER} live event streams per user.`);
+      const expiresAt = tokenExpiry(request.headers.authorization);
+      const streamId = randomUUID();
+      let slot: boolean;
+      try {
+        slot = await slots.acquire(userId, streamId);
+      } catch (err) {
+        request.log.warn({ err }, 'live events unavailable (redis)');
+        throw new ServiceUnavailableError('Live events are unavailable right now.', 5);
       }
+      if (!slot) throw new TooManyRequestsError(5, `At most ${maxStreams} live event streams per user.`);
+      const releaseSlot = () => slots.release(userId, streamId).catch(() => {});
 
       const redis = new Redis(deps.config.redis.url, {
         keyPrefix: deps.config.redis.keyPrefix,
@@ -109,6 +122,7 @@ export default async function eventRoutes(app: App, deps: AppDeps) {
         cursor = resumeFrom ?? (await latestId(redis, key));
       } catch (err) {
         redis.disconnect();
+        void releaseSlot();
         request.log.warn({ err }, 'live events unavailable (redis)');
         throw new ServiceUnavailableError('Live events are unavailable right now.', 5);
       }
@@ -124,22 +138,34 @@ export default async function eventRoutes(app: App, deps: AppDeps) {
       res.write(`retry: ${CLIENT_RETRY_MS}\n: connected\n\n`);
 
       let closed = false;
+      let sinceRenewal = 0;
+      // Ends the stream once the token has expired or the user is disabled, and keeps the slot's
+      // lease alive meanwhile (a lapsed lease may have gone to another stream: end this one).
+      const watch = setInterval(() => {
+        void (async () => {
+          if (Date.now() >= expiresAt) return stream.end();
+          if (request.user.role !== 'service' && !(await app.userIsActive(userId))) return stream.end();
+          sinceRenewal += STILL_ALLOWED_MS;
+          if (sinceRenewal < HEARTBEAT_MS) return;
+          sinceRenewal = 0;
+          if (!(await slots.renew(userId, streamId))) stream.end();
+        })().catch(() => stream.end());
+      }, STILL_ALLOWED_MS);
+      watch.unref();
       const stream: Streamed = {
         end() {
           if (closed) return;
           closed = true;
+          clearInterval(watch);
           redis.disconnect(); // interrupts a pending XREAD BLOCK
           res.end();
         },
       };
       open.add(stream);
-      perUser.set(userId, (perUser.get(userId) ?? 0) + 1);
       res.on('close', () => {
         stream.end();
         open.delete(stream);
-        const n = (perUser.get(userId) ?? 1) - 1;
-        if (n > 0) perUser.set(userId, n);
-        else perUser.delete(userId);
+        void releaseSlot();
       });
 
       void pump(redis, key, cursor, res, () => closed)
@@ -149,6 +175,19 @@ export default async function eventRoutes(app: App, deps: AppDeps) {
         .finally(() => stream.end());
     },
   );
+}
+
+/** When the bearer token stops being valid (ms); authenticate has verified it already. */
+function tokenExpiry(authorization: string | undefined): number {
+  const token = authorization?.split(' ')[1] ?? '';
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
+      exp?: unknown;
+    };
+    return typeof payload.exp === 'number' ? payload.exp * 1000 : Number.POSITIVE_INFINITY;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 async function latestId(redis: Redis, key: string): Promise<string> {

@@ -1,5 +1,5 @@
 import type { RecordOutcome } from '@notes/contracts';
-import type { App, AppDeps } from '../../app.ts';
+import type { App, AppDeps } from '../../app-types.ts';
 import {
   CompleteBatchBody,
   CompleteBody,

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App, AppDeps } from '../../app.ts';
+import type { App, AppDeps } from '../../app-types.ts';
 import { BadRequestError } from '../../errors/index.ts';
 import {
   BODY_MAX_BYTES,
@@ -20,6 +20,7 @@ import {
 } from '../../schemas/notes.ts';
 import type { WriteOutcome } from '../../services/idempotency.ts';
 import { NotesService, type WriteMeta } from '../../services/notes-service.ts';
+import { withNextLink } from '../link-header.ts';
 
 const NoteRef = Type.Unsafe<Note>(Type.Ref(NoteSchema.$id!));
 const tags = ['notes'];
@@ -84,6 +85,7 @@ export default async function notesRoutes(app: App, deps: AppDeps) {
   for (const schema of SHARED_NOTE_SCHEMAS) app.addSchema(schema);
   const notes = new NotesService(deps);
   app.addHook('onRequest', app.requireRole('user', 'admin'));
+  app.addHook('onRequest', app.limitUserWrites);
 
   app.post(
     '/api/notes',
@@ -112,7 +114,7 @@ export default async function notesRoutes(app: App, deps: AppDeps) {
         response: { 200: NoteListSchema },
       },
     },
-    async (request) => notes.list(request.user.id, request.query),
+    async (request, reply) => withNextLink(request, reply, await notes.list(request.user.id, request.query)),
   );
 
   app.get(

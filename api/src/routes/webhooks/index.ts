@@ -1,4 +1,4 @@
-import type { App, AppDeps } from '../../app.ts';
+import type { App, AppDeps } from '../../app-types.ts';
 import {
   CreatedWebhookSchema,
   CreateWebhookBodySchema,
@@ -25,7 +25,7 @@ export default async function webhookRoutes(app: App, deps: AppDeps) {
   app.post(
     '/api/webhooks',
     {
-      preHandler: app.authenticate,
+      preHandler: [app.authenticate, app.limitUserWrites],
       schema: {
         ...common,
         summary: 'Add an endpoint; the signing secret is in this response only',
@@ -54,7 +54,7 @@ export default async function webhookRoutes(app: App, deps: AppDeps) {
   app.delete(
     '/api/webhooks/:id',
     {
-      preHandler: app.authenticate,
+      preHandler: [app.authenticate, app.limitUserWrites],
       schema: {
         ...common,
         summary: 'Remove an endpoint',

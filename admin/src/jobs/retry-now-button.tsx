@@ -1,0 +1,38 @@
+import ReplayIcon from '@mui/icons-material/Replay';
+import type { JobDetail } from '@notes/contracts';
+import { useState } from 'react';
+import { Button, useDataProvider, useNotify, useRecordContext, useRefresh } from 'react-admin';
+import type { AdminDataProvider } from '../providers/data-provider.ts';
+
+/** Statuses in which a job waits for a try (its backoff, or its turn in the queue). */
+const WAITING = new Set(['queued', 'failed']);
+
+/** "Retry now": a job waiting out its backoff is tried at once (POST /api/admin/jobs/:id/retry). */
+export function RetryNowButton() {
+  const job = useRecordContext<JobDetail>();
+  const dataProvider = useDataProvider<AdminDataProvider>();
+  const notify = useNotify();
+  const refresh = useRefresh();
+  const [busy, setBusy] = useState(false);
+  if (!job || !WAITING.has(job.status)) return null;
+  return (
+    <Button
+      label="Retry now"
+      disabled={busy}
+      onClick={async () => {
+        setBusy(true);
+        try {
+          const res = await dataProvider.retryJob(String(job.id));
+          notify(`Job ${res.id} will be tried now (${res.status}).`, { type: 'success' });
+          refresh();
+        } catch (err) {
+          notify(`Retry failed: ${(err as Error).message}`, { type: 'error' });
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      <ReplayIcon />
+    </Button>
+  );
+}

@@ -1,0 +1,41 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AmqpConnection, Config } from '@notes/contracts';
+import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Database } from './db/client.ts';
+import type { ApiMetrics } from './metrics.ts';
+import type { EventPublisher } from './services/events.ts';
+import type { OutboxRelay } from './services/outbox-relay.ts';
+
+/*
+ * The app's types, apart from app.ts: routes, plugins, services and the error handler need them,
+ * and app.ts imports those modules to build the app, so taking the types from app.ts would close
+ * an import cycle (docs/architecture.md, "Dependency rules").
+ */
+
+/** Everything the app needs from outside, built by main.ts (or a test) and closed by it. */
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  database: Database;
+  /** Fail-fast Redis for request paths (see plugins/external/redis.ts). */
+  redis: Redis;
+  amqp: AmqpConnection;
+  /** Live events for SSE (services/events.ts). */
+  events: EventPublisher;
+  /** Publishes the outbox; services nudge it after a commit that wrote outbox rows. */
+  outbox: OutboxRelay;
+  /** Prometheus metrics (served at /metrics). */
+  metrics: ApiMetrics;
+}
+
+/** The app as route plugins see it: TypeBox schemas type the handlers. */
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;

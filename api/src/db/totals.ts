@@ -1,0 +1,34 @@
+import { count, type SQL, sql } from 'drizzle-orm';
+import type { MySqlTable } from 'drizzle-orm/mysql-core';
+import type { DbOrTx } from './client.ts';
+
+/**
+ * Totals that do not count the world (docs/data.md, "Totals"): a list counts at most this many
+ * matches; past it, `total` is this number and `total_exact` false ("more than 10,000").
+ */
+export const COUNT_CAP = 10_000;
+
+export interface Total {
+  total: number;
+  total_exact: boolean;
+}
+
+/** Counts the rows of `table` matching `where`, stopping after COUNT_CAP + 1 of them. */
+export async function cappedCount(
+  db: DbOrTx,
+  table: MySqlTable,
+  where: SQL | undefined,
+  index?: string,
+): Promise<Total> {
+  const matches = db
+    .select({ one: sql`1`.as('one') })
+    .from(table, index ? { forceIndex: index } : undefined)
+    .where(where)
+    .limit(COUNT_CAP + 1)
+    .as('capped');
+  const [row] = await db.select({ n: count() }).from(matches);
+  const n = Number(row?.n ?? 0);
+  return n > COUNT_CAP ? { total: COUNT_CAP, total_exact: false } : { total: n, total_exact: true };
+}
+
+export const exactTotal = (total: number): Total => ({ total, total_exact: true });

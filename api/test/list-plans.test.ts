@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
+import { drizzle } from 'drizzle-orm/mysql2';
+import { createDatabase, type Database, type Db, migrateDatabase } from '../src/db/client.ts';
+import * as schema from '../src/db/schema.ts';
+import * as admin from '../src/repositories/admin-repository.ts';
+import { listNotes } from '../src/repositories/notes-repository.ts';
+import { countsByStatus } from '../src/repositories/status-counts-repository.ts';
+import { listUsers } from '../src/repositories/users-repository.ts';
+import { DLQ_SORTS, JOB_SORTS } from '../src/schemas/admin.ts';
+import { USER_SORT_FIELDS } from '../src/schemas/auth.ts';
+import { SORT_FIELDS } from '../src/schemas/notes.ts';
+
+/**
+ * Every list query the API runs, EXPLAINed (docs/data.md, "Indexes"). The real repository
+ * functions run against a seeded database through a drizzle instance that records each
+ * statement; each recorded SELECT is then EXPLAINed with its parameters. A plan fails on a
+ * full scan that filters rows, or a filesort, except where docs/data.md says why it is bounded.
+ */
+
+let ns: TestNamespace;
+let database: Database;
+let recorded: { sql: string; params: unknown[] }[] = [];
+let db: Db;
+const HEAVY = '00000000-0000-7000-a000-00000000000a';
+const NOTE = '00000000-0000-7000-8000-000000000005';
+
+before(async () => {
+  ns = await createTestNamespace('plans');
+  const config = ns.config();
+  await migrateDatabase(config);
+  database = createDatabase(config);
+  db = drizzle(database.pool, {
+    schema,
+    mode: 'default',
+    logger: { logQuery: (sql, params) => recorded.push({ sql, params }) },
+  });
+  // Enough rows that the optimizer's estimates mean something; a tenth of them one user's.
+  const q = (sql: string) => database.pool.query(sql);
+  await q(`INSERT INTO users (id, email, name, password_hash, role, disabled, created_at, updated_at)
+    SELECT CONCAT('00000000-0000-7000-a000-', LPAD(HEX(seq), 12, '0')), CONCAT('u', seq, '@example.test'),
+           CONCAT('User ', seq), 'x', IF(seq % 50 = 0, 'admin', 'user'), seq % 20 = 0,
+           NOW(3) - INTERVAL seq MINUTE, NOW(3) FROM seq_1_to_400`);
+  await q(`INSERT INTO notes (id, user_id, title, body, priority, status, created_at, updated_at)
+    SELECT CONCAT('00000000-0000-7000-8000-', LPAD(HEX(seq), 12, '0')),
+           IF(seq % 10 = 0, '${HEAVY}', CONCAT('00000000-0000-7000-a000-', LPAD(HEX(1 + seq % 400), 12, '0'))),
+           CONCAT('title ', seq), CONCAT('body words ', IF(seq % 50 = 7, 'zephyr', 'plain')),
+           ELT(1 + seq % 5, 'low', 'normal', 'high', 'critical', 'max'),
+           ELT(1 + seq % 5, 'queued', 'processing', 'processed', 'failed', 'dead'),
+           NOW(3) - INTERVAL seq SECOND, NOW(3) - INTERVAL seq SECOND FROM seq_1_to_6000`);
+  await q(`INSERT INTO jobs (id, note_id, user_id, kind, priority, status, note_version, last_error, dead_reason,
+                             created_at, updated_at, finished_at)
+    SELECT CONCAT('00000000-0000-7000-9000-', LPAD(HEX(seq), 12, '0')),
+           CONCAT('00000000-0000-7000-8000-', LPAD(HEX(1 + seq % 6000), 12, '0')), '${HEAVY}',
+           IF(seq % 10 = 0, 'webhook.deliver', 'note.process'), ELT(1 + seq % 5, 'low', 'normal', 'high', 'critical', 'max'),
+           ELT(1 + seq % 7, 'queued', 'processing', 'processed', 'failed', 'dead', 'discarded', 'skipped'), 1,
+           IF(seq % 7 = 4, 'upstream timeout', NULL), IF(seq % 7 = 4, 'upstream timeout', NULL),
+           NOW(3) - INTERVAL seq SECOND, NOW(3), IF(seq % 7 IN (2, 4), NOW(3) - INTERVAL seq SECOND, NULL)
+    FROM seq_1_to_12000`);
+  await q(`INSERT INTO audit_log (actor_id, action, target, count, created_at)
+    SELECT '${HEAVY}', ELT(1 + seq % 3, 'dlq.promote', 'dlq.discard', 'user.update'), CONCAT('t', seq % 100), 1,
+           NOW(3) - INTERVAL seq SECOND FROM seq_1_to_3000`);
+  await q('ANALYZE TABLE users, notes, jobs, audit_log');
+});
+
+after(async () => {
+  await database?.close();
+  await ns?.cleanup();
+});
+
+interface PlanRow {
+  table: string | null;
+  type: string | null;
+  key: string | null;
+  Extra: string | null;
+}
+
+/** Why a plan that would otherwise fail is bounded (each one is in docs/data.md). */
+const BOUNDED: { why: string; when: (row: PlanRow, sql: string) => boolean }[] = [
+  // FULLTEXT finds the matching rows, which are then sorted: the cost follows the matches.
+  { why: 'search results are sorted', when: (r) => r.type === 'fulltext' },
+  { why: "one note's jobs are sorted", when: (r) => r.key === 'jobs_note_idx' },
+  // GROUP BY minute over the covering (finished_at, status) range of the last 15 minutes.
+  { why: 'throughput window', when: (r) => r.key === 'jobs_finished_idx' && r.type === 'range' },
+  // The console's user search (a substring of name or email) and its disabled filter scan the
+  // users table: users are few next to notes and jobs.
+  { why: 'user filters', when: (r, sql) => r.table === 'users' && r.type === 'ALL' && /like|disabled/i.test(sql) },
+];
+
+async function explainRecorded(label: string): Promise<void> {
+  const statements = recorded.filter((r) => /^\s*select/i.test(r.sql));
+  recorded = [];
+  assert.ok(statements.length > 0, `${label}: no query ran`);
+  for (const { sql, params } of statements) {
+    const [rows] = await database.pool.query(`EXPLAIN ${sql}`, params);
+    for (const row of rows as PlanRow[]) {
+      const extra = row.Extra ?? '';
+      const problem =
+        row.type === 'ALL' && extra.includes('Using where')
+          ? 'a full scan that filters rows'
+          : extra.includes('Using filesort')
+            ? 'a filesort'
+            : null;
+      if (!problem || BOUNDED.some((b) => b.when(row, sql))) continue;
+      assert.fail(`${label}: ${problem} on ${row.table} (key ${row.key ?? 'none'}, ${extra})\n${sql}`);
+    }
+  }
+}
+
+/** Runs a list, EXPLAINs it, then its next page through the cursor, and EXPLAINs that. */
+async function checkList(
+  label: string,
+  list: (cursor?: string) => Promise<{ next_cursor?: string | null; nextCursor?: string | null }>,
+) {
+  recorded = [];
+  const first = await list();
+  await explainRecorded(label);
+  const cursor = first.next_cursor ?? first.nextCursor;
+  if (cursor) {
+    await list(cursor);
+    await explainRecorded(`${label} (next page)`);
+  }
+}
+
+const bothWays = (fields: readonly string[]) => fields.flatMap((f) => [f, `-${f}`]);
+
+describe('every list query uses an index for its filter and its order', () => {
+  test('a user’s notes: each sort with each filter, and search', async () => {
+    const filters = [
+      {},
+      { status: 'dead' },
+      { priority: 'high' },
+      { status: 'failed', priority: 'low' },
+      { q: 'zephyr' },
+    ];
+    for (const sort of bothWays(SORT_FIELDS))
+      for (const f of filters) {
+        const query = { limit: 5, offset: 0, sort, ...f } as Parameters<typeof listNotes>[2];
+        await checkList(`notes ${JSON.stringify(query)}`, (cursor) => listNotes(db, HEAVY, { ...query, cursor }));
+      }
+  });
+
+  test('the console’s notes', async () => {
+    const filters = [
+      {},
+      { status: 'dead' },
+      { priority: 'max' },
+      { user: HEAVY },
+      { user: 'u7@example.test' },
+      { q: 'zephyr' },
+    ];
+    for (const sort of bothWays(SORT_FIELDS))
+      for (const f of filters) {
+        const query = { limit: 5, offset: 0, sort, ...f } as Parameters<typeof admin.listNotes>[1];
+        await checkList(`admin notes ${JSON.stringify(query)}`, (cursor) => admin.listNotes(db, { ...query, cursor }));
+      }
+  });
+
+  test('the console’s jobs and DLQ', async () => {
+    const filters = [
+      {},
+      { status: 'failed' },
+      { kind: 'webhook.deliver' },
+      { priority: 'high' },
+      { note_id: NOTE },
+      { q: 'timeout' },
+    ];
+    for (const sort of bothWays(JOB_SORTS))
+      for (const f of filters) {
+        const query = { limit: 5, offset: 0, sort, ...f } as Parameters<typeof admin.listJobs>[1];
+        await checkList(`jobs ${JSON.stringify(query)}`, (cursor) => admin.listJobs(db, { ...query, cursor }));
+      }
+    for (const sort of bothWays(DLQ_SORTS))
+      for (const f of [{}, { kind: 'note.process' }, { q: 'upstream' }]) {
+        const query = { limit: 5, offset: 0, sort, ...f } as Parameters<typeof admin.listDeadJobs>[1];
+        await checkList(`dlq ${JSON.stringify(query)}`, (cursor) => admin.listDeadJobs(db, { ...query, cursor }));
+      }
+    recorded = [];
+    await admin.jobsOfNote(db, NOTE);
+    await admin.deadJobIds(db, { kind: 'note.process' });
+    await explainRecorded('job history and DLQ selection');
+  });
+
+  test('the console’s users and audit log', async () => {
+    for (const sort of bothWays(USER_SORT_FIELDS))
+      for (const f of [{}, { role: 'admin' as const }, { disabled: true }, { q: 'User 1' }]) {
+        const query = { limit: 5, offset: 0, sort, ...f } as Parameters<typeof listUsers>[1];
+        await checkList(`users ${JSON.stringify(query)}`, (cursor) => listUsers(db, { ...query, cursor }));
+      }
+    for (const sort of bothWays(['created_at', 'action']))
+      for (const f of [{}, { action: 'dlq.promote' }, { actor_id: HEAVY }, { target: 't7' }]) {
+        const query = { limit: 5, offset: 0, sort, ...f } as Parameters<typeof admin.listAudit>[1];
+        await checkList(`audit ${JSON.stringify(query)}`, (cursor) => admin.listAudit(db, { ...query, cursor }));
+      }
+  });
+
+  test('the dashboard’s stats read counters and one covering range', async () => {
+    recorded = [];
+    await countsByStatus(db, 'notes');
+    await countsByStatus(db, 'jobs');
+    await admin.finishedPerMinute(db, new Date(Date.now() - 15 * 60_000));
+    await explainRecorded('stats');
+  });
+});
+
+test('the status counters equal a COUNT of the rows after inserts, status changes and deletes', async () => {
+  const q = (sql: string) => database.pool.query(sql);
+  await q(`UPDATE notes SET status = 'processed' WHERE status = 'queued' AND id LIKE '%0'`);
+  await q(`DELETE FROM jobs WHERE status = 'discarded' AND id LIKE '%1'`);
+  await q(`UPDATE jobs SET status = 'dead' WHERE status = 'failed' AND id LIKE '%2'`);
+  for (const table of ['notes', 'jobs'] as const) {
+    const [rows] = await database.pool.query(`SELECT status, COUNT(*) AS n FROM ${table} GROUP BY status`);
+    const counted = Object.fromEntries((rows as { status: string; n: number }[]).map((r) => [r.status, Number(r.n)]));
+    const kept = Object.fromEntries(Object.entries(await countsByStatus(db, table)).filter(([, n]) => n !== 0));
+    assert.deepEqual(kept, counted, table);
+  }
+});

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { startPrivateRedis } from '@notes/contracts/testing';
+import type { LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../src/app.ts';
+import { createDeps } from '../src/deps.ts';
+import { startTestApp, type TestApp } from './helpers.ts';
+import { call, isProblem, newUser, type TestUser } from './notes-fixtures.ts';
+
+/**
+ * Per-user write rate and per-address registration/login rate (docs/isolation.md): token
+ * buckets in Redis shared by every API instance, 429 problem+json with Retry-After and the IETF
+ * RateLimit-Policy / RateLimit fields, fail-open when Redis can't be asked.
+ */
+
+const note = () => ({ title: `n ${randomBytes(4).toString('hex')}` });
+
+function assertLimited(res: LightMyRequestResponse, policy: string) {
+  assert.equal(res.statusCode, 429, res.body);
+  assert.ok(isProblem(res, 429), 'problem+json');
+  assert.equal(res.json().status, 429);
+  const retryAfter = Number(res.headers['retry-after']);
+  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1, `Retry-After ${res.headers['retry-after']}`);
+  assert.equal(res.headers['ratelimit-policy'], policy);
+  assert.match(String(res.headers.ratelimit), /^"[a-z]+";r=0;t=\d+$/);
+}
+
+describe('per-user write rate', () => {
+  let t: TestApp;
+  let alice: TestUser;
+  let bob: TestUser;
+  before(async () => {
+    // 1 write per second with bursts of 5: the sixth write in a row is refused.
+    t = await startTestApp('ratelimit', { USER_WRITE_RATE: '1', USER_WRITE_BURST: '5' });
+    alice = await newUser(t, 'alice');
+    bob = await newUser(t, 'bob');
+  });
+  after(() => t?.close());
+
+  test('a burst is allowed, the next write is a 429 with Retry-After and RateLimit fields; others are unaffected', async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await call(t, alice, 'POST', '/api/notes', note());
+      assert.equal(res.statusCode, 201, res.body);
+      assert.equal(res.headers['ratelimit-policy'], '"writes";q=5;w=5');
+      assert.match(String(res.headers.ratelimit), new RegExp(`^"writes";r=${4 - i};t=\\d+$`));
+    }
+    const refused = await call(t, alice, 'POST', '/api/notes', note());
+    assertLimited(refused, '"writes";q=5;w=5');
+    const [[notes]] = (await t.deps.database.pool.query('SELECT COUNT(*) AS n FROM notes WHERE user_id = ?', [
+      alice.id,
+    ])) as unknown as [[{ n: number }]];
+    assert.equal(Number(notes.n), 5, 'the refused write changed nothing');
+
+    // Reads are not writes; another user has a bucket of their own.
+    assert.equal((await call(t, alice, 'GET', '/api/notes')).statusCode, 200);
+    assert.equal((await call(t, bob, 'POST', '/api/notes', note())).statusCode, 201);
+    // PATCH, DELETE and webhook writes count too.
+    assert.equal((await call(t, alice, 'DELETE', `/api/notes/${randomUUID()}`)).statusCode, 429);
+    assert.equal((await call(t, alice, 'POST', '/api/webhooks', { url: 'https://example.com/hook' })).statusCode, 429);
+  });
+
+  test('the bucket refills at the rate', async () => {
+    const carol = await newUser(t, 'carol');
+    for (let i = 0; i < 5; i++) assert.equal((await call(t, carol, 'POST', '/api/notes', note())).statusCode, 201);
+    const refused = await call(t, carol, 'POST', '/api/notes', note());
+    assert.equal(refused.statusCode, 429);
+    await new Promise((r) => setTimeout(r, Number(refused.headers['retry-after']) * 1000 + 50));
+    assert.equal((await call(t, carol, 'POST', '/api/notes', note())).statusCode, 201);
+  });
+
+  test('every API instance spends the same bucket', async () => {
+    const second = await createDeps(t.deps.config);
+    const app2 = await buildApp(second);
+    try {
+      await app2.ready();
+      const dave = await newUser(t, 'dave');
+      const auth = { authorization: `Bearer ${dave.token}` };
+      const codes: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const app = i % 2 === 0 ? t.app : app2;
+        const res = await app.inject({ method: 'POST', url: '/api/notes', headers: auth, payload: note() });
+        codes.push(res.statusCode);
+      }
+      assert.deepEqual(codes, [201, 201, 201, 201, 201, 429]);
+    } finally {
+      await app2.close();
+      await second.close();
+    }
+  });
+});
+
+test('USER_WRITE_RATE=0 turns the write limit off', async () => {
+  const t = await startTestApp('ratelimit0', { USER_WRITE_RATE: '0', USER_WRITE_BURST: '1' });
+  try {
+    const u = await newUser(t, 'free');
+    for (let i = 0; i < 5; i++) {
+      const res = await call(t, u, 'POST', '/api/notes', note());
+      assert.equal(res.statusCode, 201, res.body);
+      assert.equal(res.headers.ratelimit, undefined);
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+describe('per-address limits on register and login', () => {
+  let t: TestApp;
+  const register = (remoteAddress: string, headers: Record<string, string> = {}) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/api/auth/register',
+      remoteAddress,
+      headers,
+      payload: { name: 'n', email: `r-${randomBytes(5).toString('hex')}@example.test`, password: 'password-123' },
+    });
+  before(async () => {
+    t = await startTestApp('ratelimitaddr', { AUTH_ADDRESS_RATE_PER_MINUTE: '1', AUTH_ADDRESS_BURST: '3' });
+  });
+  after(() => t?.close());
+
+  test('the fourth registration from one address is refused; another address is not; X-Forwarded-For is not believed', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await register('10.1.1.1')).statusCode, 201);
+    assertLimited(await register('10.1.1.1'), '"address";q=3;w=180');
+    // Claiming to be someone else through a header changes nothing without TRUST_PROXY.
+    assert.equal((await register('10.1.1.1', { 'x-forwarded-for': '10.9.9.9' })).statusCode, 429);
+    assert.equal((await register('10.2.2.2')).statusCode, 201);
+    // Login has a bucket of its own.
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/login',
+      remoteAddress: '10.1.1.1',
+      payload: { email: 'nobody@example.test', password: 'password-123' },
+    });
+    assert.equal(login.statusCode, 401);
+  });
+});
+
+test('TRUST_PROXY: the address a trusted proxy forwards is the one that counts', async () => {
+  const t = await startTestApp('ratelimitproxy', {
+    AUTH_ADDRESS_RATE_PER_MINUTE: '1',
+    AUTH_ADDRESS_BURST: '1',
+    TRUST_PROXY: '10.0.0.1',
+  });
+  try {
+    const login = (remoteAddress: string, forwarded: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/auth/login',
+        remoteAddress,
+        headers: { 'x-forwarded-for': forwarded },
+        payload: { email: 'nobody@example.test', password: 'password-123' },
+      });
+    assert.equal((await login('10.0.0.1', '203.0.113.7')).statusCode, 401);
+    assert.equal((await login('10.0.0.1', '203.0.113.7')).statusCode, 429);
+    // Through the trusted proxy, another client has its own bucket.
+    assert.equal((await login('10.0.0.1', '203.0.113.8')).statusCode, 401);
+    // An untrusted peer's header is ignored: it is counted as itself.
+    assert.equal((await login('10.0.0.2', '203.0.113.9')).statusCode, 401);
+    assert.equal((await login('10.0.0.2', '203.0.113.10')).statusCode, 429);
+  } finally {
+    await t.close();
+  }
+});
+
+test('fail-open: with Redis down, keyed writes go ahead unlimited', async () => {
+  const redis = await startPrivateRedis();
+  const t = await startTestApp('ratelimitdown', { REDIS_URL: redis.url, USER_WRITE_RATE: '1', USER_WRITE_BURST: '1' });
+  try {
+    const u = await newUser(t, 'down');
+    assert.equal((await call(t, u, 'POST', '/api/notes', note())).statusCode, 201);
+    assert.equal((await call(t, u, 'POST', '/api/notes', note())).statusCode, 429);
+    await redis.stop();
+    for (let i = 0; i < 3; i++) {
+      const res = await call(t, u, 'POST', '/api/notes', note(), { 'idempotency-key': randomUUID() });
+      assert.equal(res.statusCode, 201, res.body);
+    }
+  } finally {
+    await t.close();
+    await redis.close();
+  }
+});

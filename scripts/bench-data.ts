@@ -1,0 +1,260 @@
+/**
+ * `npm run bench:data` (also `npm run bench -- --data N`): the data benchmark (docs/data.md).
+ * Starts the product in a scratch namespace, seeds N notes (one user owning one in five) and
+ * 2N jobs straight into its database, then times every list, search and stats request a user
+ * and the console make — three runs each, the median — prints a table and removes everything
+ * it made. `--help` for flags.
+ *
+ * Exit codes: 0 done (whether or not every target was met: the table says); 1 failed; 2 bad usage.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import mysql from 'mysql2/promise';
+import { ApiClient } from './lib/api-client.ts';
+import { COMMON_WORD, EVERY_WORD, RARE_WORD, seed, tableSizes } from './lib/data-seed.ts';
+import { describeMachine } from './lib/machine.ts';
+import { startProduct } from './lib/product.ts';
+
+const log = (line: string) => process.stderr.write(`[bench:data] ${line}\n`);
+
+export const DATA_USAGE = `usage: npm run bench:data -- [flags]   (or: npm run bench -- --data N)
+  --notes N       notes to seed (default 5000000); one user owns one in five
+  --jobs N        jobs to seed (default 2 × notes)
+  --runs N        runs of each request; the median is reported (default 3)
+  --batch N       rows per INSERT … SELECT (default 100000)
+  --json          print one JSON object instead of the table`;
+
+interface DataOptions {
+  notes: number;
+  jobs: number;
+  runs: number;
+  batch: number;
+  json: boolean;
+}
+
+function positive(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
+  return n;
+}
+
+export function parseDataArgs(argv: string[]): DataOptions | null {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      data: { type: 'string' },
+      notes: { type: 'string' },
+      jobs: { type: 'string' },
+      runs: { type: 'string' },
+      batch: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (v.help) return null;
+  const notes = positive('notes', v.notes ?? v.data, 5_000_000);
+  return {
+    notes,
+    jobs: positive('jobs', v.jobs, notes * 2),
+    runs: positive('runs', v.runs, 3),
+    batch: positive('batch', v.batch, 100_000),
+    json: v.json ?? false,
+  };
+}
+
+interface Timed {
+  request: string;
+  who: 'user' | 'console';
+  medianMs: number;
+  runsMs: number[];
+  status: number;
+  targetMs: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+async function time(
+  client: ApiClient,
+  token: string,
+  runs: number,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<{ runsMs: number[]; status: number; json: unknown }> {
+  const runsMs: number[] = [];
+  let status = 0;
+  let json: unknown = null;
+  for (let i = 0; i < runs; i++) {
+    const started = process.hrtime.bigint();
+    const res = await client.request<unknown>(method, path, { token, body });
+    runsMs.push(Number(process.hrtime.bigint() - started) / 1e6);
+    status = res.status;
+    json = res.body;
+  }
+  return { runsMs, status, json };
+}
+
+async function measure(client: ApiClient, user: string, admin: string, heavyEmail: string, opts: DataOptions) {
+  const results: Timed[] = [];
+  const run = async (
+    who: Timed['who'],
+    path: string,
+    targetMs = 100,
+    method: 'GET' | 'POST' = 'GET',
+    body?: unknown,
+  ) => {
+    const r = await time(client, who === 'user' ? user : admin, opts.runs, method, path, body);
+    results.push({
+      request: `${method} ${path}`,
+      who,
+      medianMs: median(r.runsMs),
+      runsMs: r.runsMs,
+      status: r.status,
+      targetMs,
+    });
+    log(`${method} ${path}: ${r.status}, ${r.runsMs.map((ms) => ms.toFixed(1)).join(' / ')} ms`);
+    return r.json as { next_cursor?: string | null; data?: { id: string }[] } | null;
+  };
+  const first = await run('user', '/api/notes?limit=20');
+  for (const sort of ['title', '-updated_at', 'priority', '-status'])
+    await run('user', `/api/notes?limit=20&sort=${sort}`);
+  await run('user', '/api/notes?limit=20&status=dead');
+  await run('user', '/api/notes?limit=20&priority=high&sort=title');
+  await run('user', `/api/notes?limit=20&q=${RARE_WORD}`);
+  await run('user', `/api/notes?limit=20&q=${COMMON_WORD}`);
+  await run('user', `/api/notes?limit=20&q=${EVERY_WORD}`);
+  await run('user', '/api/notes?limit=20&q=zep');
+  const deep = await run('user', '/api/notes?limit=20&offset=10000');
+  if (deep?.next_cursor) await run('user', `/api/notes?limit=20&cursor=${deep.next_cursor}`);
+  if (first?.data?.[0]) await run('user', `/api/notes/${first.data[0].id}`);
+  await run('user', '/api/notes?limit=20&offset=10001', 100);
+
+  const adminFirst = await run('console', '/api/admin/notes?limit=25');
+  if (adminFirst?.next_cursor) await run('console', `/api/admin/notes?limit=25&cursor=${adminFirst.next_cursor}`);
+  await run('console', '/api/admin/notes?limit=25&sort=title');
+  await run('console', '/api/admin/notes?limit=25&status=dead');
+  await run('console', `/api/admin/notes?limit=25&q=${RARE_WORD}`);
+  await run('console', `/api/admin/notes?limit=25&user=${encodeURIComponent(heavyEmail)}`);
+  const jobsFirst = await run('console', '/api/admin/jobs?limit=25');
+  if (jobsFirst?.next_cursor) await run('console', `/api/admin/jobs?limit=25&cursor=${jobsFirst.next_cursor}`);
+  await run('console', '/api/admin/jobs?limit=25&status=failed');
+  await run('console', '/api/admin/jobs?limit=25&status=processed&sort=-finished_at');
+  await run('console', '/api/admin/jobs?limit=25&kind=webhook.deliver');
+  await run('console', '/api/admin/jobs?limit=25&sort=priority');
+  await run('console', '/api/admin/jobs?limit=25&q=timeout');
+  if (first?.data?.[0]) await run('console', `/api/admin/jobs?limit=25&note_id=${first.data[0].id}`);
+  await run('console', '/api/admin/dlq?limit=25');
+  await run('console', '/api/admin/dlq?limit=25&q=upstream');
+  await run('console', '/api/admin/users?limit=25');
+  await run('console', '/api/admin/audit?limit=25');
+  await run('console', '/api/admin/stats', 50);
+  await run('console', '/api/admin/queues');
+  await run('user', '/api/notes', 100, 'POST', { title: 'written during the data benchmark', body: `a ${RARE_WORD}` });
+  return results;
+}
+
+function formatTable(results: Timed[], header: string[]): string {
+  const rows = results.map((r) => [
+    r.who,
+    r.request.length > 78 ? `${r.request.slice(0, 75)}…` : r.request,
+    String(r.status),
+    r.medianMs.toFixed(1),
+    `≤ ${r.targetMs}`,
+    r.medianMs <= r.targetMs ? 'yes' : 'NO',
+  ]);
+  const head = ['who', 'request', 'status', 'median ms', 'target', 'met'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [...header, '', line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export async function runDataBench(argv: string[]): Promise<number> {
+  let opts: DataOptions | null;
+  try {
+    opts = parseDataArgs(argv);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${DATA_USAGE}\n`);
+    return 2;
+  }
+  if (!opts) {
+    process.stdout.write(`${DATA_USAGE}\n`);
+    return 0;
+  }
+  const machine = await describeMachine();
+  log('starting the product in a scratch namespace');
+  const product = await startProduct({ consumers: 1, env: {}, log });
+  const stop = async (signal: NodeJS.Signals) => {
+    log(`${signal}: removing what the benchmark made`);
+    await product.stop().catch(() => {});
+    process.exit(130);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const client = new ApiClient(product.url, 4);
+  const db = await mysql.createConnection({ uri: product.databaseUrl as string });
+  try {
+    const runId = randomBytes(4).toString('hex');
+    const heavyEmail = `heavy-${runId}@example.test`;
+    const user = await client.register(heavyEmail, `pw-${runId}-heavy`);
+    const admin = await client.register(`admin-${runId}@example.test`, `pw-${runId}-admin`);
+    await db.query("UPDATE users SET role = 'admin' WHERE email = ?", [`admin-${runId}@example.test`]);
+    const [[heavy]] = (await db.query('SELECT id FROM users WHERE email = ?', [heavyEmail])) as unknown as [
+      { id: string }[],
+    ];
+    const started = Date.now();
+    let lastLog = 0;
+    await seed(
+      db,
+      {
+        notes: opts.notes,
+        jobs: opts.jobs,
+        heavyUserId: heavy?.id as string,
+        heavyEvery: 5,
+        otherUsers: 1000,
+        batch: opts.batch,
+      },
+      (what, done, total) => {
+        if (Date.now() - lastLog > 15_000 || done === total) {
+          lastLog = Date.now();
+          log(
+            `seeded ${done.toLocaleString('en')} / ${total.toLocaleString('en')} ${what} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+          );
+        }
+      },
+    );
+    const seedS = (Date.now() - started) / 1000;
+    const sizes = await tableSizes(db, new URL(product.databaseUrl as string).pathname.slice(1));
+    const [[pool]] = (await db.query('SELECT @@innodb_buffer_pool_size AS b')) as unknown as [{ b: number }[]];
+    const results = await measure(client, user, admin, heavyEmail, opts);
+    const gib = (b: number | undefined) => `${((b ?? 0) / 2 ** 30).toFixed(2)} GiB`;
+    const header = [
+      `Data benchmark: ${opts.notes.toLocaleString('en')} notes (one user owns ${Math.ceil(opts.notes / 5).toLocaleString('en')}), ` +
+        `${opts.jobs.toLocaleString('en')} jobs; median of ${opts.runs} runs per request`,
+      `machine: ${machine.cpus} CPUs, ${machine.memGiB} GiB, MariaDB ${machine.mariadb ?? '?'}, ` +
+        `buffer pool ${gib(Number(pool?.b))}; notes ${gib(sizes.notes)}, jobs ${gib(sizes.jobs)} (data + indexes); seeded in ${seedS.toFixed(0)} s`,
+    ];
+    process.stdout.write(
+      opts.json
+        ? `${JSON.stringify({ machine, opts, seedS, sizes, bufferPool: Number(pool?.b), results })}\n`
+        : `\n${formatTable(results, header)}\n`,
+    );
+    return 0;
+  } finally {
+    await db.end().catch(() => {});
+    await client.close();
+    log('removing the scratch namespace');
+    await product.stop();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runDataBench(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`bench:data failed: ${err?.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
