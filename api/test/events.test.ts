@@ -220,7 +220,8 @@ test('no or bad token is a 401, a malformed Last-Event-ID a 400, too many stream
 
   const open: Stream[] = [];
   try {
-    for (let i = 0; i < t.deps.config.limits.sseMaxStreamsPerUser; i++) open.push(await openStream(base, { token: bob.token }));
+    for (let i = 0; i < t.deps.config.limits.sseMaxStreamsPerUser; i++)
+      open.push(await openStream(base, { token: bob.token }));
     assert.ok(open.every((s) => s.status === 200));
     const extra = await openStream(base, { token: bob.token });
     assert.equal(extra.status, 429);
