@@ -169,7 +169,7 @@ test("one user's write rate is one bucket across API instances, not one per inst
   const b = await product.startApiInstance(limits);
   try {
     const user = await registerUser(a.url, 'rate');
-    const answers = [];
+    const answers: Awaited<ReturnType<typeof request>>[] = [];
     for (let i = 0; i < 30; i++) {
       const url = i % 2 === 0 ? a.url : b.url;
       answers.push(
