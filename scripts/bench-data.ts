@@ -126,10 +126,10 @@ async function measure(client: ApiClient, user: string, admin: string, heavyEmai
   await run('user', `/api/notes?limit=20&q=${COMMON_WORD}`);
   await run('user', `/api/notes?limit=20&q=${EVERY_WORD}`);
   await run('user', '/api/notes?limit=20&q=zep');
-  const deep = await run('user', '/api/notes?limit=20&offset=10000');
+  const deep = await run('user', '/api/notes?limit=20&offset=1000');
   if (deep?.next_cursor) await run('user', `/api/notes?limit=20&cursor=${deep.next_cursor}`);
   if (first?.data?.[0]) await run('user', `/api/notes/${first.data[0].id}`);
-  await run('user', '/api/notes?limit=20&offset=10001', 100);
+  await run('user', '/api/notes?limit=20&offset=1001', 100);
 
   const adminFirst = await run('console', '/api/admin/notes?limit=25');
   if (adminFirst?.next_cursor) await run('console', `/api/admin/notes?limit=25&cursor=${adminFirst.next_cursor}`);

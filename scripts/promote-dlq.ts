@@ -52,7 +52,7 @@ async function run(args: PromoteArgs, config: Config): Promise<number> {
       ...(args.jobIds ? { jobIds: args.jobIds } : {}),
       onProgress: ({ jobId, outcome, error, summary: s }) => {
         if (outcome === 'failed') process.stderr.write(`failed: job ${jobId ?? '(no id)'}: ${error}\n`);
-        if (s.examined % PROGRESS_EVERY === 0 || Date.now() - lastLine >= PROGRESS_INTERVAL_MS) {
+        if (s.examined === 1 || s.examined % PROGRESS_EVERY === 0 || Date.now() - lastLine >= PROGRESS_INTERVAL_MS) {
           lastLine = Date.now();
           process.stderr.write(`progress: ${counts(s)}\n`);
         }

@@ -162,7 +162,7 @@ function requireBuild(): void {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit(process.env, { component: 'api' });
   requireBuild();
   await preflight(config);
   buildAdminIfNeeded();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { seedJob, seedNote, seedUser } from '../../api/test/admin-fixtures.ts';
 import { createAuthProvider, isExpired, NOT_ADMIN_MESSAGE } from '../src/providers/auth-provider.ts';
-import { createDataProvider, listQuery } from '../src/providers/data-provider.ts';
+import { createDataProvider, listQuery, PageCursors, toListResult } from '../src/providers/data-provider.ts';
 import { ApiError, createApiClient, memoryTokens } from '../src/providers/http.ts';
 import { type ConsoleServer, PASSWORD, startConsoleServer } from './support.ts';
 
@@ -123,6 +123,43 @@ describe('dataProvider', () => {
     );
   });
 
+  test('maps a cursor onto the query instead of an offset', () => {
+    assert.deepEqual(
+      listQuery({ pagination: { page: 7, perPage: 20 }, sort: { field: 'title', order: 'DESC' } }, 'c1'),
+      {
+        limit: 20,
+        cursor: 'c1',
+        sort: '-title',
+      },
+    );
+    const cursors = new PageCursors(2);
+    const key = (sort: string) =>
+      PageCursors.key('notes', { pagination: { page: 3, perPage: 5 }, sort: { field: sort, order: 'ASC' } });
+    assert.equal(
+      key('title'),
+      PageCursors.key('notes', { pagination: { page: 9, perPage: 5 }, sort: { field: 'title', order: 'ASC' } }),
+    );
+    cursors.set(key('a'), 2, 'x');
+    cursors.set(key('b'), 2, 'y');
+    cursors.set(key('c'), 2, 'z');
+    assert.deepEqual(
+      [cursors.get(key('a'), 2), cursors.get(key('b'), 2), cursors.get(key('c'), 2)],
+      [undefined, 'y', 'z'],
+    );
+  });
+
+  test('an exact total gives numbered pages; a capped one gives partial pagination', () => {
+    assert.deepEqual(toListResult({ data: [], total: 3, total_exact: true, next_cursor: null }, 1), {
+      data: [],
+      total: 3,
+    });
+    assert.deepEqual(toListResult({ data: [], total: 10_000, total_exact: false, next_cursor: 'n' }, 2), {
+      data: [],
+      pageInfo: { hasNextPage: true, hasPreviousPage: true },
+      meta: { totalAtLeast: 10_000 },
+    });
+  });
+
   test('API errors surface as ApiError with the status and the problem detail', async () => {
     await assert.rejects(data.getOne('notes', { id: 'missing' }), (err: ApiError) => {
       assert.equal(err.status, 404);
@@ -158,5 +195,47 @@ describe('dataProvider', () => {
     assert.equal(dry.promoted, 0);
     const discarded = await data.discardDlq(['no-such-job']);
     assert.deepEqual(discarded, { discarded: [], failed: ['no-such-job'] });
+  });
+});
+
+// Last: it adds notes, which the stats test above counts.
+describe('dataProvider paging', () => {
+  test('the next page is read with the cursor of the page before, and matches offset paging', async () => {
+    const db = s.t.deps.database;
+    for (let i = 0; i < 5; i++) await seedNote(db, s.user.id, { title: `Paged ${i}` });
+    const params = (page: number) => ({
+      pagination: { page, perPage: 2 },
+      sort: { field: 'title', order: 'ASC' as const },
+      filter: { q: 'paged' },
+    });
+    const queries: Record<string, unknown>[] = [];
+    const recording = ((p: string, o?: { query?: Record<string, unknown> }) => {
+      queries.push(o?.query ?? {});
+      return api(p, o as never);
+    }) as typeof api;
+    const paging = createDataProvider(recording);
+    const seen: string[] = [];
+    for (let page = 1; page <= 3; page++)
+      seen.push(...(await paging.getList('notes', params(page))).data.map((n) => n.title));
+    assert.deepEqual(seen, ['Paged 0', 'Paged 1', 'Paged 2', 'Paged 3', 'Paged 4']);
+    assert.deepEqual(
+      queries.map((q) => [q.offset, typeof q.cursor]),
+      [
+        [0, 'undefined'],
+        [undefined, 'string'],
+        [undefined, 'string'],
+      ],
+    );
+    // A fresh provider (no cursors yet) reads page 2 by offset: the same rows.
+    const fresh = createDataProvider(api);
+    const byOffset = await fresh.getList('notes', params(2));
+    assert.deepEqual(
+      byOffset.data.map((n) => n.title),
+      ['Paged 2', 'Paged 3'],
+    );
+    await assert.rejects(
+      fresh.getList('notes', { ...params(502), pagination: { page: 502, perPage: 2 } }),
+      /next-page/,
+    );
   });
 });

@@ -45,8 +45,9 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-export async function startConsoleServer(label: string): Promise<ConsoleServer> {
-  const t = await startTestApp(label);
+/** `env`: configuration variables for the API, as an operator would set them. */
+export async function startConsoleServer(label: string, env: Record<string, string> = {}): Promise<ConsoleServer> {
+  const t = await startTestApp(label, env);
   try {
     const passwordHash = await hashPassword(PASSWORD);
     const admin = await seedUser(t.app, t.deps.database, {

@@ -9,6 +9,7 @@ import type { App, AppDeps } from './app-types.ts';
 import { installErrorHandler, PROBLEM_TYPE_BASE, sendProblem } from './errors/handler.ts';
 import auth from './plugins/app/auth.ts';
 import rateLimit from './plugins/app/rate-limit.ts';
+import securityHeaders from './plugins/external/security-headers.ts';
 import { registerRoutes } from './routes/index.ts';
 import { configurePasswordHasher } from './services/password-hasher.ts';
 
@@ -70,6 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   installDraining(app);
   refuseEncodedBodies(app);
 
+  await app.register(securityHeaders);
   await app.register(fastifySwagger, {
     openapi: {
       info: { title: 'Notes Pipeline API', version: '1.0.0' },

@@ -17,7 +17,7 @@ export async function createDeps(config: Config): Promise<AppDeps & { close(): P
   const redis = createRedis(config);
   await connectRedis(redis).catch((err) => logger.warn({ err }, 'redis not reachable at start; continuing'));
   const amqp = new AmqpConnection(config.amqp.urls, { name: 'notes-api', logger });
-  const events = new EventPublisher(redis, logger);
+  const events = new EventPublisher(redis, logger, config.limits.eventStreamMaxBytes);
   const metrics = createApiMetrics();
   const outbox = new OutboxRelay(
     { config, database, amqp, logger },

@@ -3,20 +3,29 @@ import { loadConfigOrExit, shutdownTelemetry } from '@notes/contracts';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { migrateDatabase } from './db/client.ts';
+import { EmailCollisionError } from './db/email-normalisation.ts';
 import { createDeps } from './deps.ts';
-import { ensureAdmin } from './services/admin-bootstrap.ts';
+import { AdminBootstrapRefusedError, ensureAdmin } from './services/admin-bootstrap.ts';
+import { DlqDrainer } from './services/dlq-drainer.ts';
 import { startMaintenance } from './services/maintenance.ts';
 
 const DRAIN_MS = 1000;
 
 /** The API process: config → migrations → clients → app → listen; closes in reverse. */
 async function main() {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit(process.env, { component: 'api' });
   await migrateDatabase(config);
   const deps = await createDeps(config);
   await ensureAdmin(config, deps.database, deps.logger);
   const maintenance = startMaintenance(deps);
+  // notes.dlq is only the transport: dead messages live in the failure inbox (docs/jobs.md).
+  const drainer = new DlqDrainer(deps);
+  drainer.start();
+  // Only on a loopback HOST outside production (config.ts refuses elsewhere): docs/security.md.
   if (config.auth.usingDevSecret) deps.logger.warn('JWT_SECRET is not set: using the development secret');
+  if (config.service.acceptsDevKey) {
+    deps.logger.warn('SERVICE_PUBLIC_KEYS is not set: accepting the development service key');
+  }
   const app = await buildApp(deps);
 
   closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
@@ -29,6 +38,7 @@ async function main() {
     await sleep(Math.min(DRAIN_MS, config.shutdownTimeoutMs / 4));
     await app.close();
     await maintenance.stop();
+    await drainer.stop();
     await deps.close();
     await shutdownTelemetry();
   });
@@ -37,6 +47,8 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`api failed to start: ${err?.stack ?? err}\n`);
+  // Refusals an operator must act on are said plainly; anything else with its stack.
+  const plain = err instanceof AdminBootstrapRefusedError || err instanceof EmailCollisionError;
+  process.stderr.write(`api failed to start: ${plain ? err.message : (err?.stack ?? err)}\n`);
   process.exit(1);
 });

@@ -44,7 +44,11 @@ function assert401(res: { statusCode: number; headers: Record<string, unknown>; 
 describe('tokens', () => {
   test('a hand-made HS256 token with the right secret works (the 401s below are real)', async () => {
     const { id } = await newUser(t.app, 'craft');
-    const token = craftToken(HS256, { sub: id, role: 'user', iat: nowSeconds(), exp: nowSeconds() + 60 }, secret);
+    const token = craftToken(
+      HS256,
+      { sub: id, role: 'user', tv: 0, iat: nowSeconds(), exp: nowSeconds() + 60 },
+      secret,
+    );
     const res = await me(t.app, token);
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().id, id);
@@ -52,7 +56,11 @@ describe('tokens', () => {
 
   test('401 for an expired token', async () => {
     const { id } = await newUser(t.app, 'expired');
-    const token = craftToken(HS256, { sub: id, role: 'user', iat: nowSeconds() - 120, exp: nowSeconds() - 60 }, secret);
+    const token = craftToken(
+      HS256,
+      { sub: id, role: 'user', tv: 0, iat: nowSeconds() - 120, exp: nowSeconds() - 60 },
+      secret,
+    );
     assert401(await me(t.app, token));
   });
 
@@ -71,26 +79,26 @@ describe('tokens', () => {
 
   test('401 for a token signed with another secret', async () => {
     const { id } = await newUser(t.app, 'othersecret');
-    const token = craftToken(HS256, { sub: id, role: 'user', exp: nowSeconds() + 60 }, 'x'.repeat(40));
+    const token = craftToken(HS256, { sub: id, role: 'user', tv: 0, exp: nowSeconds() + 60 }, 'x'.repeat(40));
     assert401(await me(t.app, token));
   });
 
   test('401 for `alg: none`', async () => {
     const { id } = await newUser(t.app, 'none');
-    const claims = { sub: id, role: 'user', iat: nowSeconds(), exp: nowSeconds() + 600 };
+    const claims = { sub: id, role: 'user', tv: 0, iat: nowSeconds(), exp: nowSeconds() + 600 };
     assert401(await me(t.app, craftToken({ alg: 'none', typ: 'JWT' }, claims, null)));
     assert401(await me(t.app, craftToken({ alg: 'none', typ: 'JWT' }, claims, secret)));
   });
 
   test('401 for another algorithm, even with the right secret (HS512)', async () => {
     const { id } = await newUser(t.app, 'hs512');
-    const claims = { sub: id, role: 'user', iat: nowSeconds(), exp: nowSeconds() + 600 };
+    const claims = { sub: id, role: 'user', tv: 0, iat: nowSeconds(), exp: nowSeconds() + 600 };
     assert401(await me(t.app, craftToken({ alg: 'HS512', typ: 'JWT' }, claims, secret, 'sha512')));
   });
 
   test('401 for a garbage token and a token without a subject', async () => {
     assert401(await me(t.app, 'not.a.jwt'));
-    assert401(await me(t.app, craftToken(HS256, { role: 'user', exp: nowSeconds() + 60 }, secret)));
+    assert401(await me(t.app, craftToken(HS256, { role: 'user', tv: 0, exp: nowSeconds() + 60 }, secret)));
   });
 
   test('401 for a service role on anything but the service subject', async () => {
@@ -127,7 +135,7 @@ describe('tokens', () => {
   });
 
   test('GET /api/auth/me with a service token answers the service identity', async () => {
-    const res = await me(t.app, signServiceToken(secret));
+    const res = await me(t.app, signServiceToken(t.deps.config.service.privateKey));
     assert.equal(res.statusCode, 200);
     assert.deepEqual(res.json(), { id: SERVICE_SUBJECT, role: 'service' });
   });
@@ -142,7 +150,7 @@ describe('roles', () => {
     const res = await login(t.app, ADMIN_EMAIL, ADMIN_PASSWORD);
     assert.equal(res.statusCode, 200);
     adminToken = res.json().token;
-    serviceToken = signServiceToken(secret);
+    serviceToken = signServiceToken(t.deps.config.service.privateKey);
   });
 
   test('an admin route: 401 without a token, 403 for a user or the service, 200 for an admin', async () => {

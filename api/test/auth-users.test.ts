@@ -14,7 +14,7 @@ import {
   toPublicUser,
   updateUser,
 } from '../src/repositories/users-repository.ts';
-import { ensureAdmin } from '../src/services/admin-bootstrap.ts';
+import { AdminBootstrapRefusedError, ensureAdmin } from '../src/services/admin-bootstrap.ts';
 
 /** The admin bootstrap and the users repository, against a real database of this file's own. */
 let ns: TestNamespace;
@@ -57,24 +57,69 @@ describe('ensureAdmin', () => {
     assert.equal(total, 1);
   });
 
-  test('an existing account gets the role, the password, and is enabled again', async () => {
-    const email = 'promote-me@example.test';
+  test('an existing admin gets the password and is enabled again; its earlier tokens are revoked', async () => {
+    const email = 'reset-me@example.test';
     const row = await insertUser(database.db, {
       id: uuidv7(),
-      name: 'Plain',
+      name: 'Old admin',
       email,
       passwordHash: await argon2.hash('old-password'),
+      role: 'admin',
       now: new Date(),
     });
     await updateUser(database.db, row.id, { disabled: true });
     assert.equal(await ensureAdmin(adminConfig(email, 'new-password'), database, silent), 'updated');
     const after1 = await getUserById(database.db, row.id);
     assert.ok(after1);
-    assert.equal(after1.role, 'admin');
-    assert.equal(after1.disabled, false);
+    assert.deepEqual([after1.role, after1.disabled, after1.tokenVersion], ['admin', false, 1]);
     assert.equal(await argon2.verify(after1.passwordHash, 'new-password'), true);
     assert.equal(await argon2.verify(after1.passwordHash, 'old-password'), false);
     assert.equal(await ensureAdmin(adminConfig(email, 'new-password'), database, silent), 'unchanged');
+    assert.equal((await getUserById(database.db, row.id))?.tokenVersion, 1, 'unchanged means untouched');
+  });
+
+  test('an existing non-admin is never promoted silently: start-up refuses and changes nothing', async () => {
+    const email = 'squatter@example.test';
+    const row = await insertUser(database.db, {
+      id: uuidv7(),
+      name: 'Got there first',
+      email,
+      passwordHash: await argon2.hash('attacker-password'),
+      now: new Date(),
+    });
+    // Any spelling of the address is the same account.
+    for (const spelling of [email, 'Squatter@Example.TEST']) {
+      await assert.rejects(ensureAdmin(adminConfig(spelling, 'operator-password'), database, silent), (err: Error) => {
+        assert.ok(err instanceof AdminBootstrapRefusedError);
+        assert.match(err.message, /ADMIN_PROMOTE_EXISTING/);
+        assert.ok(err.message.includes(row.id));
+        return true;
+      });
+    }
+    const untouched = await getUserById(database.db, row.id);
+    assert.deepEqual([untouched?.role, untouched?.tokenVersion], ['user', 0]);
+    assert.equal(await argon2.verify(untouched?.passwordHash ?? '', 'attacker-password'), true);
+  });
+
+  test('ADMIN_PROMOTE_EXISTING=true promotes it, sets the password, and revokes its tokens', async () => {
+    const email = 'known-colleague@example.test';
+    const row = await insertUser(database.db, {
+      id: uuidv7(),
+      name: 'Colleague',
+      email,
+      passwordHash: await argon2.hash('their-password'),
+      now: new Date(),
+    });
+    const config = ns.config({
+      ADMIN_EMAIL: email,
+      ADMIN_PASSWORD: 'operator-password',
+      ADMIN_PROMOTE_EXISTING: 'true',
+    });
+    assert.equal(await ensureAdmin(config, database, silent), 'promoted');
+    const promoted = await getUserById(database.db, row.id);
+    assert.deepEqual([promoted?.role, promoted?.tokenVersion], ['admin', 1]);
+    assert.equal(await argon2.verify(promoted?.passwordHash ?? '', 'operator-password'), true);
+    assert.equal(await ensureAdmin(config, database, silent), 'unchanged');
   });
 
   test('two instances starting at once end with one admin', async () => {

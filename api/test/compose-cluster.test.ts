@@ -45,7 +45,8 @@ function resolve(env: Record<string, string>, vars: Record<string, string>): Rec
       k,
       String(v)
         .replace(/\$\{(\w+):-([^}]*)\}/g, (_m, name: string, def: string) => vars[name] ?? def)
-        .replace(/\$\{(\w+):\?[^}]*\}/g, () => 'x'.repeat(40)),
+        // 43 characters: also the form of a base64url Ed25519 key (SERVICE_*_KEY*).
+        .replace(/\$\{(\w+):\?[^}]*\}/g, () => 'x'.repeat(43)),
     ]),
   );
 }

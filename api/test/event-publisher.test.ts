@@ -4,9 +4,17 @@ import { createTestNamespace, type TestNamespace } from '@notes/contracts/testin
 import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { connectRedis, createRedis } from '../src/plugins/external/redis.ts';
-import { EVENT_RETENTION_SECONDS, EventPublisher, eventStreamKey } from '../src/services/events.ts';
+import {
+  EVENT_RETENTION_COUNT,
+  EVENT_RETENTION_SECONDS,
+  EventPublisher,
+  eventStreamKey,
+} from '../src/services/events.ts';
 
-/** The live-event stream keeps its retention with one EXPIRE a minute instead of one per event. */
+/**
+ * The live-event stream per user: its TTL covers the retention after every event, and it is
+ * bounded in entries and in bytes (docs/isolation.md), oldest first, the newest always kept.
+ */
 
 let ns: TestNamespace;
 let redis: Redis;
@@ -28,7 +36,6 @@ test('a stream gets its TTL with its first event and keeps at least the retentio
   const ttl = await redis.ttl(key);
   assert.ok(ttl > EVENT_RETENTION_SECONDS && ttl <= EVENT_RETENTION_SECONDS + 60, `ttl ${ttl}`);
 
-  // Later events in the same minute send no EXPIRE, and the TTL still covers the retention.
   for (let i = 2; i <= 5; i++) await events.publish('user-1', 'note.updated', { id: `n${i}` });
   assert.equal(await redis.xlen(key), 5);
   assert.ok((await redis.ttl(key)) >= EVENT_RETENTION_SECONDS);
@@ -46,4 +53,42 @@ test('a publish that cannot reach Redis is logged and never throws', async () =>
   } finally {
     down.disconnect();
   }
+});
+
+/** Bytes of an entry's fields as the publisher counts them (plus its per-entry overhead). */
+async function streamBytes(key: string): Promise<number> {
+  const entries = await redis.xrange(key, '-', '+');
+  return entries.reduce((sum, [, f]) => sum + 32 + f.reduce((n, v) => n + Buffer.byteLength(v), 0), 0);
+}
+
+test('a stream is bounded in bytes: the oldest events go first, the counter matches the stream', async () => {
+  const budget = 64 * 1024;
+  const events = new EventPublisher(redis, pino({ level: 'silent' }), budget);
+  const key = eventStreamKey('user-bytes');
+  const big = 'é'.repeat(5000); // 10,000 UTF-8 bytes
+  for (let i = 0; i < 20; i++) await events.publish('user-bytes', 'note.updated', { id: `n${i}`, body: big });
+  const bytes = await streamBytes(key);
+  assert.ok(bytes <= budget, `${bytes} bytes kept`);
+  assert.ok(bytes > budget - 11_000, `no more was trimmed than needed: ${bytes}`);
+  assert.equal(Number(await redis.get(`${key}:bytes`)), bytes, 'the counter is the stream’s size');
+  const entries = await redis.xrange(key, '-', '+');
+  assert.equal(JSON.parse(entries.at(-1)?.[1][3] ?? '{}').id, 'n19', 'the newest is kept');
+  assert.equal(JSON.parse(entries[0]?.[1][3] ?? '{}').id, `n${20 - entries.length}`, 'the oldest went first');
+
+  // One event larger than the whole budget still stands alone (a client may still read it).
+  await events.publish('user-bytes', 'note.updated', { id: 'huge', body: 'x'.repeat(budget + 1) });
+  assert.equal(await redis.xlen(key), 1);
+  assert.equal(Number(await redis.get(`${key}:bytes`)), await streamBytes(key));
+});
+
+test('a stream keeps at most EVENT_RETENTION_COUNT entries', async () => {
+  const events = new EventPublisher(redis, pino({ level: 'silent' }));
+  const key = eventStreamKey('user-count');
+  await Promise.all(
+    Array.from({ length: EVENT_RETENTION_COUNT + 25 }, (_, i) =>
+      events.publish('user-count', 'note.created', { id: i }),
+    ),
+  );
+  assert.equal(await redis.xlen(key), EVENT_RETENTION_COUNT);
+  assert.equal(Number(await redis.get(`${key}:bytes`)), await streamBytes(key));
 });

@@ -111,7 +111,7 @@ test('a stream ends when its user is disabled', async () => {
 
 test('a stream ends when its token expires', async () => {
   const dave = await newUser(t, 'dave');
-  const shortLived = t.app.jwt.sign({ sub: dave.id, role: 'user' }, { expiresIn: 2 });
+  const shortLived = t.app.jwt.sign({ sub: dave.id, role: 'user', tv: 0 }, { expiresIn: 2 });
   const s = await open(base, shortLived);
   assert.equal(s.status, 200);
   const ended = await Promise.race([s.ended.then(() => true), sleep(10_000).then(() => false)]);

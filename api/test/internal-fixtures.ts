@@ -117,7 +117,7 @@ export async function callInternal(
   t: TestApp,
   path: string,
   body: unknown,
-  token = signServiceToken(t.deps.config.auth.jwtSecret),
+  token = signServiceToken(t.deps.config.service.privateKey),
 ) {
   const res = await t.app.inject({
     method: 'POST',

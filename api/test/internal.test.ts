@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { signServiceToken } from '@notes/contracts';
+import { generateServiceKeyPair, signServiceToken } from '@notes/contracts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import {
   callInternal,
@@ -38,7 +38,7 @@ describe('who may call', () => {
         assert.equal(res.body.status, 403);
       }
     }
-    const wrongSecret = signServiceToken('x'.repeat(40));
+    const wrongSecret = signServiceToken(generateServiceKeyPair().privateKey);
     assert.equal((await callInternal(t, `${jobId}/start`, { attempt: 1 }, wrongSecret)).status, 401);
     assert.equal((await callInternal(t, `${jobId}/start`, { attempt: 1 })).status, 200);
   });

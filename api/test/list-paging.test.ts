@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { MAX_OFFSET } from '../src/db/keyset.ts';
 import { COUNT_CAP } from '../src/db/totals.ts';
 import { bearer, type SeededUser, seedUser } from './admin-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
@@ -105,11 +106,11 @@ describe('the cursor pages through every order exactly like one big page', () =>
 
 describe('bad paging is a clear 400 that names the parameter', () => {
   test('offset past the limit, a forged cursor, a cursor of another sort, cursor with offset', async () => {
-    const over = await get('/api/notes?offset=10001');
+    const over = await get(`/api/notes?offset=${MAX_OFFSET + 1}`);
     assert.equal(over.statusCode, 400);
     assert.match(over.headers['content-type'] as string, /problem\+json/);
     assert.match(over.body, /offset/);
-    assert.equal((await get('/api/notes?offset=10000')).statusCode, 200);
+    assert.equal((await get(`/api/notes?offset=${MAX_OFFSET}`)).statusCode, 200);
     const { next_cursor } = (await get('/api/notes?limit=1&sort=title')).json() as Page;
     for (const [url, name] of [
       ['/api/notes?cursor=not-a-cursor', 'cursor'],

@@ -74,10 +74,26 @@ async function remaining() {
 test('deletes only sent outbox rows and processed keys past retention, and expired fences', async () => {
   await seed();
   const result = await runMaintenanceOnce(deps, now);
-  assert.deepEqual(result, { ran: true, outbox: 1, fences: 1, processedMessages: 2500 });
+  assert.deepEqual(result, {
+    ran: true,
+    outbox: 1,
+    fences: 1,
+    processedMessages: 2500,
+    finishedJobs: 0,
+    deadJobs: 0,
+    deadLetters: 0,
+  });
   assert.deepEqual(await remaining(), { outbox: ['sent-recent', 'unsent-old'], fences: ['live'], processed: 1 });
   // A second pass finds nothing more.
-  assert.deepEqual(await runMaintenanceOnce(deps, now), { ran: true, outbox: 0, fences: 0, processedMessages: 0 });
+  assert.deepEqual(await runMaintenanceOnce(deps, now), {
+    ran: true,
+    outbox: 0,
+    fences: 0,
+    processedMessages: 0,
+    finishedJobs: 0,
+    deadJobs: 0,
+    deadLetters: 0,
+  });
 });
 
 test('with another instance holding the lock, a pass skips and deletes nothing', async () => {
@@ -88,7 +104,15 @@ test('with another instance holding the lock, a pass skips and deletes nothing',
       `notes_maintenance:${deps.config.database.name}`,
     ]);
     assert.equal((rows as { got: number }[])[0]?.got, 1);
-    assert.deepEqual(await runMaintenanceOnce(deps, now), { ran: false, outbox: 0, fences: 0, processedMessages: 0 });
+    assert.deepEqual(await runMaintenanceOnce(deps, now), {
+      ran: false,
+      outbox: 0,
+      fences: 0,
+      processedMessages: 0,
+      finishedJobs: 0,
+      deadJobs: 0,
+      deadLetters: 0,
+    });
     assert.equal((await remaining()).processed, 2501);
   } finally {
     await other.query('SELECT RELEASE_LOCK(?)', [`notes_maintenance:${deps.config.database.name}`]);

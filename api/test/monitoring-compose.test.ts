@@ -24,10 +24,12 @@ interface Service {
   healthcheck?: Healthcheck;
   depends_on?: Record<string, { condition: string }>;
   deploy?: { replicas?: number };
+  secrets?: string[];
 }
 interface Compose {
   name: string;
   services: Record<string, Service>;
+  secrets?: Record<string, { environment?: string }>;
   volumes: Record<string, unknown>;
   'x-healthcheck-exempt'?: Record<string, string>;
 }
@@ -38,9 +40,12 @@ const defaults = loadConfig({});
 
 /** Compose's ${VAR:-default} and ${VAR:?error} as compose would resolve them with VAR unset (required ones get a stand-in). */
 function interpolate(value: string): string {
-  return value
-    .replace(/\$\{(\w+):-([^}]*)\}/g, (_m, _name, def: string) => def)
-    .replace(/\$\{(\w+):\?[^}]*\}/g, () => 'x'.repeat(40));
+  return (
+    value
+      .replace(/\$\{(\w+):-([^}]*)\}/g, (_m, _name, def: string) => def)
+      // 43 characters: also the form of a base64url Ed25519 key (SERVICE_*_KEY*).
+      .replace(/\$\{(\w+):\?[^}]*\}/g, () => 'x'.repeat(43))
+  );
 }
 
 /** Variable names the config module reads (the keys of its schema). */
@@ -126,7 +131,8 @@ test('api and consumer environment is valid config, with ports matching the code
     const env = compose.services[name]?.environment ?? {};
     for (const key of Object.keys(env)) assert.ok(known.has(key), `${name}: ${key} is not a config variable`);
     const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(String(v))]));
-    const config = loadConfig(resolved);
+    // As each process loads it: the API refuses to start without its secrets on 0.0.0.0.
+    const config = loadConfig(resolved, { component: name === 'api' ? 'api' : 'consumers' });
     assert.equal(config.env, 'production');
     assert.equal(config.consumer.port, defaults.consumer.port);
     assert.equal(config.otlpEndpoint, 'http://alloy:4318');
@@ -136,6 +142,7 @@ test('api and consumer environment is valid config, with ports matching the code
   }
   const api = loadConfig(
     Object.fromEntries(Object.entries(compose.services.api?.environment ?? {}).map(([k, v]) => [k, interpolate(v)])),
+    { component: 'api' },
   );
   assert.equal(api.http.port, defaults.http.port);
   assert.deepEqual(compose.services.api?.ports, [`127.0.0.1:${defaults.http.port}:${defaults.http.port}`]);
@@ -145,6 +152,17 @@ test('api and consumer environment is valid config, with ports matching the code
   assert.ok(consumerHealth.includes(`127.0.0.1:${defaults.consumer.port}/health`));
   assert.equal(compose.services.consumers?.deploy?.replicas, 2);
   assert.equal(compose.services.consumers?.ports, undefined, 'replicas cannot share a host port');
+});
+
+test('each process gets only its own secrets; Prometheus gets the metrics token', () => {
+  const api = compose.services.api?.environment ?? {};
+  const consumers = compose.services.consumers?.environment ?? {};
+  for (const key of ['JWT_SECRET', 'SERVICE_PUBLIC_KEYS', 'METRICS_TOKEN']) assert.ok(api[key], `api: ${key}`);
+  assert.equal(api.SERVICE_PRIVATE_KEY, undefined, 'the API cannot sign service tokens');
+  assert.ok(consumers.SERVICE_PRIVATE_KEY && consumers.METRICS_TOKEN);
+  assert.equal(consumers.JWT_SECRET, undefined, 'a consumer cannot sign user or admin tokens');
+  assert.ok(compose.services.prometheus?.secrets?.includes('metrics_token'));
+  assert.equal(compose.secrets?.metrics_token?.environment, 'METRICS_TOKEN');
 });
 
 test('published ports bind to loopback and do not collide', () => {

@@ -7,7 +7,7 @@ import type {
   StartItemResponse,
   StartResponse,
 } from '@notes/api/schemas/internal.ts';
-import { type Config, currentTraceparent, signServiceToken } from '@notes/contracts';
+import { type Config, type ControlState, currentTraceparent, type JobKind, signServiceToken } from '@notes/contracts';
 import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
 import { Batcher, type Pending } from './callback-batcher.ts';
@@ -73,6 +73,7 @@ const TOKEN_RENEW_MS = 30 * 60 * 1000;
  */
 export class ApiClient {
   readonly #baseUrl: string;
+  /** The service private key (docs/security.md): it signs service tokens and nothing else. */
   readonly #secret: string;
   readonly #timeoutMs: number;
   readonly #breaker: CircuitBreaker<[Call], unknown>;
@@ -89,7 +90,7 @@ export class ApiClient {
     opts: ApiClientOptions = {},
   ) {
     this.#baseUrl = config.consumer.apiUrl;
-    this.#secret = config.auth.jwtSecret;
+    this.#secret = config.service.privateKey;
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#breaker = new CircuitBreaker((call: Call) => this.#post(call), {
       timeout: false, // #post has its own timeout, which also aborts the request
@@ -124,6 +125,19 @@ export class ApiClient {
 
   fail(jobId: string, body: FailBody): Promise<RecordResponse> {
     return this.#fail.add(item(jobId, body));
+  }
+
+  /** The job kinds paused now (docs/jobs.md, "Control"); outside the circuit, it says nothing of a job. */
+  async pausedKinds(timeoutMs = 1000): Promise<JobKind[]> {
+    const res = await fetch(`${this.#baseUrl}/internal/control`, {
+      headers: { authorization: `Bearer ${this.#serviceToken()}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new ApiUnavailableError(`control answered ${res.status}`);
+    }
+    return ((await res.json()) as ControlState).paused;
   }
 
   /** Readiness: does the API answer `/health` within the time limit? Bypasses the circuit. */

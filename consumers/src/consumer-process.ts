@@ -2,6 +2,7 @@ import { AmqpConnection, type Config, topologyQueuesOf } from '@notes/contracts'
 import type { Logger } from 'pino';
 import { ApiClient, type ApiClientOptions } from './api-client.ts';
 import { JobConsumer, type JobConsumerOptions } from './consumer.ts';
+import { ControlWatcher } from './control-watcher.ts';
 import { noteProcessHandler } from './handlers/note-process.ts';
 import { HandlerRegistry, type JobHandler } from './handlers/registry.ts';
 import { createWebhookDeliverHandler } from './handlers/webhook-deliver.ts';
@@ -32,6 +33,8 @@ export class ConsumerProcess {
   readonly consumer: JobConsumer;
   /** The webhook lane (`notes.webhooks`): its own channel and concurrency (docs/isolation.md). */
   readonly webhookConsumer: JobConsumer;
+  /** Pause/resume per kind, polled from the API (docs/jobs.md, "Control"). */
+  readonly control: ControlWatcher;
   readonly #health: HealthServer;
   readonly #deliverer = new WebhookDeliverer();
   #port: number | null = null;
@@ -50,7 +53,16 @@ export class ConsumerProcess {
       opts.handlers ?? [noteProcessHandler, createWebhookDeliverHandler((args) => this.#deliverer.deliver(args))],
     );
     this.amqp = new AmqpConnection(config.amqp.urls, { name: `notes-consumer-${process.pid}`, logger: this.logger });
-    const shared = { config, logger: this.logger, amqp: this.amqp, api: this.api, registry, metrics: this.metrics };
+    this.control = new ControlWatcher(this.api, this.logger);
+    const shared = {
+      config,
+      logger: this.logger,
+      amqp: this.amqp,
+      api: this.api,
+      registry,
+      metrics: this.metrics,
+      control: this.control,
+    };
     this.consumer = new JobConsumer({ ...shared, lane: 'notes', prefetch: config.consumer.prefetch }, opts.consumer);
     this.webhookConsumer = new JobConsumer(
       { ...shared, lane: 'webhooks', prefetch: config.webhook.concurrency },
@@ -58,10 +70,15 @@ export class ConsumerProcess {
     );
     this.#health = new HealthServer(
       {
-        amqp: () => this.amqp.connected && this.consumer.consuming && this.webhookConsumer.consuming,
+        // A lane paused on purpose is ready, not broken.
+        amqp: () =>
+          this.amqp.connected &&
+          (this.consumer.consuming || this.consumer.paused) &&
+          (this.webhookConsumer.consuming || this.webhookConsumer.paused),
         api: () => this.api.ping(),
       },
       this.metrics.registry,
+      config.metricsToken,
     );
     this.metrics.setQueueProbe(() => this.#queueStats());
   }
@@ -76,6 +93,8 @@ export class ConsumerProcess {
   start(): Promise<void> {
     this.#starting ??= (async () => {
       this.amqp.start();
+      // The pause state before the first message: a paused kind is never started at boot.
+      await this.control.start();
       this.consumer.start();
       this.webhookConsumer.start();
       // HOST, like the API's: in a container Prometheus scrapes from another address (docs/scaling.md).
@@ -90,6 +109,7 @@ export class ConsumerProcess {
     this.#stopping ??= (async () => {
       await this.#starting?.catch(() => {});
       await Promise.all([this.consumer.stop(), this.webhookConsumer.stop()]);
+      await this.control.stop();
       await this.#health.close();
       this.metrics.setQueueProbe(null);
       await this.amqp.stop();

@@ -1,9 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AmqpConnection, assertTopologyOf, type Config, LANES, type Lane, workQueueNames } from '@notes/contracts';
+import {
+  type AmqpConnection,
+  assertTopologyOf,
+  type Config,
+  JOB_KINDS,
+  LANES,
+  type Lane,
+  laneOf,
+  workQueueNames,
+} from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.ts';
 import { ConfirmPublisher } from './confirm-publisher.ts';
+import type { ControlWatcher } from './control-watcher.ts';
 import { type Delivery, type FlowEnv, processDelivery } from './delivery-flow.ts';
 import { ChannelGoneError } from './errors.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
@@ -24,6 +34,8 @@ export interface JobConsumerDeps {
   lane: Lane;
   /** Unacked messages held at once on the lane's channel (priorities need it bounded). */
   prefetch: number;
+  /** Pause/resume per kind (docs/jobs.md, "Control"); without it nothing is ever paused. */
+  control?: ControlWatcher;
 }
 
 export interface JobConsumerOptions {
@@ -61,6 +73,37 @@ export class JobConsumer {
     this.#opts = { requeuePauseMs: 2000, reopenDelayMs: 500, ...opts };
   }
 
+  /** True when every kind this queue carries is paused: then the consumer is cancelled. */
+  get #allPaused(): boolean {
+    const control = this.#deps.control;
+    const kinds = JOB_KINDS.filter((k) => laneOf(k) === this.#deps.lane);
+    return !!control && kinds.every((k) => control.isPaused(k));
+  }
+
+  /**
+   * A pause of every kind the queue carries cancels the consumer, so the work waits in RabbitMQ;
+   * a resume consumes again. Deliveries held meanwhile wait in the flow (processDelivery).
+   */
+  #onControl = (): void => {
+    const ch = this.#channel;
+    if (!ch || this.#stopping) return;
+    if (this.#allPaused && this.#consumerTag) {
+      const tags = [this.#consumerTag, ...this.#moreTags];
+      this.#consumerTag = null;
+      this.#moreTags = [];
+      this.#deps.logger.info({ queue: LANES[this.#deps.lane].queue }, 'paused: consumer cancelled');
+      for (const tag of tags) ch.cancel(tag).catch(() => {});
+    } else if (!this.#allPaused && !this.#consumerTag) {
+      this.#deps.logger.info({ queue: LANES[this.#deps.lane].queue }, 'resumed: consuming again');
+      this.#consume(ch).catch((err) => this.#deps.logger.warn({ err }, 'could not consume again'));
+    }
+  };
+
+  /** Paused: the consumer is cancelled on purpose (not a readiness problem). */
+  get paused(): boolean {
+    return this.#allPaused;
+  }
+
   /** True while a channel is open and consuming (readiness). */
   get consuming(): boolean {
     return this.#channel !== null && this.#consumerTag !== null;
@@ -77,6 +120,7 @@ export class JobConsumer {
     this.#running = true;
     this.#deps.amqp.on('connected', this.#onConnected);
     this.#deps.amqp.on('disconnected', this.#onDisconnected);
+    this.#deps.control?.on('change', this.#onControl);
     const conn = this.#deps.amqp.connection;
     if (conn) this.#onConnected(conn);
   }
@@ -96,6 +140,7 @@ export class JobConsumer {
     const { amqp, logger } = this.#deps;
     amqp.off('connected', this.#onConnected);
     amqp.off('disconnected', this.#onDisconnected);
+    this.#deps.control?.off('change', this.#onControl);
     await this.#opening;
     const ch = this.#channel;
     const tags = [this.#consumerTag, ...this.#moreTags];
@@ -172,7 +217,8 @@ export class JobConsumer {
       await channel.prefetch(quorum ? 2 * this.#deps.prefetch : this.#deps.prefetch);
       this.#channel = channel;
       this.#publisher = new ConfirmPublisher(channel);
-      await this.#consume(channel);
+      if (this.#allPaused) logger.info({ queue: LANES[this.#deps.lane].queue }, 'paused: not consuming');
+      else await this.#consume(channel);
       logger.info(
         { prefetch: this.#deps.prefetch, queue: LANES[this.#deps.lane].queue, queue_type: config.amqp.queueType },
         'consuming',
@@ -199,6 +245,11 @@ export class JobConsumer {
       const { consumerTag } = await ch.consume(LANES[this.#deps.lane].queue, (msg) => this.#onMessage(ch, msg), {
         noAck: false,
       });
+      // A pause that came while the consume was on its way.
+      if (this.#allPaused || this.#channel !== ch) {
+        await ch.cancel(consumerTag).catch(() => {});
+        return;
+      }
       this.#consumerTag = consumerTag;
       return;
     }
@@ -223,6 +274,11 @@ export class JobConsumer {
       );
       tags.push(consumerTag);
     }
+    if (this.#allPaused || this.#channel !== ch) {
+      for (const tag of tags) await ch.cancel(tag).catch(() => {});
+      scheduler.release();
+      return;
+    }
     this.#consumerTag = tags[0] ?? null;
     this.#moreTags = tags.slice(1);
     const deadline = Date.now() + STARTUP_SETTLE_MS;
@@ -235,6 +291,7 @@ export class JobConsumer {
   #onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
     if (msg === null) {
       // The broker cancelled us (queue deleted or moved): re-assert and consume again.
+      if (this.#allPaused) return; // our own cancel (pause)
       this.#deps.logger.warn('consumer cancelled by the broker; consuming again');
       if (this.#deps.config.amqp.queueType === 'quorum') {
         // One of five consumers: start over on a fresh channel rather than consume the rest twice.
@@ -260,7 +317,7 @@ export class JobConsumer {
   }
 
   #env(): FlowEnv {
-    const { config, logger, api, registry, metrics } = this.#deps;
+    const { config, logger, api, registry, metrics, control } = this.#deps;
     return {
       config,
       lane: this.#deps.lane,
@@ -268,6 +325,7 @@ export class JobConsumer {
       api,
       registry,
       metrics,
+      isPaused: (kind) => control?.isPaused(kind) ?? false,
       signal: this.#stopSignal.signal,
       requeuePauseMs: this.#opts.requeuePauseMs,
     };

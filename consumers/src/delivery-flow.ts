@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type AttemptReport,
   annotateActiveSpan,
   attemptOf,
   type Config,
+  currentTraceparent,
   type DeadReason,
   decodeJobMessage,
   EXCHANGES,
@@ -21,7 +23,7 @@ import {
 import type { ConsumeMessage, Options } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.ts';
-import { ApiUnavailableError, ChannelGoneError, describeError } from './errors.ts';
+import { ApiUnavailableError, ChannelGoneError, coerceError, describeError } from './errors.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import { decide } from './retry-policy.ts';
@@ -48,9 +50,23 @@ export interface FlowEnv {
   signal: AbortSignal;
   /** Pause before a message goes back to the queue while the API is unreachable. */
   requeuePauseMs: number;
+  /** Whether a job kind is paused now (docs/jobs.md, "Control"). */
+  isPaused?: (kind: string) => boolean;
 }
 
-type Ctx = { d: Delivery; env: FlowEnv; job: JobMessage; attempt: number; run: string | undefined; log: Logger };
+/** How often a held delivery of a paused kind looks whether its kind was resumed. */
+const PAUSE_CHECK_MS = 200;
+
+type Ctx = {
+  d: Delivery;
+  env: FlowEnv;
+  job: JobMessage;
+  attempt: number;
+  run: string | undefined;
+  log: Logger;
+  /** When the handler started (for the attempt report); unset until /start said to run. */
+  startedAt?: Date;
+};
 
 /**
  * The life of one delivery (contract section 6): decode → count deliveries → /start → handler →
@@ -77,13 +93,14 @@ export async function processDelivery(d: Delivery, env: FlowEnv): Promise<void> 
     const log = env.logger.child({ job_id: job.job_id, note_id: job.note_id, kind: job.kind, attempt });
     const ctx: Ctx = { d, env, job, attempt, run, log };
     if (laneOf(job.kind) !== env.lane) return await moveToLane(ctx);
+    if (env.isPaused?.(job.kind) && !(await untilResumed(env, job.kind))) return d.nack(true);
     if (d.msg.fields.redelivered) {
       if (env.config.amqp.queueType === 'classic') return await countRedelivery(ctx);
       // A quorum queue counts the deliveries itself: the message stays where it is.
       const lost = countOf(headers['x-delivery-count']) || 1;
       if (lost >= env.config.consumer.maxDeliveries) {
         const reason = `poison: delivered ${lost} times without an outcome`;
-        return await deadLetter(ctx, 'poison', reason, reason);
+        return await deadLetter(ctx, 'poison', reason, reason, { error_class: 'poison', ...traceReport() });
       }
       log.info({ deliveries: lost }, 'redelivered; running it again');
     }
@@ -119,6 +136,7 @@ async function runJob(ctx: Ctx): Promise<void> {
       return;
     }
     step = 'handler';
+    ctx.startedAt = new Date();
     const outcome = await env.registry.get(job.kind).handle({
       job,
       attempt,
@@ -132,8 +150,9 @@ async function runJob(ctx: Ctx): Promise<void> {
     step = 'complete';
     // The work is done (for webhook.deliver: the receiver has it). While the API is unreachable
     // only this report is retried; running the job again would deliver the webhook twice.
+    const report = attemptReport(ctx, outcome.http);
     const recorded = await untilRecorded(env, log, () =>
-      env.api.complete(job.job_id, { attempt, run, result: outcome.result }),
+      env.api.complete(job.job_id, { attempt, run, result: outcome.result, ...report }),
     );
     d.ack();
     // One info line per finished job: it is what links a job's logs to its trace in Loki.
@@ -143,6 +162,19 @@ async function runJob(ctx: Ctx): Promise<void> {
     log.warn({ err, step }, 'job attempt failed');
     await settleFailure(ctx, err);
   }
+}
+
+/**
+ * Holds a delivery of a paused kind, unstarted, until the kind is resumed (true) or the process
+ * stops (false: it goes back to the queue). Only a queue shared with a kind still running gets
+ * here; a queue whose kinds are all paused has its consumer cancelled (consumer.ts).
+ */
+async function untilResumed(env: FlowEnv, kind: string): Promise<boolean> {
+  while (env.isPaused?.(kind)) {
+    if (env.signal.aborted) return false;
+    await sleep(PAUSE_CHECK_MS, undefined, { signal: env.signal }).catch(() => {});
+  }
+  return !env.signal.aborted;
 }
 
 /** Retry, dead-letter, requeue or abandon, per retry-policy.ts. */
@@ -170,21 +202,29 @@ async function settleFailure(ctx: Ctx, err: unknown): Promise<void> {
       env.metrics?.jobsProcessed.inc({ ...labels(job), outcome: 'retried' });
       log.info({ delay_ms: decision.delayMs }, 'job scheduled for retry');
       // The retry copy carries the job on; a lost /fail only costs the job row its last_error.
-      await recordFailure(env, job.job_id, { attempt, run, error, final: false }, log, false);
+      const report = failureReport(ctx, err);
+      await recordFailure(env, job.job_id, { attempt, run, error, final: false, ...report }, log, false);
       d.ack();
       return;
     }
     case 'dead-letter':
-      return deadLetter(ctx, decision.reason, `${decision.reason}: ${error}`, error);
+      return deadLetter(ctx, decision.reason, `${decision.reason}: ${error}`, error, failureReport(ctx, err));
   }
 }
 
-async function deadLetter(ctx: Ctx, kind: DeadReason, reason: string, error: string): Promise<void> {
+async function deadLetter(
+  ctx: Ctx,
+  kind: DeadReason,
+  reason: string,
+  error: string,
+  report: AttemptReport,
+): Promise<void> {
   const { d, env, job, attempt, run, log } = ctx;
   const headers = {
     ...withoutDeliveries(d.msg.properties.headers),
     [HEADERS.deadReason]: reason,
     [HEADERS.deadAt]: new Date().toISOString(),
+    [HEADERS.errorClass]: report.error_class ?? kind,
   };
   const options = jobPublishOptions({ jobId: job.job_id, kind: job.kind, priority: job.priority, attempt, headers });
   if (!(await publishOrRequeue(ctx, EXCHANGES.dead, ROUTING.dead, options))) return;
@@ -192,7 +232,7 @@ async function deadLetter(ctx: Ctx, kind: DeadReason, reason: string, error: str
   env.metrics?.jobsProcessed.inc({ ...labels(job), outcome: 'dead' });
   log.warn({ reason }, 'job dead-lettered');
   // Every accepted write must end processed or dead: the job row has to hear of it before the ack.
-  await recordFailure(env, job.job_id, { attempt, run, error, final: true, reason }, log, true);
+  await recordFailure(env, job.job_id, { attempt, run, error, final: true, reason, ...report }, log, true);
   d.ack();
 }
 
@@ -207,7 +247,7 @@ async function countRedelivery(ctx: Ctx): Promise<void> {
   const lost = countOf(headers[HEADERS.deliveries]) + 1;
   if (lost >= env.config.consumer.maxDeliveries) {
     const reason = `poison: delivered ${lost} times without an outcome`;
-    return deadLetter(ctx, 'poison', reason, reason);
+    return deadLetter(ctx, 'poison', reason, reason, { error_class: 'poison', ...traceReport() });
   }
   log.info({ deliveries: lost }, 'redelivered; counting it and putting it back');
   const options = copyOptions(d.msg, { ...headers, [HEADERS.deliveries]: lost });
@@ -259,7 +299,7 @@ async function publishOrRequeue(ctx: Ctx, exchange: string, routingKey: string, 
 async function recordFailure(
   env: FlowEnv,
   jobId: string,
-  body: { attempt: number; run: string | undefined; error: string; final: boolean; reason?: string },
+  body: { attempt: number; run: string | undefined; error: string; final: boolean; reason?: string } & AttemptReport,
   log: Logger,
   mustRecord: boolean,
 ): Promise<void> {
@@ -306,6 +346,7 @@ async function parkMalformed(d: Delivery, env: FlowEnv, why: string, attempt: nu
     [HEADERS.malformed]: true,
     [HEADERS.deadReason]: reason,
     [HEADERS.deadAt]: new Date().toISOString(),
+    [HEADERS.errorClass]: 'malformed',
   });
   try {
     await d.publish(EXCHANGES.dead, ROUTING.dead, d.msg.content, options);
@@ -316,7 +357,10 @@ async function parkMalformed(d: Delivery, env: FlowEnv, why: string, attempt: nu
   }
   env.metrics?.deadLettered.inc({ kind, reason: 'malformed' });
   log.warn({ reason }, 'malformed message parked in the DLQ');
-  if (jobId) await recordFailure(env, jobId, { attempt, run, error: reason, final: true, reason }, log, true);
+  if (jobId) {
+    const body = { attempt, run, error: reason, final: true, reason, error_class: 'malformed', ...traceReport() };
+    await recordFailure(env, jobId, body, log, true);
+  }
   d.ack();
 }
 
@@ -382,6 +426,39 @@ function runOf(headers: Record<string, unknown>): string | undefined {
   if (raw === undefined || raw === null || raw === '') return undefined;
   const text = raw instanceof Date ? String(raw.getTime()) : String(raw);
   return text.replace(/[^A-Za-z0-9:._-]/g, '_').slice(0, 40) || undefined;
+}
+
+/** The job's trace (its consume span is active while the flow runs). */
+function traceReport(): Pick<AttemptReport, 'trace_id'> {
+  const traceId = currentTraceparent()?.slice(3, 35);
+  return traceId && /^[0-9a-f]{32}$/.test(traceId) && !/^0+$/.test(traceId) ? { trace_id: traceId } : {};
+}
+
+/** What the API keeps of a finished attempt (docs/jobs.md, "Attempts"). */
+function attemptReport(ctx: Ctx, http?: { status: number; excerpt: string }): AttemptReport {
+  const report: AttemptReport = { ...traceReport() };
+  if (ctx.startedAt) {
+    report.started_at = ctx.startedAt.toISOString();
+    report.duration_ms = Math.max(0, Date.now() - ctx.startedAt.getTime());
+  }
+  if (http && http.status >= 100 && http.status <= 999) {
+    report.http_status = http.status;
+    if (http.excerpt) report.response_excerpt = http.excerpt;
+  }
+  return report;
+}
+
+/** The attempt report of a failure: its class, and a webhook endpoint's answer when there was one. */
+function failureReport(ctx: Ctx, err: unknown): AttemptReport {
+  const details = (err as { details?: { status?: unknown; excerpt?: unknown } } | null)?.details;
+  const status = typeof details?.status === 'number' ? details.status : undefined;
+  const excerpt = typeof details?.excerpt === 'string' ? details.excerpt : '';
+  const report = attemptReport(ctx, status ? { status, excerpt } : undefined);
+  const name = coerceError(err)
+    .name.replace(/[^\w.$-]/g, '')
+    .slice(0, 100);
+  if (name) report.error_class = name;
+  return report;
 }
 
 const labels = (job: JobMessage) => ({ kind: job.kind, priority: job.priority });

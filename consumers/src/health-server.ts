@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { renderMetrics } from '@notes/contracts';
+import { metricsAccess, renderMetrics } from '@notes/contracts';
 import type { Registry } from 'prom-client';
 
 export interface HealthChecks {
@@ -22,6 +22,8 @@ export class HealthServer {
   constructor(
     private readonly checks: HealthChecks,
     private readonly registry: Registry,
+    /** METRICS_TOKEN: who may read /metrics is metricsAccess's rule (docs/security.md). */
+    private readonly metricsToken: string | null = null,
   ) {
     this.#server = http.createServer((req, res) => {
       this.#handle(req, res).catch(() => {
@@ -78,6 +80,12 @@ export class HealthServer {
       };
       return send(amqp && api ? 200 : 503, { status: amqp && api ? 'ok' : 'down', checks });
     }
+    const access = metricsAccess(this.metricsToken, req.headers.authorization, req.socket.remoteAddress);
+    if (access === 'unauthorized') {
+      res.setHeader('www-authenticate', 'Bearer');
+      return send(401, { status: 401, title: 'Unauthorized' });
+    }
+    if (access === 'forbidden') return send(403, { status: 403, title: 'Forbidden' });
     const { contentType, body } = await renderMetrics(this.registry, req.headers.accept);
     res.writeHead(200, { 'content-type': contentType });
     res.end(body);

@@ -8,7 +8,7 @@ import { HandlerRegistryError } from './handlers/registry.ts';
  * something hangs; unacked messages simply return to the queue).
  */
 function main(): void {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit(process.env, { component: 'consumers' });
   let service: ConsumerProcess;
   try {
     service = new ConsumerProcess(config);
@@ -20,6 +20,9 @@ function main(): void {
     throw err;
   }
   const { logger } = service;
+  if (config.service.signsWithDevKey) {
+    logger.warn('SERVICE_PRIVATE_KEY is not set: signing callbacks with the development key (docs/security.md)');
+  }
 
   let shuttingDown = false;
   const shutdown = (signal: string, code = 0) => {

@@ -1,6 +1,12 @@
 import http from 'node:http';
 import https from 'node:https';
-import { assertSafeUrl, type Config, createGuardedLookup, UnsafeUrlError } from '@notes/contracts';
+import {
+  assertSafeUrl,
+  type Config,
+  createGuardedLookup,
+  RESPONSE_EXCERPT_BYTES,
+  UnsafeUrlError,
+} from '@notes/contracts';
 import CircuitBreaker from 'opossum';
 import { Webhook } from 'standardwebhooks';
 
@@ -43,6 +49,8 @@ export interface DeliverWebhookArgs {
 export interface DeliveryResult {
   status: number;
   durationMs: number;
+  /** The first 1 KiB of the answer, kept with the attempt (docs/jobs.md, "Attempts"). */
+  excerpt?: string;
 }
 
 /** `retryable: false` means retrying can't help (the URL is refused); the job should go to the DLQ. */
@@ -51,7 +59,7 @@ export class WebhookDeliveryError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
-    readonly details: { status?: number; code?: string; cause?: unknown } = {},
+    readonly details: { status?: number; code?: string; excerpt?: string; cause?: unknown } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
   }
@@ -190,26 +198,32 @@ export class WebhookDeliverer {
         return;
       }
       let settled = false;
-      const finish = (err: WebhookDeliveryError | null, status = 0) => {
+      const finish = (err: WebhookDeliveryError | null, status = 0, excerpt = '') => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         if (err) reject(err);
-        else resolve({ status, durationMs: performance.now() - started });
+        else resolve({ status, durationMs: performance.now() - started, excerpt });
       };
       const client = url.protocol === 'https:' ? https : http;
       const req = client.request(url, { method: 'POST', headers, lookup, agent: false }, (res) => {
         const status = res.statusCode ?? 0;
         let read = 0;
+        const head: Buffer[] = [];
         res.on('data', (chunk: Buffer) => {
+          if (read < RESPONSE_EXCERPT_BYTES) head.push(chunk.subarray(0, RESPONSE_EXCERPT_BYTES - read));
           read += chunk.length;
-          if (read > this.#opts.maxResponseBytes) res.destroy(); // we only need the status
+          if (read > this.#opts.maxResponseBytes) res.destroy(); // the status and the excerpt are all we keep
         });
         res.on('error', () => {});
         res.on('close', () => {
-          if (status >= 200 && status < 300) finish(null, status);
-          else finish(new WebhookDeliveryError(`endpoint answered ${status}`, true, { status, code: 'http-status' }));
+          const excerpt = excerptOf(Buffer.concat(head));
+          if (status >= 200 && status < 300) finish(null, status, excerpt);
+          else
+            finish(
+              new WebhookDeliveryError(`endpoint answered ${status}`, true, { status, code: 'http-status', excerpt }),
+            );
         });
       });
       const timer = setTimeout(() => {
@@ -228,6 +242,15 @@ export class WebhookDeliverer {
       req.end(body);
     });
   }
+}
+
+/** At most 1 KiB of an answer as text, never ending inside a UTF-8 character. */
+export function excerptOf(bytes: Buffer): string {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, RESPONSE_EXCERPT_BYTES));
+  // A character cut at the end decodes as U+FFFD: drop it, then keep within the byte budget.
+  let out = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
+  while (out.length > RESPONSE_EXCERPT_BYTES) out = out.slice(0, -1);
+  return out;
 }
 
 /** An SSRF refusal is final, except a name that does not resolve right now (DNS may recover). */

@@ -6,6 +6,8 @@ import { QUORUM_DELIVERY_LIMIT } from './quorum-topology.ts';
  * The only reader of the environment. Every process (api, consumers, scripts) calls
  * `loadConfig()` once at start-up and passes the frozen result down.
  */
+const B64_KEY = '[A-Za-z0-9_-]{43}';
+
 const Env = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
     default: 'development',
@@ -32,8 +34,19 @@ const Env = Type.Object({
   API_URL: Type.String({ pattern: '^https?://', default: 'http://127.0.0.1:3000' }),
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   JWT_EXPIRES_IN_SECONDS: Type.Integer({ minimum: 60, default: 3600 }),
+  /**
+   * The service identity's Ed25519 keys (docs/security.md): consumers and scripts hold the
+   * private key (base64url of the 32-byte seed), the API the public keys it accepts (base64url of
+   * the 32-byte key, comma-separated: two during a rotation). `npm run service-key` makes a pair.
+   */
+  SERVICE_PRIVATE_KEY: Type.Optional(Type.String({ pattern: `^${B64_KEY}$` })),
+  SERVICE_PUBLIC_KEYS: Type.Optional(Type.String({ pattern: `^${B64_KEY}(,${B64_KEY})*$` })),
   ADMIN_EMAIL: Type.Optional(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$' })),
   ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 8 })),
+  /** Lets ADMIN_EMAIL promote an existing non-admin account (else start-up refuses). */
+  ADMIN_PROMOTE_EXISTING: Type.Boolean({ default: false }),
+  /** When set, `/metrics` (API and consumers) answers only `Authorization: Bearer <token>`. */
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   RETRY_DELAYS_MS: Type.String({ pattern: '^\\d{1,9}(,\\d{1,9})*$', default: '1000,5000,30000,120000' }),
   IDEMPOTENCY_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 30 }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 10000 }),
@@ -62,6 +75,10 @@ const Env = Type.Object({
   OUTBOX_POLL_MS: Type.Integer({ minimum: 10, maximum: 60000, default: 1000 }),
   /** Sent outbox rows, expired fences and processed-message keys older than this are deleted. */
   RETENTION_HOURS: Type.Integer({ minimum: 1, maximum: 8760, default: 48 }),
+  /** Finished jobs (processed, skipped, discarded) and their attempts are deleted after this. */
+  JOB_RETENTION_HOURS: Type.Integer({ minimum: 1, maximum: 87600, default: 168 }),
+  /** Dead jobs not promoted or discarded are deleted (with their dead letters) after this. */
+  DEAD_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 30 }),
   /** Writes per second per user (token bucket refill), shared by every API instance; 0: off. */
   USER_WRITE_RATE: Type.Number({ minimum: 0, maximum: 1_000_000, default: 100 }),
   /** Writes a user may make at once before the rate applies (the bucket's size). */
@@ -88,6 +105,19 @@ type Env = Static<typeof Env>;
 export type QueueType = Env['QUEUE_TYPE'];
 
 const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret';
+/**
+ * The development service key pair: committed, so accepted only where JWT_SECRET's development
+ * default is (a loopback HOST outside production). service-token.test.ts checks they match.
+ */
+export const DEV_SERVICE_PRIVATE_KEY = 'vNvIv2IaDk81F0oS-ub_jhSDFLzUjvcwght3syfs_sg';
+export const DEV_SERVICE_PUBLIC_KEY = 'csBttq4ReIe2KL2rIrFyuipA2BU_MTaOpaxvBhlMEgE';
+
+/**
+ * Which process is loading: the API (and `npm start`, which runs it) must not sign or accept
+ * tokens with committed development keys where strangers can reach it; consumers must not
+ * run in production with the development service key (the API would refuse every callback).
+ */
+export type Component = 'api' | 'consumers' | 'script';
 
 export interface Config {
   env: Env['NODE_ENV'];
@@ -99,7 +129,18 @@ export interface Config {
   http: { host: string; port: number };
   consumer: { port: number; prefetch: number; processes: number; maxDeliveries: number; apiUrl: string };
   auth: { jwtSecret: string; jwtExpiresInSeconds: number; usingDevSecret: boolean };
-  admin: { email: string; password: string } | null;
+  /** Ed25519 keys of the service identity (base64url); the development pair when unset. */
+  service: {
+    privateKey: string;
+    publicKeys: readonly string[];
+    /** SERVICE_PRIVATE_KEY unset: signing with the development key. */
+    signsWithDevKey: boolean;
+    /** SERVICE_PUBLIC_KEYS unset: accepting the development key. */
+    acceptsDevKey: boolean;
+  };
+  admin: { email: string; password: string; promoteExisting: boolean } | null;
+  /** Bearer token `/metrics` requires; null: served to loopback clients only. */
+  metricsToken: string | null;
   retryDelaysMs: readonly number[];
   /** Attempts a job gets in all: one per retry delay plus the first. */
   maxAttempts: number;
@@ -110,6 +151,9 @@ export interface Config {
   traceUrlTemplate: string | null;
   outboxPollMs: number;
   retentionHours: number;
+  /** docs/jobs.md, "Retention". */
+  jobRetentionHours: number;
+  deadRetentionDays: number;
   /** Per-user and per-address limits (docs/isolation.md). A rate of 0 turns that limit off. */
   limits: {
     userWriteRate: number;
@@ -133,7 +177,10 @@ export class ConfigError extends Error {
  * Validates the environment and returns a frozen config. Throws a ConfigError whose message
  * names every bad variable.
  */
-export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  source: Record<string, string | undefined> = process.env,
+  options: { component?: Component } = {},
+): Config {
   const env: Record<string, string> = {};
   for (const key of Object.keys(Env.properties)) {
     const value = source[key];
@@ -145,9 +192,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message.replaceAll('env/', '')}`);
   }
-  if (e.NODE_ENV === 'production' && !e.JWT_SECRET) {
-    throw new ConfigError('invalid configuration: JWT_SECRET is required when NODE_ENV=production');
-  }
+  checkSecrets(e, options.component ?? 'script');
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
   }
@@ -182,7 +227,17 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       jwtExpiresInSeconds: e.JWT_EXPIRES_IN_SECONDS,
       usingDevSecret: e.JWT_SECRET === undefined,
     },
-    admin: e.ADMIN_EMAIL && e.ADMIN_PASSWORD ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : null,
+    service: {
+      privateKey: e.SERVICE_PRIVATE_KEY ?? DEV_SERVICE_PRIVATE_KEY,
+      publicKeys: e.SERVICE_PUBLIC_KEYS ? e.SERVICE_PUBLIC_KEYS.split(',') : [DEV_SERVICE_PUBLIC_KEY],
+      signsWithDevKey: e.SERVICE_PRIVATE_KEY === undefined,
+      acceptsDevKey: e.SERVICE_PUBLIC_KEYS === undefined,
+    },
+    admin:
+      e.ADMIN_EMAIL && e.ADMIN_PASSWORD
+        ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD, promoteExisting: e.ADMIN_PROMOTE_EXISTING }
+        : null,
+    metricsToken: e.METRICS_TOKEN ?? null,
     retryDelaysMs,
     maxAttempts: retryDelaysMs.length + 1,
     idempotencyWindowSeconds: e.IDEMPOTENCY_WINDOW_SECONDS,
@@ -197,6 +252,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     traceUrlTemplate: e.TRACE_URL_TEMPLATE ?? null,
     outboxPollMs: e.OUTBOX_POLL_MS,
     retentionHours: e.RETENTION_HOURS,
+    jobRetentionHours: e.JOB_RETENTION_HOURS,
+    deadRetentionDays: e.DEAD_RETENTION_DAYS,
     limits: {
       userWriteRate: e.USER_WRITE_RATE,
       userWriteBurst: e.USER_WRITE_BURST,
@@ -209,6 +266,38 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
   });
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/**
+ * The development defaults are committed to the repository, so anyone can sign with them: they
+ * are refused wherever a stranger could reach the API, whatever NODE_ENV says (docs/security.md).
+ */
+function checkSecrets(e: Env, component: Component): void {
+  const exposed = e.NODE_ENV === 'production' || !isLoopbackHost(e.HOST);
+  const why = e.NODE_ENV === 'production' ? 'NODE_ENV=production' : `HOST=${e.HOST} is not a loopback address`;
+  if (component === 'api') {
+    const missing = [
+      e.JWT_SECRET ? null : 'JWT_SECRET (32+ random characters)',
+      e.SERVICE_PUBLIC_KEYS ? null : 'SERVICE_PUBLIC_KEYS (`npm run service-key` makes a pair)',
+    ].filter((m) => m !== null);
+    if (exposed && missing.length) {
+      throw new ConfigError(`invalid configuration: ${missing.join(' and ')} required: ${why}`);
+    }
+  }
+  if (component === 'consumers' && e.NODE_ENV === 'production' && !e.SERVICE_PRIVATE_KEY) {
+    throw new ConfigError(
+      'invalid configuration: SERVICE_PRIVATE_KEY is required when NODE_ENV=production (`npm run service-key` makes a pair)',
+    );
+  }
 }
 
 /** `TRUST_PROXY` as Fastify's trustProxy takes it (see the schema's comment). */
@@ -241,9 +330,12 @@ function deepFreeze<T>(value: T): T {
  * For a process's entry point: the config, or the ConfigError's message on stderr and exit 1
  * (a bad value stops the process naming the variable, contract section 2).
  */
-export function loadConfigOrExit(source: Record<string, string | undefined> = process.env): Config {
+export function loadConfigOrExit(
+  source: Record<string, string | undefined> = process.env,
+  options: { component?: Component } = {},
+): Config {
   try {
-    return loadConfig(source);
+    return loadConfig(source, options);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${err.message}\n`);

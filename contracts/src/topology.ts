@@ -68,6 +68,8 @@ export const HEADERS = {
    * `x-` prefix: a headers exchange leaves `x-` headers out of its matching.
    */
   priority: 'notes-priority',
+  /** The class of the error that killed the message (docs/jobs.md, failure groups). */
+  errorClass: 'x-notes-error-class',
 } as const;
 
 /** Headers the broker adds on dead-lettering; stripped whenever we republish a message. */

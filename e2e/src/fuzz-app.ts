@@ -84,7 +84,7 @@ export async function startFuzzTarget(label: string): Promise<FuzzTarget> {
     user: user.token,
     other: other.token,
     admin: t.app.signToken({ id: admin.user.id, role: 'admin' }),
-    service: signServiceToken(t.deps.config.auth.jwtSecret, 600),
+    service: signServiceToken(t.deps.config.service.privateKey, 600),
     expired: `${header}.${b64url({ ...claims, exp: Math.floor(Date.now() / 1000) - 60 })}.${signature}`,
     algNone: `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ ...claims, role: 'admin' })}.`,
     tampered: `${header}.${b64url({ ...claims, role: 'admin' })}.${signature}`,

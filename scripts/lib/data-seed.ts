@@ -4,7 +4,8 @@ import type { Connection } from 'mysql2/promise';
  * Seeds the data benchmark's volumes straight into the product's tables (through the real
  * schema, its indexes and its counter triggers) with INSERT … SELECT from MariaDB's sequence
  * engine, in batches so no transaction grows huge. Rows are what the pipeline would leave:
- * mostly processed, a few queued, failed and dead; two jobs per note.
+ * mostly processed, a few queued, failed and dead; two jobs per note. Priority and status do
+ * not follow the owner, so the heavy user has every value.
  *
  * Ids are time-ordered like UUIDv7 (a fixed prefix and the sequence number in hex), so
  * "newest first" and the id tie-break agree as they do for real rows.
@@ -61,9 +62,9 @@ export async function seed(db: Connection, plan: SeedPlan, progress: Progress): 
               CONCAT('${EVERY_WORD} ', s, ' ', ${word('s * 7')}),
               CONCAT_WS(' ', ${word('s * 13')}, ${word('s * 31 + 5')}, ${word('s * 101 + 9')}, ${word('s * 211 + 3')},
                         IF(s % 50 = 7, '${RARE_WORD}', NULL), IF(s % 3 = 1, '${COMMON_WORD}', NULL)),
-              ELT(1 + s % 5, 'low', 'normal', 'high', 'critical', 'max'),
-              CASE WHEN s % 1000 = 0 THEN 'dead' WHEN s % 1000 = 1 THEN 'failed' WHEN s % 500 = 2 THEN 'queued'
-                   ELSE 'processed' END,
+              ELT(1 + (s DIV 5) % 5, 'low', 'normal', 'high', 'critical', 'max'),
+              CASE WHEN (s DIV 3) % 1000 = 0 THEN 'dead' WHEN (s DIV 3) % 1000 = 1 THEN 'failed'
+                   WHEN (s DIV 3) % 500 = 2 THEN 'queued' ELSE 'processed' END,
               1, 1, ${created('s')}, ${created('s')}, ${created('s')}
        FROM (SELECT seq + ? AS s FROM seq_1_to_${n}) q`,
       [plan.heavyUserId, t0, t0, t0, from],

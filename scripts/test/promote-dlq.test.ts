@@ -18,7 +18,7 @@ import {
   QUEUES,
   ROUTING,
 } from '@notes/contracts';
-import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
+import { createTestNamespace, type TestNamespace, waitFor } from '@notes/contracts/testing';
 import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib';
 import { eq, inArray } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
@@ -330,7 +330,8 @@ test('killing the command midway loses no message', async () => {
   const { child, done } = runCli([]);
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));
-  await until(async () => /progress: /.test(stderr), 'a progress line');
+  // The command's start-up (tsx compiling it) is slow on a busy machine: wait for its first line.
+  await waitFor('a progress line', async () => /progress: /.test(stderr), 60_000, 25);
   child.kill('SIGKILL');
   await done;
   // The broker requeues the dead connection's unacked messages; wait for that to settle.

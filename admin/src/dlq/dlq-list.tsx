@@ -102,12 +102,12 @@ export function DlqList() {
     >
       <Datagrid rowClick={(id) => `/jobs/${id}/show`} bulkActionButtons={<BulkActions />}>
         <TextField source="id" label="Job" sortable={false} />
-        <TextField source="kind" />
-        <TextField source="priority" />
+        <TextField source="kind" sortable={false} />
+        <TextField source="priority" sortable={false} />
         <TextField source="note_title" label="Note" sortable={false} />
         <TextField source="owner_email" label="Owner" sortable={false} />
         <TextField source="reason" sortable={false} />
-        <NumberField source="attempts" />
+        <NumberField source="attempts" sortable={false} />
         <DateField source="dead_at" label="Dead since" showTime sortBy="finished_at" />
       </Datagrid>
     </List>

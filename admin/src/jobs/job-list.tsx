@@ -39,7 +39,7 @@ export function JobList() {
         <TextField source="kind" />
         <StatusChip source="status" label="Status" />
         <TextField source="priority" />
-        <NumberField source="attempts" />
+        <NumberField source="attempts" sortable={false} />
         <TextField source="last_error" sortable={false} emptyText="—" />
         <DateField source="created_at" showTime />
         <DateField source="finished_at" showTime emptyText="—" />

@@ -4,9 +4,6 @@ import { useState } from 'react';
 import { Button, useDataProvider, useNotify, useRecordContext, useRefresh } from 'react-admin';
 import type { AdminDataProvider } from '../providers/data-provider.ts';
 
-/** Statuses in which a job waits for a try (its backoff, or its turn in the queue). */
-const WAITING = new Set(['queued', 'failed']);
-
 /** "Retry now": a job waiting out its backoff is tried at once (POST /api/admin/jobs/:id/retry). */
 export function RetryNowButton() {
   const job = useRecordContext<JobDetail>();
@@ -14,7 +11,8 @@ export function RetryNowButton() {
   const notify = useNotify();
   const refresh = useRefresh();
   const [busy, setBusy] = useState(false);
-  if (!job || !WAITING.has(job.status)) return null;
+  // Only a job waiting out its backoff (failed) can be tried now; a dead one is promoted instead.
+  if (job?.status !== 'failed') return null;
   return (
     <Button
       label="Retry now"

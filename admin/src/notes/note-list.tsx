@@ -19,9 +19,9 @@ export function NoteList() {
         <StatusChip source="status" label="Status" />
         <TextField source="priority" />
         <NumberField source="version" sortable={false} />
-        <NumberField source="attempts" />
+        <NumberField source="attempts" sortable={false} />
         <DateField source="created_at" showTime />
-        <DateField source="processed_at" showTime />
+        <DateField source="processed_at" showTime sortable={false} />
       </Datagrid>
     </List>
   );

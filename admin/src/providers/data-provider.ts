@@ -2,10 +2,15 @@ import type { DataProvider, GetListParams, GetManyReferenceParams, Identifier, R
 import type { ApiClient, QueryValue } from './http.ts';
 import { createOperations, type Operations } from './operations.ts';
 
-/** What the admin API answers for a list (the same shape as the user API). */
+/**
+ * What the admin API answers for a list (the same shape as the user API): `total` is exact when
+ * `total_exact`, else a lower bound ("more than 10,000"); `next_cursor` pages on.
+ */
 export interface ListResponse<T> {
   data: T[];
   total: number;
+  total_exact?: boolean;
+  next_cursor?: string | null;
 }
 
 export interface PromoteRequest {
@@ -63,14 +68,20 @@ const one = (resource: string, id: Identifier) => `${path(resource)}/${encodeURI
 /** The API's page size cap: react-admin's "show 250 per page" would be a 400. */
 export const MAX_PAGE = 100;
 
+/** The API's deepest `offset`; deeper pages are reached with the cursor of the page before. */
+export const MAX_OFFSET = 1_000;
+
 /**
- * react-admin's list parameters → our query string: `limit`/`offset`, `sort=[-]field`, each
- * filter as its own parameter. Sorting by `id` (react-admin's default) uses the API's default.
+ * react-admin's list parameters → our query string: `limit` and either the `cursor` that leads
+ * to this page or `offset`, `sort=[-]field`, each filter as its own parameter. Sorting by `id`
+ * (react-admin's default) uses the API's default.
  */
-export function listQuery(params: Partial<GetListParams>): Record<string, QueryValue> {
+export function listQuery(params: Partial<GetListParams>, cursor?: string): Record<string, QueryValue> {
   const page = params.pagination?.page ?? 1;
   const perPage = Math.min(params.pagination?.perPage ?? 25, MAX_PAGE);
-  const query: Record<string, QueryValue> = { limit: perPage, offset: (page - 1) * perPage };
+  const query: Record<string, QueryValue> = cursor
+    ? { limit: perPage, cursor }
+    : { limit: perPage, offset: (page - 1) * perPage };
   const field = params.sort?.field;
   if (field && field !== 'id') query.sort = `${params.sort?.order === 'DESC' ? '-' : ''}${field}`;
   for (const [k, v] of Object.entries(params.filter ?? {})) {
@@ -81,6 +92,48 @@ export function listQuery(params: Partial<GetListParams>): Record<string, QueryV
 }
 
 /**
+ * The cursors that lead to each page of each list the operator has opened (same resource,
+ * sort, filters and page size), so "next page" seeks instead of skipping rows, and pages past
+ * MAX_OFFSET are reachable. A few lists are remembered; the oldest is forgotten first.
+ */
+export class PageCursors {
+  private readonly lists = new Map<string, Map<number, string>>();
+  constructor(private readonly maxLists = 20) {}
+
+  static key(resource: string, params: Partial<GetListParams>): string {
+    const { page: _page, ...size } = params.pagination ?? { page: 1, perPage: 25 };
+    return JSON.stringify([resource, params.sort ?? null, params.filter ?? {}, size]);
+  }
+
+  get(key: string, page: number): string | undefined {
+    return this.lists.get(key)?.get(page);
+  }
+
+  set(key: string, page: number, cursor: string): void {
+    let pages = this.lists.get(key);
+    if (!pages) {
+      pages = new Map();
+      this.lists.set(key, pages);
+      if (this.lists.size > this.maxLists) this.lists.delete(this.lists.keys().next().value as string);
+    }
+    pages.set(page, cursor);
+  }
+}
+
+/**
+ * An exact total gives react-admin's numbered pagination; a capped one ("more than 10,000")
+ * gives partial pagination (`pageInfo`): previous/next, and "of more than N" on screen.
+ */
+export function toListResult<R extends RaRecord>(res: ListResponse<R>, page: number) {
+  if (res.total_exact !== false) return { data: res.data, total: res.total };
+  return {
+    data: res.data,
+    pageInfo: { hasNextPage: Boolean(res.next_cursor), hasPreviousPage: page > 1 },
+    meta: { totalAtLeast: res.total },
+  };
+}
+
+/**
  * A dataProvider over the admin API's own shape ({data,total}, problem+json errors), rather
  * than reshaping the API for ra-data-simple-rest. Only users can be updated, only DLQ entries
  * deleted (a discard); the rest is read-only, by design of the admin API.
@@ -88,6 +141,22 @@ export function listQuery(params: Partial<GetListParams>): Record<string, QueryV
 export function createDataProvider(api: ApiClient): AdminDataProvider {
   const unsupported = (what: string, resource: string) =>
     Promise.reject(new Error(`${what} is not supported on ${resource}`));
+
+  const cursors = new PageCursors();
+  async function readPage<R extends RaRecord>(resource: string, params: Partial<GetListParams>) {
+    const key = PageCursors.key(resource, params);
+    const page = params.pagination?.page ?? 1;
+    const perPage = Math.min(params.pagination?.perPage ?? 25, MAX_PAGE);
+    const cursor = page > 1 ? cursors.get(key, page) : undefined;
+    if (!cursor && (page - 1) * perPage > MAX_OFFSET) {
+      throw new Error(
+        `Pages past ${MAX_OFFSET.toLocaleString('en')} rows open one at a time: use the next-page button.`,
+      );
+    }
+    const res = await api<ListResponse<R>>(path(resource), { query: listQuery(params, cursor) });
+    if (res.next_cursor) cursors.set(key, page + 1, res.next_cursor);
+    return toListResult(res, page);
+  }
 
   const operations = createOperations(api);
   const provider: AdminDataProvider = {
@@ -103,8 +172,7 @@ export function createDataProvider(api: ApiClient): AdminDataProvider {
         const { kinds } = await operations.controls();
         return { data: kinds.map((k) => ({ ...k, id: k.kind })) as unknown as R[], total: kinds.length };
       }
-      const res = await api<ListResponse<R>>(path(resource), { query: listQuery(params) });
-      return { data: res.data, total: res.total };
+      return readPage<R>(resource, params);
     },
 
     async getOne<R extends RaRecord>(resource: string, params: { id: Identifier }) {
@@ -118,8 +186,7 @@ export function createDataProvider(api: ApiClient): AdminDataProvider {
 
     async getManyReference<R extends RaRecord>(resource: string, params: GetManyReferenceParams) {
       const filter = { ...params.filter, [params.target]: params.id };
-      const res = await api<ListResponse<R>>(path(resource), { query: listQuery({ ...params, filter }) });
-      return { data: res.data, total: res.total };
+      return readPage<R>(resource, { ...params, filter });
     },
 
     async update(resource, params) {

@@ -4,6 +4,7 @@ import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
 import mysqlCore from 'mysql2';
 import mysql from 'mysql2/promise';
+import { normaliseStoredEmails } from './email-normalisation.ts';
 import { GroupCommitter } from './group-commit.ts';
 import * as schema from './schema.ts';
 import { SqlWriter } from './sql-writer.ts';
@@ -82,6 +83,7 @@ export async function migrateDatabase(config: Config): Promise<void> {
     const [rows] = await conn.query("SELECT GET_LOCK('notes_migrate', 30) AS got");
     if ((rows as { got: number }[])[0]?.got !== 1) throw new Error('could not take the migration lock');
     try {
+      await normaliseStoredEmails(conn);
       await migrate(drizzle(conn, { schema, mode: 'default' }), { migrationsFolder: MIGRATIONS_FOLDER });
     } finally {
       await conn.query("SELECT RELEASE_LOCK('notes_migrate')");

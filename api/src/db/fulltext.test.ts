@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { booleanQuery, searchWords } from './fulltext.ts';
+import { booleanQuery, MAX_WORDS, searchWords } from './fulltext.ts';
 
 test('every word is required, as a prefix, lower-cased and without repeats', () => {
   assert.equal(booleanQuery('Apple PIE apple'), '+apple* +pie*');
@@ -20,5 +20,7 @@ test('words shorter than the index keeps are dropped; nothing left means no quer
   assert.equal(booleanQuery('an apple a day'), '+apple* +day*');
   for (const q of ['a', 'is', '%', '!', '\\', '0% d', '  ', '🙂🙂🙂']) assert.equal(booleanQuery(q), null, q);
   assert.equal(booleanQuery('x'.repeat(85)), null);
-  assert.equal(booleanQuery('one two six ten'.repeat(10))?.split(' ').length, 4);
+  assert.equal(booleanQuery('one two six ten '.repeat(10))?.split(' ').length, 4, 'repeats count once');
+  const many = Array.from({ length: 20 }, (_, i) => `word${i}`).join(' ');
+  assert.equal(booleanQuery(many)?.split(' ').length, MAX_WORDS);
 });

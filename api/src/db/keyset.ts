@@ -26,8 +26,11 @@ export interface ListOrder<Row> {
   index?: string;
 }
 
-/** Deep `offset` costs what it skips: past this, clients page with the cursor (400 otherwise). */
-export const MAX_OFFSET = 10_000;
+/**
+ * Deep `offset` costs what it skips (every skipped row is read): past this, clients page with
+ * the cursor, and a larger offset is a 400.
+ */
+export const MAX_OFFSET = 1_000;
 
 export class CursorError extends BadRequestError {
   constructor(detail = 'cursor is not valid for this list; start again without it.') {

@@ -1,7 +1,8 @@
-import { JOB_KINDS, type NoteResult, PRIORITIES } from '@notes/contracts';
+import { ATTEMPT_OUTCOMES, JOB_KINDS, type NoteResult, PRIORITIES } from '@notes/contracts';
 import {
   bigint,
   boolean,
+  customType,
   datetime,
   index,
   int,
@@ -30,15 +31,26 @@ export type NoteStatus = (typeof NOTE_STATUSES)[number];
 export const JOB_STATUSES = ['queued', 'processing', 'processed', 'failed', 'dead', 'discarded', 'skipped'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
+/**
+ * Emails are stored normalised (trim, NFC, lower case: users-repository.ts) and compared
+ * byte for byte: the binary collation keeps `séc@…` and `sec@…` two accounts, where the
+ * database's accent-insensitive default made them one (docs/security.md).
+ */
+const binaryVarchar = customType<{ data: string; config: { length: number } }>({
+  dataType: (config) => `varchar(${config?.length ?? 255}) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+});
+
 export const users = mysqlTable(
   'users',
   {
     id: id().primaryKey(),
-    email: varchar('email', { length: 320 }).notNull().unique('users_email_unique'),
+    email: binaryVarchar('email', { length: 320 }).notNull().unique('users_email_unique'),
     name: varchar('name', { length: 200 }).notNull(),
     passwordHash: varchar('password_hash', { length: 255 }).notNull(),
     role: mysqlEnum('role', ROLES).notNull().default('user'),
     disabled: boolean('disabled').notNull().default(false),
+    /** Tokens carry it as `tv`; raising it revokes every token issued before (docs/security.md). */
+    tokenVersion: int('token_version').notNull().default(0),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
   },
@@ -104,6 +116,11 @@ export const jobs = mysqlTable(
     lastError: text('last_error'),
     /** Why the job is dead: the last error, `malformed: …`, `poison: …` or an operator's reason. */
     deadReason: text('dead_reason'),
+    /**
+     * The run the job is in: null for the first, the promotion's token after a promote from the
+     * failure inbox. Callbacks of another run are stale (docs/jobs.md, "Runs").
+     */
+    run: varchar('run', { length: 40 }),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
     startedAt: ts('started_at'),
@@ -229,3 +246,72 @@ export const auditLog = mysqlTable(
     index('audit_target_idx').on(t.target, t.createdAt),
   ],
 );
+
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+/**
+ * One row per attempt a consumer finished (docs/jobs.md, "Attempts"): written by the callback
+ * that reports the outcome, in its transaction. Deleted with its job by retention.
+ */
+export const jobAttempts = mysqlTable(
+  'job_attempts',
+  {
+    id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+    jobId: id('job_id').notNull(),
+    number: int('number').notNull(),
+    run: varchar('run', { length: 40 }),
+    startedAt: ts('started_at'),
+    finishedAt: ts('finished_at').notNull(),
+    outcome: mysqlEnum('outcome', ATTEMPT_OUTCOMES).notNull(),
+    errorClass: varchar('error_class', { length: 100 }),
+    errorMessage: text('error_message'),
+    httpStatus: int('http_status'),
+    /** The first 1 KiB of a webhook endpoint's answer. */
+    responseExcerpt: text('response_excerpt'),
+    durationMs: int('duration_ms'),
+    traceId: varchar('trace_id', { length: 32 }),
+  },
+  (t) => [index('attempts_job_idx').on(t.jobId, t.id)],
+);
+
+/**
+ * The failure inbox (docs/jobs.md): every message that reached notes.dlq, drained into the
+ * database, so a selection costs the selection and not the queue. `body` is the message content
+ * as base64 (a malformed message need not be text); `promote_run` marks a promotion under way.
+ */
+export const deadLetters = mysqlTable(
+  'dead_letters',
+  {
+    id: id().primaryKey(),
+    /** Null for a malformed message nobody can tie to a job. */
+    jobId: varchar('job_id', { length: 64 }).unique('dead_letters_job_unique'),
+    kind: varchar('kind', { length: 64 }).notNull(),
+    priority: mysqlEnum('priority', PRIORITIES).notNull(),
+    userId: varchar('user_id', { length: 64 }),
+    groupId: varchar('group_id', { length: 16 }).notNull(),
+    errorClass: varchar('error_class', { length: 100 }).notNull(),
+    /** The error message, normalised (ids, numbers and times replaced) so alike failures group. */
+    message: varchar('message', { length: 500 }).notNull(),
+    reason: text('reason').notNull(),
+    malformed: boolean('malformed').notNull().default(false),
+    attempt: int('attempt').notNull().default(1),
+    body: mediumtext('body').notNull(),
+    headers: json('headers').$type<Record<string, unknown>>().notNull(),
+    deadAt: ts('dead_at').notNull(),
+    promoteRun: varchar('promote_run', { length: 40 }),
+  },
+  (t) => [
+    index('dead_letters_group_idx').on(t.groupId, t.deadAt),
+    index('dead_letters_kind_idx').on(t.kind, t.deadAt),
+    index('dead_letters_user_idx').on(t.userId, t.deadAt),
+    index('dead_letters_dead_at_idx').on(t.deadAt),
+  ],
+);
+
+/** Pause/resume per job kind, read by every consumer (docs/jobs.md, "Control"). */
+export const jobControls = mysqlTable('job_controls', {
+  kind: varchar('kind', { length: 64 }).primaryKey(),
+  paused: boolean('paused').notNull().default(false),
+  changedAt: ts('changed_at').notNull(),
+  changedBy: varchar('changed_by', { length: 255 }),
+});

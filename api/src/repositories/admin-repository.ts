@@ -1,9 +1,10 @@
+import { normalizeEmail } from '@notes/contracts';
 import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
 import { fulltextMatch } from '../db/fulltext.ts';
 import { finishPage, planPage } from '../db/keyset.ts';
 import { auditLog, type JobStatus, jobs, type NoteResult, type NoteStatus, notes, users } from '../db/schema.ts';
-import { cappedCount, exactTotal, type Total } from '../db/totals.ts';
+import { cappedCount, exactTotal, pageTotal, type Total } from '../db/totals.ts';
 import type {
   AdminJob,
   AdminNote,
@@ -17,7 +18,7 @@ import type {
   Page,
 } from '../schemas/admin.ts';
 import type { SortField } from '../schemas/notes.ts';
-import { auditOrder, jobOrder, noteOrder } from './list-orders.ts';
+import { accessIndex, auditOrder, jobOrder, noteOrder } from './list-orders.ts';
 import { countedRows } from './status-counts-repository.ts';
 
 /**
@@ -74,7 +75,7 @@ async function ownerId(db: DbOrTx, user: string): Promise<string | null> {
   const [row] = await db
     .select({ id: users.id })
     .from(users)
-    .where(eq(users.email, user.trim().toLowerCase()))
+    .where(eq(users.email, normalizeEmail(user)))
     .limit(1);
   return row?.id ?? null;
 }
@@ -92,20 +93,24 @@ export async function listNotes(db: DbOrTx, q: NoteListQuery): Promise<Page<Admi
   const scope = { user: !!q.user, status: !!q.status, priority: !!q.priority, search: !!q.q };
   const order = noteOrder(field<SortField>(q.sort), scope, (r: NoteRow) => r);
   const page = planPage(order, q);
-  const onlyStatus = !q.user && !q.priority && !q.q;
-  const [rows, total] = await Promise.all([
-    db
-      .select(noteColumns)
-      .from(notes, forced(order.index))
-      .leftJoin(users, eq(users.id, notes.userId))
-      .where(and(...where, page.after))
-      .orderBy(...page.orderBy)
-      .limit(page.fetch)
-      .offset(page.offset),
-    onlyStatus ? countedRows(db, 'notes', q.status).then(exactTotal) : cappedCount(db, notes, and(...where)),
-  ]);
+  const onlyStatus = !q.user && !q.priority;
+  const filterIndex = noteOrder('created_at', scope, (r: NoteRow) => r).index;
+  const total = q.q
+    ? null
+    : onlyStatus
+      ? await countedRows(db, 'notes', q.status).then(exactTotal)
+      : await cappedCount(db, notes, and(...where), filterIndex);
+  const rows = await db
+    .select(noteColumns)
+    .from(notes, forced(accessIndex(order, scope, filterIndex, total)))
+    .leftJoin(users, eq(users.id, notes.userId))
+    .where(and(...where, page.after))
+    .orderBy(...page.orderBy)
+    .limit(page.fetch)
+    .offset(page.offset);
   const { rows: shown, nextCursor } = finishPage(order, q, rows);
-  return { data: shown.map(toAdminNote), ...total, next_cursor: nextCursor };
+  const counted = total ?? pageTotal(q.offset, shown.length, nextCursor !== null);
+  return { data: shown.map(toAdminNote), ...counted, next_cursor: nextCursor };
 }
 
 export async function getNote(
@@ -166,28 +171,34 @@ const jobScope = (f: JobFilter) => ({
   search: !!f.q,
 });
 
-/** Exact from the counters when the only filter is the status; otherwise counted up to the cap. */
-function jobTotal(db: DbOrTx, f: JobFilter, where: SQL[]): Promise<Total> {
-  if (!f.kind && !f.priority && !f.note_id && !f.q) return countedRows(db, 'jobs', f.status).then(exactTotal);
-  return cappedCount(db, jobs, and(...where));
+/**
+ * Exact from the counters when the only filter is the status; a search's from its page
+ * (pageTotal); otherwise counted up to the cap.
+ */
+function jobTotal(db: DbOrTx, f: JobFilter, where: SQL[]): Promise<Total | null> {
+  if (f.q) return Promise.resolve(null);
+  if (!f.kind && !f.priority && !f.note_id) return countedRows(db, 'jobs', f.status).then(exactTotal);
+  return cappedCount(db, jobs, and(...where), jobFilterIndex(f));
 }
+
+/** The index that seeks on the filters (the newest-first order's). */
+const jobFilterIndex = (f: JobFilter) => jobOrder('created_at', jobScope(f), (r: JobRow) => r).index;
 
 export async function listJobs(db: DbOrTx, q: JobListQuery): Promise<Page<AdminJob>> {
   const where = jobConditions(q);
   const order = jobOrder(field<JobSortField>(q.sort), jobScope(q), (r: JobRow) => r);
   const page = planPage(order, q);
-  const [rows, total] = await Promise.all([
-    db
-      .select()
-      .from(jobs, forced(order.index))
-      .where(and(...where, page.after))
-      .orderBy(...page.orderBy)
-      .limit(page.fetch)
-      .offset(page.offset),
-    jobTotal(db, q, where),
-  ]);
+  const total = await jobTotal(db, q, where);
+  const rows = await db
+    .select()
+    .from(jobs, forced(accessIndex(order, jobScope(q), jobFilterIndex(q), total)))
+    .where(and(...where, page.after))
+    .orderBy(...page.orderBy)
+    .limit(page.fetch)
+    .offset(page.offset);
   const { rows: shown, nextCursor } = finishPage(order, q, rows);
-  return { data: shown.map(toAdminJob), ...total, next_cursor: nextCursor };
+  const counted = total ?? pageTotal(q.offset, shown.length, nextCursor !== null);
+  return { data: shown.map(toAdminJob), ...counted, next_cursor: nextCursor };
 }
 
 export async function getJob(db: DbOrTx, id: string): Promise<AdminJob | null> {
@@ -214,18 +225,16 @@ export async function listDeadJobs(db: DbOrTx, q: DlqListQuery): Promise<Page<Dl
   type Row = { job: JobRow; noteTitle: string | null; ownerEmail: string | null };
   const order = jobOrder(field<JobSortField>(q.sort), jobScope(filter), (r: Row) => r.job);
   const page = planPage(order, q);
-  const [rows, total] = await Promise.all([
-    db
-      .select({ job: jobs, noteTitle: notes.title, ownerEmail: users.email })
-      .from(jobs, forced(order.index))
-      .leftJoin(notes, eq(notes.id, jobs.noteId))
-      .leftJoin(users, eq(users.id, jobs.userId))
-      .where(and(...where, page.after))
-      .orderBy(...page.orderBy)
-      .limit(page.fetch)
-      .offset(page.offset),
-    jobTotal(db, filter, where),
-  ]);
+  const total = await jobTotal(db, filter, where);
+  const rows = await db
+    .select({ job: jobs, noteTitle: notes.title, ownerEmail: users.email })
+    .from(jobs, forced(accessIndex(order, jobScope(filter), jobFilterIndex(filter), total)))
+    .leftJoin(notes, eq(notes.id, jobs.noteId))
+    .leftJoin(users, eq(users.id, jobs.userId))
+    .where(and(...where, page.after))
+    .orderBy(...page.orderBy)
+    .limit(page.fetch)
+    .offset(page.offset);
   const { rows: shown, nextCursor } = finishPage(order, q, rows as Row[]);
   const data = shown.map(({ job, noteTitle, ownerEmail }) => ({
     ...toAdminJob(job),
@@ -234,7 +243,7 @@ export async function listDeadJobs(db: DbOrTx, q: DlqListQuery): Promise<Page<Dl
     note_title: noteTitle,
     owner_email: ownerEmail,
   }));
-  return { data, ...total, next_cursor: nextCursor };
+  return { data, ...(total ?? pageTotal(q.offset, shown.length, nextCursor !== null)), next_cursor: nextCursor };
 }
 
 /** Ids of dead jobs matching a filter, optionally limited to `ids`; oldest death first. */
@@ -307,7 +316,7 @@ export async function listAudit(db: DbOrTx, q: AuditListQuery): Promise<Page<Aud
       .orderBy(...page.orderBy)
       .limit(page.fetch)
       .offset(page.offset),
-    cappedCount(db, auditLog, and(...where)),
+    cappedCount(db, auditLog, and(...where), auditOrder('created_at', scope, (r: Row) => r.entry).index),
   ]);
   const { rows: shown, nextCursor } = finishPage(order, q, rows as Row[]);
   const data = shown.map(({ entry, actorEmail }) => ({

@@ -1,6 +1,6 @@
 import type { MySqlTable } from 'drizzle-orm/mysql-core';
 import { parseJsonColumn } from '../db/client.ts';
-import { jobs, notes, processedMessages, webhooks } from '../db/schema.ts';
+import { deadLetters, jobs, notes, processedMessages, webhooks } from '../db/schema.ts';
 import { namesOf, type Statement, sqlValue } from '../db/sql-writer.ts';
 
 /**
@@ -21,6 +21,7 @@ const JOBS = namesOf(jobs);
 const NOTES = namesOf(notes);
 const WEBHOOKS = namesOf(webhooks);
 const KEYS = namesOf(processedMessages);
+const DEAD = namesOf(deadLetters);
 
 /** Column name → property, per table (rows from mysql2 come keyed by column name). */
 const properties = new WeakMap<MySqlTable, [string, string][]>();
@@ -74,6 +75,26 @@ export function existingMessageKeys(keys: readonly string[]): Statement {
   return {
     sql: `SELECT \`${column}\` AS \`key\` FROM \`${KEYS.table}\` WHERE \`${column}\` IN (?)`,
     values: [unique(keys)],
+  };
+}
+
+/**
+ * The promotions under way among these jobs' dead letters (job id and the run it promotes to),
+ * locked after the jobs like everywhere else (docs/jobs.md, "Promote").
+ */
+export function pendingPromotions(jobIds: readonly string[]): Statement {
+  const job = DEAD.columns.get('jobId');
+  const run = DEAD.columns.get('promoteRun');
+  return {
+    sql: `SELECT \`${job}\` AS \`job_id\`, \`${run}\` AS \`run\` FROM \`${DEAD.table}\` WHERE \`${job}\` IN (?) AND \`${run}\` IS NOT NULL FOR UPDATE`,
+    values: [unique(jobIds)],
+  };
+}
+
+export function deleteDeadLetters(jobIds: readonly string[]): Statement {
+  return {
+    sql: `DELETE FROM \`${DEAD.table}\` WHERE \`${DEAD.columns.get('jobId')}\` IN (?)`,
+    values: [unique(jobIds)],
   };
 }
 

@@ -1,6 +1,6 @@
-import { and, count, desc, eq } from 'drizzle-orm';
-import type { DbOrTx, Tx } from '../db/client.ts';
-import { jobs, notes } from '../db/schema.ts';
+import { count, desc, eq } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.ts';
+import { jobs } from '../db/schema.ts';
 
 /**
  * SQL behind the DLQ actions: dead jobs as the operator sees them, and the state changes that
@@ -8,68 +8,6 @@ import { jobs, notes } from '../db/schema.ts';
  */
 
 export type JobRow = typeof jobs.$inferSelect;
-
-/** What a promote changed, so a publish that fails afterwards can put it back. */
-export interface RequeuedJob {
-  job: Pick<JobRow, 'id' | 'status' | 'attempts' | 'deadReason' | 'finishedAt'>;
-  /** The note's previous status when the promote took it from `dead` to `queued`. */
-  noteWasDead: boolean;
-  noteId: string;
-}
-
-/**
- * A dead job goes back to `queued` (attempts 0, no dead reason); a note.process job takes its
- * note from `dead` to `queued` when the note is still at the job's version. Null when the job
- * is unknown or not dead (then nothing changes: its message is republished as it is).
- */
-export async function requeueDeadJob(tx: Tx, jobId: string, now: Date): Promise<RequeuedJob | null> {
-  const [job] = await tx.select().from(jobs).where(eq(jobs.id, jobId)).limit(1).for('update');
-  if (job?.status !== 'dead') return null;
-  await tx
-    .update(jobs)
-    .set({ status: 'queued', attempts: 0, deadReason: null, finishedAt: null, updatedAt: now })
-    .where(eq(jobs.id, jobId));
-  let noteWasDead = false;
-  if (job.kind === 'note.process') {
-    const [res] = await tx
-      .update(notes)
-      .set({ status: 'queued' })
-      .where(and(eq(notes.id, job.noteId), eq(notes.status, 'dead'), eq(notes.version, job.noteVersion)));
-    noteWasDead = res.affectedRows > 0;
-  }
-  return {
-    job: {
-      id: job.id,
-      status: job.status,
-      attempts: job.attempts,
-      deadReason: job.deadReason,
-      finishedAt: job.finishedAt,
-    },
-    noteWasDead,
-    noteId: job.noteId,
-  };
-}
-
-/** Undoes `requeueDeadJob` when the message could not be republished; only if nothing moved on since. */
-export async function restoreDeadJob(tx: Tx, previous: RequeuedJob, now: Date): Promise<void> {
-  const { job } = previous;
-  const [res] = await tx
-    .update(jobs)
-    .set({
-      status: 'dead',
-      attempts: job.attempts,
-      deadReason: job.deadReason,
-      finishedAt: job.finishedAt,
-      updatedAt: now,
-    })
-    .where(and(eq(jobs.id, job.id), eq(jobs.status, 'queued')));
-  if (previous.noteWasDead && res.affectedRows > 0) {
-    await tx
-      .update(notes)
-      .set({ status: 'dead' })
-      .where(and(eq(notes.id, previous.noteId), eq(notes.status, 'queued')));
-  }
-}
 
 /**
  * Marks a job discarded with the operator's reason, unless it already finished well. Returns

@@ -19,6 +19,49 @@ const key = <Row, T>(column: MySqlColumn, pick: (row: Row) => T, prop: keyof T, 
 const order = <Row>(index: string | undefined, ...keys: SortKey<Row>[]): ListOrder<Row> =>
   index ? { keys, index } : { keys };
 
+/** The equality filters each index can seek on (its leading columns). */
+const FILTER_COLUMNS: Record<string, readonly string[]> = {
+  notes_user_created_idx: ['user'],
+  notes_user_updated_idx: ['user'],
+  notes_user_title_idx: ['user'],
+  notes_user_status_idx: ['user', 'status'],
+  notes_user_priority_idx: ['user', 'priority'],
+  notes_status_idx: ['status'],
+  notes_priority_idx: ['priority'],
+  jobs_status_idx: ['status'],
+  jobs_status_finished_idx: ['status'],
+  jobs_status_updated_idx: ['status'],
+  jobs_priority_idx: ['priority'],
+  jobs_kind_idx: ['kind'],
+  jobs_note_idx: ['note'],
+  users_role_idx: ['role'],
+  audit_action_idx: ['action'],
+  audit_actor_idx: ['actor'],
+  audit_target_idx: ['target'],
+};
+
+/**
+ * Lists with few matches are sorted, not walked (docs/data.md, "Indexes"). When the order's
+ * index cannot seek on every filter, walking it in order reads rows until a page of matches is
+ * found: quick when matches are common, a long walk when they are rare. The capped count tells
+ * which: at most SMALL_SORT matches are read through `filterIndex` (the index that seeks on the
+ * filters) and sorted; more are common enough to walk the order's index.
+ */
+export const SMALL_SORT = 5_000;
+
+export function accessIndex(
+  order: ListOrder<unknown>,
+  filters: Record<string, boolean | undefined>,
+  filterIndex: string | undefined,
+  total: { total: number; total_exact: boolean } | null,
+): string | undefined {
+  if (!order.index || !filterIndex || filterIndex === order.index) return order.index;
+  const seeks = FILTER_COLUMNS[order.index] ?? [];
+  const residual = Object.entries(filters).some(([name, on]) => on && !seeks.includes(name));
+  const few = total?.total_exact === true && total.total <= SMALL_SORT;
+  return residual && few ? filterIndex : order.index;
+}
+
 // ---------------------------------------------------------------- notes
 
 interface NoteKeys {

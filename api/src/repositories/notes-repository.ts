@@ -4,9 +4,9 @@ import { fulltextMatch } from '../db/fulltext.ts';
 import { finishPage, planPage } from '../db/keyset.ts';
 import { type NoteResult, notes } from '../db/schema.ts';
 import { namesOf, type RowInsert, rowInsert, type Statement, sqlValue, type WriteTx } from '../db/sql-writer.ts';
-import { cappedCount, type Total } from '../db/totals.ts';
+import { cappedCount, pageTotal, type Total } from '../db/totals.ts';
 import type { ListNotesQuery, Note, SortField } from '../schemas/notes.ts';
-import { noteOrder } from './list-orders.ts';
+import { accessIndex, noteOrder } from './list-orders.ts';
 
 /**
  * The SQL of the notes table. Every query is scoped to its owner: another user's note does not
@@ -85,16 +85,17 @@ export async function listNotes(
   const field = query.sort.replace(/^-/, '') as SortField;
   const scope = { user: true, status: !!query.status, priority: !!query.priority, search: !!query.q };
   const order = noteOrder(field, scope, (r: NoteRow) => r);
-  const page = planPage(order, query);
-  const [rows, total] = await Promise.all([
-    db
-      .select()
-      .from(notes, order.index ? { forceIndex: order.index } : undefined)
-      .where(and(...filters, page.after))
-      .orderBy(...page.orderBy)
-      .limit(page.fetch)
-      .offset(page.offset),
-    cappedCount(db, notes, and(...filters)),
-  ]);
-  return { ...finishPage(order, query, rows), ...total };
+  const plan = planPage(order, query);
+  const filterIndex = noteOrder('created_at', scope, (r: NoteRow) => r).index;
+  const total = query.q ? null : await cappedCount(db, notes, and(...filters), filterIndex);
+  const index = accessIndex(order, scope, filterIndex, total);
+  const rows = await db
+    .select()
+    .from(notes, index ? { forceIndex: index } : undefined)
+    .where(and(...filters, plan.after))
+    .orderBy(...plan.orderBy)
+    .limit(plan.fetch)
+    .offset(plan.offset);
+  const page = finishPage(order, query, rows);
+  return { ...page, ...(total ?? pageTotal(query.offset, page.rows.length, page.nextCursor !== null)) };
 }

@@ -1,4 +1,5 @@
-import { and, eq, like, or, type SQL } from 'drizzle-orm';
+import { normalizeEmail } from '@notes/contracts';
+import { and, eq, like, or, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
 import { finishPage, planPage } from '../db/keyset.ts';
 import { type Role, users } from '../db/schema.ts';
@@ -8,14 +9,13 @@ import { userOrder } from './list-orders.ts';
 
 /**
  * The users table: all SQL about users lives here. Every function takes the database or the
- * caller's transaction first, so a service decides the transaction. Emails are stored
- * lower-cased (callers pass them through `normalizeEmail`), and the column's `_ci` collation
- * makes the unique key case-insensitive as well.
+ * caller's transaction first, so a service decides the transaction. Emails are stored and
+ * looked up in `normalizeEmail`'s form and the column compares them byte for byte.
  */
 
 export type UserRow = typeof users.$inferSelect;
 
-export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
+export { normalizeEmail };
 
 /** The public shape: never the password hash. */
 export function toPublicUser(row: UserRow): PublicUser {
@@ -47,6 +47,7 @@ export async function insertUser(db: DbOrTx, user: NewUser): Promise<UserRow> {
     passwordHash: user.passwordHash,
     role: user.role ?? 'user',
     disabled: false,
+    tokenVersion: 0,
     createdAt: user.now,
     updatedAt: user.now,
   };
@@ -73,6 +74,8 @@ export interface UserChanges {
   role?: Role;
   disabled?: boolean;
   passwordHash?: string;
+  /** Raise the token version: every token issued before stops working (docs/security.md). */
+  revokeTokens?: boolean;
 }
 
 /** Applies the given changes; returns the updated row, or null when there is no such user. */
@@ -82,10 +85,11 @@ export async function updateUser(
   changes: UserChanges,
   now = new Date(),
 ): Promise<UserRow | null> {
-  const set = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as UserChanges;
+  const { revokeTokens, ...rest } = changes;
+  const set = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as UserChanges;
   await db
     .update(users)
-    .set({ ...set, updatedAt: now })
+    .set({ ...set, ...(revokeTokens ? { tokenVersion: sql`${users.tokenVersion} + 1` } : {}), updatedAt: now })
     .where(eq(users.id, id));
   return getUserById(db, id);
 }
@@ -114,9 +118,10 @@ export async function listUsers(
 ): Promise<{ items: UserRow[]; nextCursor: string | null } & Total> {
   const filters: SQL[] = [];
   if (query.q) {
-    // The `_ci` collation makes LIKE case-insensitive; the user's own % and _ are literal.
-    const pattern = `%${query.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const match = or(like(users.name, pattern), like(users.email, pattern));
+    // The name's `_ci` collation makes LIKE case-insensitive; the user's own % and _ are literal.
+    const containing = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    // Emails are stored normalised and compared byte for byte: search in the same form.
+    const match = or(like(users.name, containing(query.q)), like(users.email, containing(normalizeEmail(query.q))));
     if (match) filters.push(match);
   }
   if (query.role) filters.push(eq(users.role, query.role));
@@ -134,7 +139,7 @@ export async function listUsers(
       .orderBy(...page.orderBy)
       .limit(page.fetch)
       .offset(page.offset),
-    cappedCount(db, users, and(...filters)),
+    cappedCount(db, users, and(...filters), userOrder('created_at', { role: !!query.role }, (r: UserRow) => r).index),
   ]);
   const { rows: items, nextCursor } = finishPage(order, request, rows);
   return { items, nextCursor, ...total };

@@ -11,7 +11,11 @@ export const PASSWORD_MIN_LENGTH = 8;
 /** argon2 pre-hashes the password, so length costs little; the cap only bounds request work. */
 export const PASSWORD_MAX_LENGTH = 1024;
 
-const Email = Type.String({ format: 'email', maxLength: 320, description: 'Compared case-insensitively.' });
+const Email = Type.String({
+  format: 'email',
+  maxLength: 320,
+  description: 'Stored trimmed, in Unicode NFC and lower case, and compared exactly in that form.',
+});
 
 /** The database's roles, as one enum (schema.ts holds the list). */
 export const RoleSchema = Type.Unsafe<Role>({
@@ -68,6 +72,15 @@ export const LoginBodySchema = Type.Object(
   { additionalProperties: false },
 );
 export type LoginBody = Static<typeof LoginBodySchema>;
+
+export const ChangePasswordBodySchema = Type.Object(
+  {
+    current_password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+    new_password: Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH }),
+  },
+  { additionalProperties: false },
+);
+export type ChangePasswordBody = Static<typeof ChangePasswordBodySchema>;
 
 export const AuthResultSchema = Type.Object(
   {

@@ -1,4 +1,4 @@
-import { JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
+import { AttemptReport, JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
 import { type Static, Type } from '@sinclair/typebox';
 import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
 
@@ -35,8 +35,11 @@ export const StartBody = Type.Object(
 );
 export type StartBody = Static<typeof StartBody>;
 
+/** What the consumer knows about the attempt (contracts: AttemptReport), kept in job_attempts. */
+const Report = AttemptReport.properties;
+
 export const CompleteBody = Type.Object(
-  { attempt: Attempt, run: Run, result: Type.Optional(NoteResult) },
+  { attempt: Attempt, run: Run, result: Type.Optional(NoteResult), ...Report },
   { additionalProperties: false },
 );
 export type CompleteBody = Static<typeof CompleteBody>;
@@ -51,6 +54,7 @@ export const FailBody = Type.Object(
     final: Type.Boolean(),
     /** Why it is dead (`max_attempts: …`, `malformed: …`, `poison: …`); defaults to `error`. */
     reason: Type.Optional(Type.String({ minLength: 1, maxLength: 4000 })),
+    ...Report,
   },
   { additionalProperties: false },
 );
@@ -103,6 +107,7 @@ export type InternalWebhook = Static<typeof InternalWebhook>;
  * another delivery is running it (`running`: this copy is a duplicate, see `first_copy`).
  */
 export const SKIP_REASONS = ['stale', 'deleted', 'finished', 'unknown', 'running'] as const;
+
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 export const StartResponse = Type.Object({

@@ -5,6 +5,7 @@ import type { Database } from '../db/client.ts';
 import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
 import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors/index.ts';
 import * as repo from '../repositories/admin-repository.ts';
+import { jobsWithLetters } from '../repositories/failure-inbox-repository.ts';
 import { countsByStatus } from '../repositories/status-counts-repository.ts';
 import { getUserById, listUsers, type UserRow, updateUser } from '../repositories/users-repository.ts';
 import type {
@@ -24,12 +25,15 @@ import type {
 } from '../schemas/admin.ts';
 import { AUDIT_ACTIONS, recordAudit } from './audit-service.ts';
 import { discardDlq, promoteDlq } from './dlq-service.ts';
+import type { FailureInbox } from './failure-inbox.ts';
 
 export interface AdminServiceDeps {
   config: Config;
   database: Database;
   amqp: { connection: ChannelModel | null };
   logger: Logger;
+  /** The failure inbox, where the API's drainer keeps dead messages (failure-inbox.ts). */
+  inbox: FailureInbox;
   /** Drops the auth plugin's cached user state so a role or disabled change applies at once. */
   forgetUserState(id: string): void;
 }
@@ -80,34 +84,53 @@ export class AdminService {
 
   /**
    * Promotes dead jobs back to work: those in `job_ids` that are dead, or every dead job that
-   * matches `filter`, or (neither) every message in notes.dlq. The selection is made in the
-   * database; dlq-service moves the messages (attempts reset, jobs queued, never losing one).
+   * matches `filter`, or (neither) all of them. The selection is made in the database; the
+   * failure inbox moves those whose message it holds (failure-inbox.ts), and notes.dlq is read
+   * for the rest (messages no API has drained yet; dlq-service.ts).
    */
   async promote(actorId: string, body: PromoteBody): Promise<PromoteResult> {
     const dryRun = body.dry_run ?? false;
+    const includeMalformed = body.include_malformed ?? false;
     const everything = !body.job_ids && !body.filter;
     const selected = everything ? null : await repo.deadJobIds(this.db, body.filter ?? {}, body.job_ids);
     const notDead = body.job_ids ? body.job_ids.length - (selected?.length ?? 0) : 0;
     if (selected && selected.length === 0) {
       return { dry_run: dryRun, matched: 0, promoted: 0, skipped: notDead, missing: 0, failed: 0, job_ids: [] };
     }
-    const summary = await promoteDlq({
-      connection: this.connection(),
-      database: this.deps.database,
-      config: this.deps.config,
-      ...(selected ? { jobIds: selected } : {}),
-      dryRun,
-      includeMalformed: body.include_malformed ?? false,
-    });
-    const matched = selected ? selected.length : summary.examined;
+    const connection = this.connection();
+    const inInbox = selected ? [...(await jobsWithLetters(this.db, selected))] : null;
+    const fromInbox =
+      inInbox === null || inInbox.length > 0
+        ? await this.deps.inbox.promote(inInbox ? { jobIds: inInbox } : { all: true }, {
+            actorId,
+            dryRun,
+            includeMalformed,
+            audit: false,
+          })
+        : { matched: 0, moved: 0, failed: 0, job_ids: [] as string[] };
+    const rest = selected?.filter((id) => !inInbox?.includes(id)) ?? null;
+    const summary =
+      rest === null || rest.length > 0
+        ? await promoteDlq({
+            connection,
+            database: this.deps.database,
+            config: this.deps.config,
+            ...(rest ? { jobIds: rest } : {}),
+            dryRun,
+            includeMalformed,
+          })
+        : { examined: 0, promoted: 0, malformed: 0, failed: 0, promotedJobIds: [] as string[] };
+    const promoted = (dryRun ? fromInbox.matched : fromInbox.moved) + summary.promoted;
+    const failed = fromInbox.failed + summary.failed;
+    const matched = selected ? selected.length : fromInbox.matched + summary.examined;
     const result: PromoteResult = {
       dry_run: dryRun,
       matched,
-      promoted: summary.promoted,
+      promoted,
       skipped: notDead + summary.malformed,
-      missing: selected ? Math.max(0, matched - summary.promoted - summary.malformed - summary.failed) : 0,
-      failed: summary.failed,
-      job_ids: summary.promotedJobIds,
+      missing: selected ? Math.max(0, matched - promoted - summary.malformed - failed) : 0,
+      failed,
+      job_ids: [...fromInbox.job_ids, ...summary.promotedJobIds].slice(0, 1000),
     };
     if (!dryRun) {
       await recordAudit(this.db, this.deps.logger, {
@@ -130,8 +153,9 @@ export class AdminService {
   }
 
   /**
-   * Discards a dead job: its messages leave notes.dlq for good and the job becomes
-   * `discarded`. Only dead jobs (or orphan DLQ messages with no job row) can be discarded.
+   * Discards a dead job: its letter leaves the failure inbox (or its messages leave notes.dlq)
+   * for good and the job becomes `discarded`. Only dead jobs (or orphan dead messages with no
+   * job row) can be discarded.
    */
   async discard(actorId: string, jobId: string, reason?: string): Promise<DiscardResult> {
     const job = await repo.getJob(this.db, jobId);
@@ -139,22 +163,25 @@ export class AdminService {
       throw new ConflictError(`Job ${jobId} is ${job.status}, not dead: only dead jobs can be discarded.`, 'not-dead');
     }
     const why = reason ?? 'discarded by an operator';
+    const connection = this.connection();
+    const fromInbox = await this.deps.inbox.discard({ jobIds: [jobId] }, { actorId, reason: why, audit: false });
     const outcome = await discardDlq({
-      connection: this.connection(),
+      connection,
       database: this.deps.database,
       config: this.deps.config,
       jobId,
       reason: why,
     });
-    if (!outcome.jobFound && outcome.removedMessages === 0) throw new NotFoundError(`No dead job ${jobId}.`);
+    const removed = (fromInbox.discarded ?? 0) + outcome.removedMessages;
+    if (!outcome.jobFound && removed === 0) throw new NotFoundError(`No dead job ${jobId}.`);
     await recordAudit(this.db, this.deps.logger, {
       actorId,
       action: AUDIT_ACTIONS.discard,
       target: jobId,
       count: 1,
-      detail: { reason: why, removed_messages: outcome.removedMessages, job_found: outcome.jobFound },
+      detail: { reason: why, removed_messages: removed, job_found: outcome.jobFound },
     });
-    return { job_id: jobId, status: 'discarded', removed_messages: outcome.removedMessages };
+    return { job_id: jobId, status: 'discarded', removed_messages: removed };
   }
 
   async listUsers(q: UserListQuery) {
@@ -181,7 +208,11 @@ export class AdminService {
     const updated = await this.db.transaction(async (tx) => {
       const before = await getUserById(tx, id);
       if (!before || before.role === 'service') throw new NotFoundError(`No user ${id}.`);
-      const after = await updateUser(tx, id, { role: patch.role, disabled: patch.disabled });
+      // A new role or a disable revokes the account's tokens (docs/security.md); re-enabling
+      // does not bring back the tokens the disable revoked.
+      const revokeTokens =
+        (patch.role !== undefined && patch.role !== before.role) || (patch.disabled === true && !before.disabled);
+      const after = await updateUser(tx, id, { role: patch.role, disabled: patch.disabled, revokeTokens });
       if (!after) throw new NotFoundError(`No user ${id}.`);
       await recordAudit(tx, this.deps.logger, {
         actorId,

@@ -1,16 +1,32 @@
 import { SERVICE_SUBJECT } from '@notes/contracts';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../db/client.ts';
-import { ConflictError, TooManyRequestsError, UnauthorizedError } from '../errors/index.ts';
+import {
+  BadRequestError,
+  ConflictError,
+  ForbiddenError,
+  TooManyRequestsError,
+  UnauthorizedError,
+} from '../errors/index.ts';
 import {
   findUserByEmail,
   getUserById,
   insertUser,
   isDuplicateKey,
+  normalizeEmail,
   toPublicUser,
+  type UserRow,
   updateUser,
 } from '../repositories/users-repository.ts';
-import type { AuthResult, AuthUser, LoginBody, PublicUser, RegisterBody, ServiceIdentity } from '../schemas/auth.ts';
+import type {
+  AuthResult,
+  AuthUser,
+  ChangePasswordBody,
+  LoginBody,
+  PublicUser,
+  RegisterBody,
+  ServiceIdentity,
+} from '../schemas/auth.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { hashPassword, needsRehash, verifyPassword } from './password-hasher.ts';
 
@@ -23,7 +39,9 @@ const BAD_CREDENTIALS = 'The email or password is incorrect.';
 export interface AuthServiceDeps {
   database: Database;
   throttle: LoginThrottle;
-  signToken: (user: AuthUser) => string;
+  signToken: (user: AuthUser & { tokenVersion: number }) => string;
+  /** This process's cache of a user's state: dropped after a revocation so it applies here at once. */
+  forgetUser: (id: string) => void;
   tokenTtlSeconds: number;
 }
 
@@ -39,11 +57,11 @@ export class AuthService {
       const row = await insertUser(this.deps.database.db, {
         id: uuidv7(),
         name: input.name.trim(),
-        email: input.email,
+        email: normalizeEmail(input.email),
         passwordHash,
         now: new Date(),
       });
-      return this.issue(toPublicUser(row));
+      return this.issue(row);
     } catch (err) {
       if (isDuplicateKey(err)) throw new ConflictError('An account with this email already exists.', 'email-taken');
       throw err;
@@ -51,32 +69,74 @@ export class AuthService {
   }
 
   /**
-   * Refused (429) while the email+address has too many recent failures, before the password is
-   * even looked at, so a blocked attacker learns nothing. Wrong password, unknown email: the
-   * same 401. A disabled account is a 401 too, said plainly only once the password was right.
+   * Refused (429) while the account+address, or the address across all accounts, has too many
+   * recent failures, before the password is even looked at, so a blocked attacker learns
+   * nothing. The account is the normalised email: re-spelling it (case, accents composed or
+   * not) is the same account and the same budget. Wrong password, unknown email: the same 401.
+   * A disabled account is a 401 too, said plainly only once the password was right.
    */
   async login(input: LoginBody, address: string): Promise<AuthResult> {
     const { throttle, database } = this.deps;
-    const verdict = await throttle.check(input.email, address);
-    if (verdict.blocked) {
-      throw new TooManyRequestsError(verdict.retryAfterSeconds, 'Too many failed logins; try again later.');
-    }
+    const email = normalizeEmail(input.email);
+    await this.refuseIfThrottled(email, address);
 
-    const row = await findUserByEmail(database.db, input.email);
+    const row = await findUserByEmail(database.db, email);
     const ok = row
       ? await verifyPassword(row.passwordHash, input.password)
       : await verifyPassword(await this.getDummyHash(), input.password).then(() => false);
     if (!row || !ok) {
-      await throttle.recordFailure(input.email, address);
+      await throttle.recordFailure(email, address);
       throw new UnauthorizedError(BAD_CREDENTIALS);
     }
     if (row.disabled) throw new UnauthorizedError('This account is disabled.');
 
-    await throttle.clear(input.email, address);
+    await throttle.clear(email, address);
     if (needsRehash(row.passwordHash)) {
       await updateUser(database.db, row.id, { passwordHash: await hashPassword(input.password) });
     }
-    return this.issue(toPublicUser(row));
+    return this.issue(row);
+  }
+
+  /**
+   * A new password for the caller, given the current one. Every earlier token of the account
+   * stops working (docs/security.md); the answer carries a fresh one. A wrong current password
+   * counts as a failed login for the account, so a stolen token is no way round the throttle.
+   */
+  async changePassword(caller: AuthUser, input: ChangePasswordBody, address: string): Promise<AuthResult> {
+    const { throttle, database } = this.deps;
+    const row = await this.callerRow(caller);
+    await this.refuseIfThrottled(row.email, address);
+    if (!(await verifyPassword(row.passwordHash, input.current_password))) {
+      await throttle.recordFailure(row.email, address);
+      // 400, not 401: the token is fine, the form is wrong (a 401 would log a client out).
+      throw new BadRequestError('The current password is incorrect.', { field: 'current_password' });
+    }
+    const passwordHash = await hashPassword(input.new_password);
+    const updated = await updateUser(database.db, row.id, { passwordHash, revokeTokens: true });
+    this.deps.forgetUser(row.id);
+    if (!updated) throw new UnauthorizedError('This account is disabled or no longer exists.');
+    return this.issue(updated);
+  }
+
+  /** Revokes every token of the caller's account, the one in hand included. */
+  async logoutAll(caller: AuthUser): Promise<void> {
+    const row = await this.callerRow(caller);
+    await updateUser(this.deps.database.db, row.id, { revokeTokens: true });
+    this.deps.forgetUser(row.id);
+  }
+
+  private async callerRow(caller: AuthUser): Promise<UserRow> {
+    if (caller.role === 'service') throw new ForbiddenError('The service identity has no password or sessions.');
+    const row = await getUserById(this.deps.database.db, caller.id);
+    if (!row || row.disabled) throw new UnauthorizedError('This account is disabled or no longer exists.');
+    return row;
+  }
+
+  private async refuseIfThrottled(email: string, address: string): Promise<void> {
+    const verdict = await this.deps.throttle.check(email, address);
+    if (verdict.blocked) {
+      throw new TooManyRequestsError(verdict.retryAfterSeconds, 'Too many failed logins; try again later.');
+    }
   }
 
   /**
@@ -92,10 +152,10 @@ export class AuthService {
     return toPublicUser(row);
   }
 
-  private issue(user: PublicUser): AuthResult {
+  private issue(row: UserRow): AuthResult {
     return {
-      user,
-      token: this.deps.signToken({ id: user.id, role: user.role }),
+      user: toPublicUser(row),
+      token: this.deps.signToken({ id: row.id, role: row.role, tokenVersion: row.tokenVersion }),
       expires_in: this.deps.tokenTtlSeconds,
     };
   }

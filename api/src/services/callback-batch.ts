@@ -1,7 +1,8 @@
 import type { JobKind, Priority } from '@notes/contracts';
-import { jobs, notes } from '../db/schema.ts';
-import { insertStatements, type WriteTx } from '../db/sql-writer.ts';
+import { jobAttempts, jobs, notes } from '../db/schema.ts';
+import { insertStatements, type RowInsert, rowInsert, type WriteTx } from '../db/sql-writer.ts';
 import {
+  deleteDeadLetters,
   existingMessageKeys,
   findWebhooks,
   insertMessageKeys,
@@ -42,6 +43,8 @@ export class CallbackBatch {
   readonly #jobPatches = new Map<string, Partial<JobRow>>();
   readonly #notePatches = new Map<string, Partial<NoteRow>>();
   readonly #enqueues: JobToEnqueue[] = [];
+  readonly #attempts: RowInsert[] = [];
+  readonly #settledDeadLetters: string[] = [];
 
   readonly #claimed: Set<string>;
 
@@ -118,6 +121,16 @@ export class CallbackBatch {
     this.patchJob(job, { status: 'skipped', lastError: why, finishedAt: this.now, updatedAt: this.now });
   }
 
+  /** Keeps one finished attempt (docs/jobs.md, "Attempts"); written with the batch. */
+  recordAttempt(row: typeof jobAttempts.$inferInsert): void {
+    this.#attempts.push(rowInsert(jobAttempts, row));
+  }
+
+  /** The job's dead letter leaves the failure inbox: its promotion took effect. */
+  dropDeadLetter(jobId: string): void {
+    this.#settledDeadLetters.push(jobId);
+  }
+
   enqueue(job: JobToEnqueue & { kind: JobKind }): void {
     this.#enqueues.push(job);
     this.after.enqueued.set(job.priority, (this.after.enqueued.get(job.priority) ?? 0) + 1);
@@ -132,6 +145,8 @@ export class CallbackBatch {
     if (this.#newKeys.length > 0) tx.defer(insertMessageKeys(this.#newKeys, this.now));
     for (const s of updateRows(jobs, this.#jobPatches)) tx.defer(s);
     for (const s of updateRows(notes, this.#notePatches)) tx.defer(s);
+    for (const s of insertStatements(this.#attempts)) tx.defer(s);
+    if (this.#settledDeadLetters.length > 0) tx.defer(deleteDeadLetters(this.#settledDeadLetters));
     const inserts = this.#enqueues.flatMap((job) => jobInserts(job, this.now).inserts);
     for (const s of insertStatements(inserts)) tx.defer(s);
   }

@@ -4,18 +4,23 @@ import {
   connectFirst,
   DEFAULT_PRIORITY,
   decodeJobMessage,
-  EXCHANGES,
   HEADERS,
   isPriority,
-  jobPublishOptions,
   PRIORITIES,
   type Priority,
   QUEUES,
-  workRoutingKey,
 } from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, GetMessage, Message } from 'amqplib';
 import type { Database } from '../db/client.ts';
-import { discardJob, listDeadJobs, requeueDeadJob, restoreDeadJob } from '../repositories/dlq-repository.ts';
+import { discardJob, listDeadJobs } from '../repositories/dlq-repository.ts';
+import {
+  clearPromoting,
+  finishPromotion,
+  letterOfJob,
+  upsertLetters,
+} from '../repositories/failure-inbox-repository.ts';
+import { letterFromMessage, newRun, promotedCopy } from './dead-letter.ts';
+import { publishConfirmed } from './failure-inbox.ts';
 
 /**
  * The operator's DLQ actions (contract section 7), shared by `npm run promote-dlq` and the admin
@@ -25,11 +30,6 @@ import { discardJob, listDeadJobs, requeueDeadJob, restoreDeadJob } from '../rep
  * notes.jobs, or at worst in both: never in neither. Messages we don't move are held unacked
  * until the end and then requeued together, so the DLQ keeps its order and nothing is lost.
  */
-
-/** A publish not confirmed by then counts as failed; the DLQ message stays. */
-const CONFIRM_TIMEOUT_MS = 10_000;
-/** Our dead-letter bookkeeping; stripped (with the broker's x-death) when a message goes back to work. */
-const DEAD_HEADERS = [HEADERS.deadReason, HEADERS.deadAt, HEADERS.malformed, HEADERS.deliveries];
 
 /** Where to reach RabbitMQ: a URL (a connection of our own, closed after) or a live connection. */
 /** A live connection, or the node(s) to open a short-lived one on (the first that answers). */
@@ -135,37 +135,14 @@ async function withChannel<T>(
   }
 }
 
-/** Publishes a copy of a dead message to work, attempt 1, without dead-letter headers; resolves when confirmed. */
-function republish(ch: ConfirmChannel, msg: Message, d: Described, returned: Set<string>): Promise<void> {
-  const headers: Record<string, unknown> = { ...(msg.properties.headers ?? {}) };
-  for (const h of DEAD_HEADERS) delete headers[h];
-  // A new run: the consumers scope their processed-message keys by it (schemas/internal.ts).
-  headers[HEADERS.promotedAt] = new Date().toISOString();
-  const jobId = d.jobId ?? String(msg.properties.messageId ?? '');
-  const options = jobPublishOptions({ jobId, kind: d.kind, priority: d.priority, attempt: 1, headers });
-  returned.delete(jobId);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('publish not confirmed in time')), CONFIRM_TIMEOUT_MS);
-    try {
-      ch.publish(EXCHANGES.work, workRoutingKey(d.kind), msg.content, options, (err) => {
-        clearTimeout(timer);
-        // With `mandatory`, an unroutable message is returned before it is confirmed.
-        if (err) reject(new Error('publish nacked by the broker'));
-        else if (returned.has(jobId)) reject(new Error('publish returned as unroutable'));
-        else resolve();
-      });
-    } catch (err) {
-      clearTimeout(timer);
-      reject(err);
-    }
-  });
-}
-
 /**
- * Moves dead messages back to work. Per message: the job goes back to `queued` first (the
- * callbacks refuse a `dead` job, so it must be queued before its message can reach a
- * consumer), then the copy is published and confirmed, then the DLQ message is acked. If the
- * publish fails the job is put back to `dead` and the message stays in the DLQ.
+ * Moves dead messages still in notes.dlq back to work (the API drains notes.dlq into the failure
+ * inbox, failure-inbox.ts, so this finds messages only while no API runs). Per message, the
+ * inbox's promote in one: the message is stored as a letter marked with the new run, its copy
+ * is published and confirmed, the DLQ message is acked, then the letter leaves and the job goes
+ * back to `queued`. A crash anywhere leaves the job dead with its message in notes.dlq or the
+ * inbox (or, after the publish, a copy whose /start completes the promotion): never `queued`
+ * while its message is dead.
  */
 export async function promoteDlq(opts: PromoteDlqOptions): Promise<PromoteSummary> {
   const summary: PromoteSummary = {
@@ -211,8 +188,7 @@ export async function promoteDlq(opts: PromoteDlqOptions): Promise<PromoteSummar
           continue;
         }
         try {
-          await moveOne(ch, msg, d, returned, opts.database);
-          ch.ack(msg);
+          await moveOne(ch, msg, returned, opts.database);
           summary.promoted++;
           if (d.jobId) summary.promotedJobIds.push(d.jobId);
           report(d.jobId, 'promoted');
@@ -239,17 +215,20 @@ function requeueHeld(ch: ConfirmChannel): void {
   }
 }
 
-async function moveOne(ch: ConfirmChannel, msg: Message, d: Described, returned: Set<string>, database: Database) {
-  const now = new Date();
-  const previous = d.jobId ? await database.db.transaction((tx) => requeueDeadJob(tx, d.jobId!, now)) : null;
+async function moveOne(ch: ConfirmChannel, msg: Message, returned: Set<string>, database: Database) {
+  const run = newRun();
+  const letter = { ...letterFromMessage(msg.content, msg.properties), promoteRun: run };
+  await upsertLetters(database.db, [letter], { promoting: true });
+  // A job keeps one letter: an older one for the same job took this one's place.
+  const stored = (letter.jobId ? await letterOfJob(database.db, letter.jobId) : undefined) ?? letter;
   try {
-    await republish(ch, msg, d, returned);
+    await publishConfirmed(ch, returned, promotedCopy(stored, run));
   } catch (err) {
-    if (previous) {
-      await database.db.transaction((tx) => restoreDeadJob(tx, previous, new Date())).catch(() => {}); // the job may then read `queued` while its message is dead; a rerun fixes it
-    }
+    await clearPromoting(database.db, [stored.id], run).catch(() => {});
     throw err;
   }
+  ch.ack(msg);
+  await database.db.transaction((tx) => finishPromotion(tx, [stored], run, new Date()));
 }
 
 export interface DiscardResult {

@@ -17,14 +17,62 @@ export const EVENT_RETENTION_SECONDS = 3600;
 /** The Redis stream holding one user's events (the client adds the key prefix). */
 export const eventStreamKey = (userId: string) => `events:${userId}`;
 
+/** The stream lives this long after its last event (so at least EVENT_RETENTION_SECONDS). */
+const STREAM_TTL_SECONDS = EVENT_RETENTION_SECONDS + 60;
+/** Per-entry overhead counted on top of its fields' bytes (ids, listpack headers). */
+const ENTRY_OVERHEAD_BYTES = 32;
+
 /**
- * The stream's TTL is refreshed at most this often per user and process, not on every event;
- * the TTL is longer by as much, so a stream still lives at least EVENT_RETENTION_SECONDS after
- * its last event.
+ * Appends one event and keeps the stream within both bounds (docs/isolation.md): at most
+ * EVENT_RETENTION_COUNT entries and at most `maxBytes` of fields, the oldest going first (the
+ * newest always stays). A counter beside the stream holds its size, so trimming reads only the
+ * entries it removes; it is reset whenever the stream starts afresh (expired or new), so the
+ * two can't drift apart for longer than a stream lives. One script: concurrent publishers on
+ * any instance see a consistent size.
  */
-const EXPIRE_REFRESH_MS = 60_000;
-const STREAM_TTL_SECONDS = EVENT_RETENTION_SECONDS + EXPIRE_REFRESH_MS / 1000;
-const REFRESHED_MAX = 10_000;
+const PUBLISH_SCRIPT = `
+local key, bkey = KEYS[1], KEYS[2]
+local max_bytes, max_count, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local overhead = tonumber(ARGV[6])
+local id = redis.call('XADD', key, '*', 'type', ARGV[4], 'data', ARGV[5])
+local size = overhead + 8 + #ARGV[4] + #ARGV[5]
+local len = redis.call('XLEN', key)
+local bytes
+if len == 1 then
+  bytes = size
+  redis.call('SET', bkey, size)
+else
+  bytes = redis.call('INCRBY', bkey, size)
+end
+local excess = len - max_count
+local freed, removed, keep, done, cursor = 0, 0, nil, false, '-'
+while not done do
+  local batch = redis.call('XRANGE', key, cursor, '+', 'COUNT', 32)
+  if #batch == 0 then break end
+  for _, e in ipairs(batch) do
+    local over = (bytes - freed > max_bytes) or (removed < excess)
+    if (not over) or removed >= len - 1 then
+      keep = e[1]
+      done = true
+      break
+    end
+    local s = overhead
+    for _, f in ipairs(e[2]) do s = s + #f end
+    freed = freed + s
+    removed = removed + 1
+  end
+  if not done then cursor = '(' .. batch[#batch][1] end
+end
+if keep and removed > 0 then
+  redis.call('XTRIM', key, 'MINID', keep)
+  redis.call('DECRBY', bkey, freed)
+end
+redis.call('EXPIRE', key, ttl)
+redis.call('EXPIRE', bkey, ttl)
+return id
+`;
+const PUBLISH_COMMAND = 'notesPublishEvent';
+type PublishFn = (key: string, bytesKey: string, ...args: (string | number)[]) => Promise<string>;
 
 /**
  * Publishes a user's live events into a Redis stream per user, so any API instance can serve any
@@ -32,42 +80,31 @@ const REFRESHED_MAX = 10_000;
  * write has committed and never fails it: a Redis outage costs live events, not writes.
  */
 export class EventPublisher {
-  /** When each user's stream TTL was last set by this process. */
-  readonly #refreshed = new Map<string, number>();
-
   constructor(
     private readonly redis: Redis,
     private readonly logger: Logger,
-  ) {}
+    /** EVENT_STREAM_MAX_BYTES: what one user's stream may hold. */
+    private readonly maxBytes = 8 * 1024 * 1024,
+  ) {
+    if (!(PUBLISH_COMMAND in redis)) redis.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
+  }
 
   /** `json`: `data` already serialised, if the caller has it (a write's answer is the same note). */
   async publish(userId: string, type: NoteEventType, data: unknown, json?: string): Promise<void> {
     const key = eventStreamKey(userId);
     try {
-      const add = this.redis.xadd(
+      await (this.redis as unknown as Record<string, PublishFn>)[PUBLISH_COMMAND]!(
         key,
-        'MAXLEN',
-        '~',
-        String(EVENT_RETENTION_COUNT),
-        '*',
-        'type',
+        `${key}:bytes`,
+        this.maxBytes,
+        EVENT_RETENTION_COUNT,
+        STREAM_TTL_SECONDS,
         type,
-        'data',
         json ?? JSON.stringify(data),
+        ENTRY_OVERHEAD_BYTES,
       );
-      // Sent right after the XADD (same pipeline), so a new stream gets its TTL at once.
-      await Promise.all([add, this.#refreshTtl(key, userId)]);
     } catch (err) {
-      this.#refreshed.delete(userId);
       this.logger.warn({ err, type, user_id: userId }, 'live event not published (redis unavailable)');
     }
-  }
-
-  async #refreshTtl(key: string, userId: string): Promise<void> {
-    const now = Date.now();
-    if (now - (this.#refreshed.get(userId) ?? 0) < EXPIRE_REFRESH_MS) return;
-    if (this.#refreshed.size >= REFRESHED_MAX) this.#refreshed.clear();
-    this.#refreshed.set(userId, now);
-    await this.redis.expire(key, STREAM_TTL_SECONDS);
   }
 }

@@ -7,10 +7,13 @@ import { RedisGuard } from './redis-guard.ts';
  * (repositories/fences-repository.ts) is the real guarantee; this store may lose everything.
  */
 
-/** A record under `idem:<user>:<key hash>`. */
+/**
+ * A record under `idem:<user>:<key hash>`. `x: 1` marks a slim record: the answer's body was
+ * not kept in Redis (the user's byte budget was spent); a replay reads it from the fence.
+ */
 export type IdempotencyRecord =
   | { s: 'inflight'; t: string; f: string }
-  | { s: 'done'; f: string; status: number; body: string | null; location: string | null };
+  | { s: 'done'; f: string; status: number; body: string | null; location: string | null; x?: 1 };
 
 export type ClaimResult = { claimed: true } | { claimed: false; record: IdempotencyRecord; ttlMs: number };
 
@@ -50,7 +53,38 @@ end
 return redis.error_reply('unknown idempotency op ' .. tostring(op))
 `;
 
+/**
+ * complete, within the user's byte budget (docs/isolation.md): KEYS[2] counts the bytes of the
+ * records this user stored since the counter started; it lives as long as the longest record
+ * (24 h), so at most `budget` bytes are stored per window and at most twice that is alive at
+ * once. Over the budget the record is stored slim (no body); if even that doesn't fit, nothing
+ * is stored and our claim is removed: the database fence answers repeats.
+ */
+const COMPLETE_SCRIPT = `
+local cur = redis.call('GET', KEYS[1])
+local mine = false
+if cur then
+  local ok, rec = pcall(cjson.decode, cur)
+  mine = ok and type(rec) == 'table' and rec.s == 'inflight' and rec.t == ARGV[1]
+end
+if cur and not mine then return 0 end
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+local budget = tonumber(ARGV[5])
+local rec = ARGV[2]
+if used + #rec + #KEYS[1] > budget then rec = ARGV[3] end
+local cost = #rec + #KEYS[1]
+if used + cost > budget then
+  if mine then redis.call('DEL', KEYS[1]) end
+  return 2
+end
+redis.call('SET', KEYS[1], rec, 'PX', ARGV[4])
+if not redis.call('SET', KEYS[2], cost, 'NX', 'EX', ARGV[6]) then redis.call('INCRBY', KEYS[2], cost) end
+return 1
+`;
+
 const COMMAND = 'notesIdempotency';
+const COMPLETE_COMMAND = 'notesIdempotencyComplete';
+export const idempotencyBytesKey = (userId: string) => `idem-bytes:${userId}`;
 
 type ScriptFn = (key: string, ...args: (string | number)[]) => Promise<unknown>;
 
@@ -63,6 +97,7 @@ export class IdempotencyStore {
     this.guard = RedisGuard.for(redis);
     // defineCommand runs EVALSHA and falls back to EVAL after a Redis restart (NOSCRIPT).
     if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
+    if (!(COMPLETE_COMMAND in redis)) redis.defineCommand(COMPLETE_COMMAND, { numberOfKeys: 2, lua: COMPLETE_SCRIPT });
   }
 
   private call(key: string, ...args: (string | number)[]): Promise<unknown> {
@@ -77,8 +112,36 @@ export class IdempotencyStore {
     return { claimed: false, record: JSON.parse(raw) as IdempotencyRecord, ttlMs: Number(ttlMs) };
   }
 
-  async complete(key: string, token: string, record: IdempotencyRecord, ttlMs: number): Promise<void> {
-    await this.call(key, 'complete', token, JSON.stringify(record), ttlMs);
+  /**
+   * Replaces our in-flight claim (or a lapsed one) with the answer, within the user's byte budget
+   * (`budget` bytes per `windowSeconds`); someone else's claim is left alone.
+   */
+  async complete(
+    key: string,
+    userId: string,
+    token: string,
+    record: Extract<IdempotencyRecord, { s: 'done' }>,
+    ttlMs: number,
+    budget: { bytes: number; windowSeconds: number },
+  ): Promise<void> {
+    const slim: IdempotencyRecord = { ...record, body: null, x: 1 };
+    await this.guard.run((redis) =>
+      (redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[COMPLETE_COMMAND]!(
+        key,
+        idempotencyBytesKey(userId),
+        token,
+        JSON.stringify(record),
+        JSON.stringify(slim),
+        ttlMs,
+        budget.bytes,
+        budget.windowSeconds,
+      ),
+    );
+  }
+
+  /** Removes a record whatever it holds (a slim one whose fence is gone). */
+  async drop(key: string): Promise<void> {
+    await this.guard.run((redis) => redis.del(key));
   }
 
   /** Replaces whatever is there with a settled record (the database fence has the truth). */

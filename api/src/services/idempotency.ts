@@ -167,11 +167,19 @@ export class IdempotencyService {
     try {
       const claim = await this.store.claim(redisKey, fingerprint, token, LEASE_MS);
       if (!claim.claimed) {
-        if (claim.record.s === 'inflight' && claim.record.f === fingerprint) {
+        const { record } = claim;
+        // In flight (perhaps left so by a Redis pause), or a slim record whose body the fence keeps.
+        const askFence = record.s === 'inflight' || record.x === 1;
+        if (askFence && record.f === fingerprint) {
           const settled = await this.settledInFlight(fence, fingerprint, redisKey);
           if (settled) return settled;
+          if (record.s === 'done') {
+            // The fence is gone (its window passed): the slim record must not outlive it.
+            await this.store.drop(redisKey).catch(() => {});
+            throw new IdempotencyInFlightError(1);
+          }
         }
-        return this.answerFromRecord(claim.record, fingerprint);
+        return this.answerFromRecord(record, fingerprint);
       }
       claimed = true;
     } catch (err) {
@@ -194,13 +202,16 @@ export class IdempotencyService {
     }
     if ('replay' in result) {
       // The fast path lost this one (Redis restarted, or a lease lapsed): fill it again.
-      await this.remember(redisKey, token, fingerprint, stored(result.replay), result.ttlSeconds);
+      await this.remember(redisKey, req.userId, token, fingerprint, stored(result.replay), result.ttlSeconds);
       return { response: result.replay, replayed: true };
     }
     // Issued in one tick, so they travel in one pipeline (the client auto-pipelines): the record
     // first, then the write's own after-commit work (cache bump, live event).
     const { effect } = result;
-    await Promise.all([this.remember(redisKey, token, fingerprint, result.stored, ttlSeconds), effect.afterCommit?.()]);
+    await Promise.all([
+      this.remember(redisKey, req.userId, token, fingerprint, result.stored, ttlSeconds),
+      effect.afterCommit?.(),
+    ]);
     return { response: effect.response, replayed: false, json: result.stored.body };
   }
 
@@ -209,27 +220,24 @@ export class IdempotencyService {
    * answer (Redis paused or restarted between the claim and the completion): then its lease
    * would keep answering 409 for up to LEASE_MS. The fence decides: a committed fence is the
    * answer (replayed, and put back into Redis); none means the write really is still running.
-   * Only in-flight hits pay this one primary-key read.
+   * Only in-flight hits and slim records pay this one primary-key read.
    */
   private async settledInFlight(fence: FenceKey, fingerprint: string, redisKey: string): Promise<WriteOutcome | null> {
     const row = await findFence(this.deps.database.db, fence);
     if (!row || row.expiresAt <= new Date()) return null;
     const replay = this.replayOf(row, fingerprint);
     const left = Math.ceil((row.expiresAt.getTime() - Date.now()) / 1000);
-    // The stale claim is someone else's (its token died with the request): overwrite it.
-    await this.store
-      .overwrite(
-        redisKey,
-        {
-          s: 'done',
-          f: fingerprint,
-          status: replay.status,
-          body: row.responseBody ?? null,
-          location: replay.location,
-        },
-        left * 1000,
-      )
-      .catch(() => {});
+    // A stale claim is someone else's (its token died with the request): overwrite it. Slim (no
+    // body): stored outside the byte budget's accounting, so it must stay small.
+    const slim: IdempotencyRecord = {
+      s: 'done',
+      f: fingerprint,
+      status: replay.status,
+      body: null,
+      location: replay.location,
+      x: 1,
+    };
+    await this.store.overwrite(redisKey, slim, left * 1000).catch(() => {});
     return { response: replay, replayed: true };
   }
 
@@ -310,19 +318,21 @@ export class IdempotencyService {
   /** Best effort: a repeat that misses Redis is still answered from the fence. */
   private async remember(
     redisKey: string,
+    userId: string,
     token: string,
     fingerprint: string,
     response: FencedResponse,
     ttlSeconds: number,
   ): Promise<void> {
-    const record: IdempotencyRecord = {
+    const record: Extract<IdempotencyRecord, { s: 'done' }> = {
       s: 'done',
       f: fingerprint,
       status: response.status,
       body: response.body,
       location: response.location,
     };
-    await this.store.complete(redisKey, token, record, ttlSeconds * 1000).catch((err) => {
+    const budget = { bytes: this.deps.config.limits.idempotencyMaxBytesPerUser, windowSeconds: KEYED_TTL_SECONDS };
+    await this.store.complete(redisKey, userId, token, record, ttlSeconds * 1000, budget).catch((err) => {
       this.deps.logger.warn({ err }, 'idempotency response not stored in redis; the fence still holds');
     });
   }

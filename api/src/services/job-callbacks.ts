@@ -1,10 +1,15 @@
 import type { JobKind, Priority } from '@notes/contracts';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
-import type { JobStatus, NoteResult } from '../db/schema.ts';
+import type { AttemptOutcome, JobStatus, NoteResult } from '../db/schema.ts';
 import type { WriteTx } from '../db/sql-writer.ts';
 import { BadRequestError } from '../errors/index.ts';
-import { type JobRow, type NoteRow, subscribedByUser } from '../repositories/callbacks-repository.ts';
+import {
+  type JobRow,
+  type NoteRow,
+  pendingPromotions,
+  subscribedByUser,
+} from '../repositories/callbacks-repository.ts';
 import { toNote } from '../repositories/notes-repository.ts';
 import type {
   CompleteBody,
@@ -69,16 +74,29 @@ export class JobCallbacks {
         'of-jobs',
       );
       const hooks = new Map(batch.webhooks.map((w) => [w.id, w]));
+      const promotions = await loadPromotions(tx, batch, items);
       const answers = items.map((item): StartItemResponse => {
         const answer = (response: StartResponse) => ({ job_id: item.job_id, ...response });
-        const job = batch.jobs.get(item.job_id);
+        let job = batch.jobs.get(item.job_id);
         if (!job) return answer({ proceed: false, reason: 'unknown' });
+        // A promoted copy that got here before its promoter marked the job: the promotion takes
+        // effect now (docs/jobs.md, "Promote"), so the job is never queued while its message is dead.
+        if (job.status === 'dead' && item.run && promotions.get(job.id) === item.run) {
+          job = takeOverPromotion(batch, job, item.run);
+        }
         if (SETTLED.has(job.status)) return answer({ proceed: false, reason: 'finished' });
+        // A copy from a run the job has left (it was promoted since) must not run.
+        if (job.run && job.run !== (item.run ?? null)) return answer({ proceed: false, reason: 'stale' });
         // A repeated start (a redelivery after a crash) may run the job again but records nothing
         // new; a first copy of a job that is running is a duplicate publish and does not run.
         const fresh = batch.claim(keyOf(item));
         if (!fresh && job.status === 'processing' && item.first_copy)
           return answer({ proceed: false, reason: 'running' });
+        // This attempt failed already and its retry copy exists (published before the failure was
+        // recorded): running it again would start a second retry chain. A "retry now" copy makes
+        // the waiting retry copy such a repeat (docs/jobs.md, "Retry now").
+        if (!fresh && job.status === 'failed' && job.attempts >= item.attempt)
+          return answer({ proceed: false, reason: 'stale' });
         const note = batch.notes.get(job.noteId);
         if (!note) {
           batch.skip(job, 'the note was deleted');
@@ -134,6 +152,7 @@ export class JobCallbacks {
           if (job.kind === 'note.process' && !item.result) return 'rejected';
           // One success per run, whatever the attempt: a redelivered complete is a no-op.
           if (!batch.claim(keyOf(item))) return 'duplicate';
+          batch.recordAttempt(attemptRow(job.id, item, 'processed', now));
           if (SETTLED.has(job.status)) return 'finished';
           const finished = { status: 'processed' as const, attempts: item.attempt, lastError: null, finishedAt: now };
           if (job.kind === 'webhook.deliver') {
@@ -201,6 +220,7 @@ export class JobCallbacks {
         const outcome = ((): RecordResult => {
           if (!job) return 'unknown';
           if (!batch.claim(keyOf(item))) return 'duplicate';
+          batch.recordAttempt(attemptRow(job.id, item, item.final ? 'dead' : 'failed', now, item.error));
           if (SETTLED.has(job.status)) return 'finished';
           // A late report from an older attempt must not turn a newer attempt's state back.
           if (!item.final && item.attempt < job.attempts) return 'stale';
@@ -293,6 +313,63 @@ export class JobCallbacks {
     // Issued in order on one connection, so each user's stream keeps the order of its events.
     await Promise.all(after.events.map((e) => deps.events.publish(e.userId, e.type, e.data)));
   }
+}
+
+/** The promotions under way for the dead jobs of a start batch (a query only when there are some). */
+async function loadPromotions(tx: WriteTx, batch: CallbackBatch, items: readonly StartItem[]) {
+  const ids = items.filter((i) => i.run && batch.jobs.get(i.job_id)?.status === 'dead').map((i) => i.job_id);
+  if (ids.length === 0) return new Map<string, string>();
+  const rows = await tx.query<{ job_id: string; run: string }>(pendingPromotions(ids));
+  return new Map(rows.map((r) => [r.job_id, r.run]));
+}
+
+/** What the promoter's second step does (failure-inbox-repository.ts), done by the first copy to arrive. */
+function takeOverPromotion(batch: CallbackBatch, job: JobRow, run: string): JobRow {
+  const now = batch.now;
+  const queued = batch.patchJob(job, {
+    status: 'queued',
+    attempts: 0,
+    deadReason: null,
+    finishedAt: null,
+    run,
+    updatedAt: now,
+  });
+  const note = batch.notes.get(job.noteId);
+  if (job.kind === 'note.process' && note?.status === 'dead' && note.version === job.noteVersion) {
+    batch.patchNote(note, { status: 'queued' });
+    batch.after.invalidate.add(note.userId);
+  }
+  batch.dropDeadLetter(job.id);
+  return queued;
+}
+
+/** One finished attempt as the consumer reported it; `now` (the API's clock) is when it was recorded. */
+function attemptRow(
+  jobId: string,
+  item: CompleteItem | FailItem,
+  outcome: AttemptOutcome,
+  now: Date,
+  error: string | null = null,
+) {
+  const started = item.started_at
+    ? new Date(item.started_at)
+    : item.duration_ms !== undefined
+      ? new Date(now.getTime() - item.duration_ms)
+      : null;
+  return {
+    jobId,
+    number: item.attempt,
+    run: item.run ?? null,
+    startedAt: started,
+    finishedAt: now,
+    outcome,
+    errorClass: item.error_class ?? null,
+    errorMessage: error,
+    httpStatus: item.http_status ?? null,
+    responseExcerpt: item.response_excerpt ?? null,
+    durationMs: item.duration_ms ?? null,
+    traceId: item.trace_id ?? item.traceparent?.slice(3, 35) ?? null,
+  };
 }
 
 function recordAnswer(

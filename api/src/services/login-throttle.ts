@@ -1,11 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { normalizeEmail } from '@notes/contracts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 /**
- * Login throttle (contract section 11): per email AND client address, after `limit` failed
- * logins within `windowMs`, further attempts are refused until the oldest failure in the window
- * ages out. The failures are a sliding window of timestamps (a sorted set per email+address),
+ * Login throttle (docs/security.md): per account (the normalised email) AND client address,
+ * after `limit` failed logins within `windowMs`, further attempts are refused until the oldest
+ * failure in the window ages out; and per client address across all accounts, after
+ * `addressLimit` failures, so one address can't spray guesses over many accounts. A success
+ * clears only its account+address window, never the address's budget (else an attacker would
+ * reset it by logging in to an account of their own between guesses). The failures are a sliding window of timestamps (a sorted set per email+address),
  * so Retry-After is exact: the seconds until a slot frees.
  *
  * Redis holds the window so every API instance sees the same count, and it decides whenever it
@@ -20,6 +24,8 @@ import type { Logger } from 'pino';
 
 export interface LoginThrottleOptions {
   limit?: number;
+  /** Failures one address may have within the window across all accounts. Default 50. */
+  addressLimit?: number;
   windowMs?: number;
   /** Most email+address windows kept in memory; the oldest is dropped beyond it. */
   maxLocalKeys?: number;
@@ -62,6 +68,7 @@ type WindowRedis = Redis & {
 
 export class LoginThrottle {
   readonly limit: number;
+  readonly addressLimit: number;
   readonly windowMs: number;
   private readonly maxLocalKeys: number;
   private readonly now: () => number;
@@ -73,6 +80,7 @@ export class LoginThrottle {
 
   constructor(redis: Redis, options: LoginThrottleOptions = {}) {
     this.limit = options.limit ?? 10;
+    this.addressLimit = options.addressLimit ?? 50;
     this.windowMs = options.windowMs ?? 15 * 60_000;
     this.maxLocalKeys = options.maxLocalKeys ?? 100_000;
     this.now = options.now ?? Date.now;
@@ -81,24 +89,34 @@ export class LoginThrottle {
     this.redis = redis as WindowRedis;
   }
 
-  /** Whether this email+address may try to log in now. */
+  /** Whether this account (a normalised email) may try to log in from this address now. */
   async check(email: string, address: string): Promise<ThrottleVerdict> {
-    const key = keyOf(email, address);
     const now = this.now();
-    const shared = await this.sharedWindow(key, now, false);
-    return this.verdict(now, shared ?? this.localWindow(key, now, false));
+    const windows = this.windowsOf(email, address);
+    const verdicts = await Promise.all(
+      windows.map(async ({ key, limit }) => {
+        const shared = await this.sharedWindow(key, now, false, limit);
+        return this.verdict(now, shared ?? this.localWindow(key, now, false, limit), limit);
+      }),
+    );
+    const blocked = verdicts.filter((v) => v.blocked);
+    if (!blocked.length) return { blocked: false };
+    return { blocked: true, retryAfterSeconds: Math.max(...blocked.map((v) => v.retryAfterSeconds)) };
   }
 
   async recordFailure(email: string, address: string): Promise<void> {
-    const key = keyOf(email, address);
     const now = this.now();
-    this.localWindow(key, now, true);
-    await this.sharedWindow(key, now, true);
+    await Promise.all(
+      this.windowsOf(email, address).map(async ({ key, limit }) => {
+        this.localWindow(key, now, true, limit);
+        await this.sharedWindow(key, now, true, limit);
+      }),
+    );
   }
 
-  /** A successful login forgets that email+address's failures. */
+  /** A successful login forgets that account+address's failures (not the address's budget). */
   async clear(email: string, address: string): Promise<void> {
-    const key = keyOf(email, address);
+    const key = accountKey(email, address);
     this.local.delete(key);
     try {
       await this.redis.del(key);
@@ -107,21 +125,32 @@ export class LoginThrottle {
     }
   }
 
+  private windowsOf(email: string, address: string) {
+    return [
+      { key: accountKey(email, address), limit: this.limit },
+      { key: addressKey(address), limit: this.addressLimit },
+    ];
+  }
+
   /** Blocked while the window is full; a slot frees when its oldest failure ages out. */
-  private verdict(now: number, window: { count: number; oldest: number }): ThrottleVerdict {
+  private verdict(
+    now: number,
+    window: { count: number; oldest: number },
+    limit: number,
+  ): { blocked: false } | { blocked: true; retryAfterSeconds: number } {
     const freeAt = window.oldest + this.windowMs;
-    if (window.count < this.limit || freeAt <= now) return { blocked: false };
+    if (window.count < limit || freeAt <= now) return { blocked: false };
     return { blocked: true, retryAfterSeconds: Math.max(1, Math.ceil((freeAt - now) / 1000)) };
   }
 
   /** null when Redis can't answer: the local window decides alone. */
-  private async sharedWindow(key: string, now: number, record: boolean) {
+  private async sharedWindow(key: string, now: number, record: boolean, limit: number) {
     try {
       const [count, oldest] = await this.redis.loginWindow(
         key,
         now,
         this.windowMs,
-        this.limit,
+        limit,
         record ? 1 : 0,
         `${now}:${randomUUID()}`,
       );
@@ -132,10 +161,10 @@ export class LoginThrottle {
     }
   }
 
-  private localWindow(key: string, now: number, record: boolean) {
+  private localWindow(key: string, now: number, record: boolean, limit: number) {
     const kept = (this.local.get(key) ?? []).filter((t) => t > now - this.windowMs);
     if (record) kept.push(now);
-    while (kept.length > this.limit) kept.shift();
+    while (kept.length > limit) kept.shift();
     this.local.delete(key); // re-inserted below, so Map order tracks recency
     if (kept.length) {
       this.local.set(key, kept);
@@ -156,8 +185,17 @@ export class LoginThrottle {
   }
 }
 
-/** Hashed so keys have a fixed length and hold no email address in clear. */
-function keyOf(email: string, address: string): string {
-  const digest = createHash('sha256').update(`${email.trim().toLowerCase()}\n${address}`).digest('hex');
+/**
+ * Hashed so keys have a fixed length and hold no email address in clear. The email is
+ * normalised here as well as by the caller: every spelling of one account is one window.
+ */
+function accountKey(email: string, address: string): string {
+  const digest = createHash('sha256')
+    .update(`${normalizeEmail(email)}\n${address}`)
+    .digest('hex');
   return `login-failures:${digest}`;
+}
+
+function addressKey(address: string): string {
+  return `login-failures:address:${createHash('sha256').update(address).digest('hex')}`;
 }

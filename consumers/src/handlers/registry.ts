@@ -21,6 +21,8 @@ export interface HandlerContext<K extends JobKind = JobKind> {
 /** What a successful handler reports to /complete. */
 export interface HandlerOutcome {
   result?: NoteAnalysis;
+  /** For webhook.deliver: the endpoint's status and the start of its answer, kept with the attempt. */
+  http?: { status: number; excerpt: string };
 }
 
 export interface JobHandler<K extends JobKind = JobKind> {

@@ -19,7 +19,7 @@ export function createWebhookDeliverHandler(deliver: Deliver): JobHandler<'webho
       const { user_id: _owner, ...publicNote } = note;
       const started = performance.now();
       try {
-        const { status } = await deliver({
+        const { status, excerpt } = await deliver({
           webhook,
           messageId: job.job_id,
           payload: noteProcessedPayload(publicNote),
@@ -27,7 +27,7 @@ export function createWebhookDeliverHandler(deliver: Deliver): JobHandler<'webho
           signal,
         });
         metrics?.webhookDuration.observe({ status_code: String(status) }, (performance.now() - started) / 1000);
-        return {};
+        return { http: { status, excerpt: excerpt ?? '' } };
       } catch (err) {
         const status = (err as { details?: { status?: number } }).details?.status;
         metrics?.webhookDuration.observe(

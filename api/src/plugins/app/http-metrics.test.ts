@@ -6,7 +6,7 @@ import httpMetrics, { UNMATCHED_ROUTE } from './http-metrics.ts';
 
 async function appWith(metrics = createApiMetrics()) {
   const app = Fastify();
-  await app.register(httpMetrics, { metrics });
+  await app.register(httpMetrics, { metrics, config: { metricsToken: null } });
   app.get('/things/:id', async () => ({ ok: true }));
   app.post('/things', async (_req, reply) => reply.code(500).send({ boom: true }));
   await app.ready();

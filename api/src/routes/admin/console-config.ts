@@ -1,5 +1,5 @@
 import { AdminConsoleConfig, type Config } from '@notes/contracts';
-import type { App } from '../../app.ts';
+import type { App } from '../../app-types.ts';
 
 /** The server settings the console needs (today: where trace links point; docs/operations.md). */
 export default async function consoleConfigRoutes(app: App, { config }: { config: Config }) {

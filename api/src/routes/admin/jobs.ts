@@ -1,3 +1,4 @@
+import { JobDetail, RetryResult } from '@notes/contracts';
 import type { App } from '../../app-types.ts';
 import { AdminJob, IdParams, JobListQuery, listOf } from '../../schemas/admin.ts';
 import { withNextLink } from '../link-header.ts';
@@ -6,7 +7,7 @@ import type { AdminRouteOptions } from './route-options.ts';
 const security = [{ bearer: [] }];
 
 /** Jobs of every user by status, kind, priority, note or error text. */
-export default async function jobRoutes(app: App, { service }: AdminRouteOptions) {
+export default async function jobRoutes(app: App, { service, operations }: AdminRouteOptions) {
   app.get(
     '/jobs',
     {
@@ -24,7 +25,31 @@ export default async function jobRoutes(app: App, { service }: AdminRouteOptions
 
   app.get(
     '/jobs/:id',
-    { schema: { tags: ['admin'], summary: 'One job', security, params: IdParams, response: { 200: AdminJob } } },
-    async (request) => service.getJob(request.params.id),
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'One job with its message (`payload`) and its attempts (`history`, oldest first)',
+        security,
+        params: IdParams,
+        response: { 200: JobDetail },
+      },
+    },
+    async (request) => operations.detail(request.params.id),
+  );
+
+  app.post(
+    '/jobs/:id/retry',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Run a job waiting out its backoff now',
+        description:
+          'Only a `failed` job (a retry waiting) can be retried now; any other is a 409. Audited as `job.retry`.',
+        security,
+        params: IdParams,
+        response: { 202: RetryResult },
+      },
+    },
+    async (request, reply) => reply.code(202).send(await operations.retryNow(request.user.id, request.params.id)),
   );
 }

@@ -1,4 +1,6 @@
 import type { AdminService } from '../../services/admin-service.ts';
+import type { FailureActions } from '../../services/failure-actions.ts';
+import type { JobOperations } from '../../services/job-operations.ts';
 
 /**
  * What index.ts hands each admin resource plugin. Apart from index.ts, which imports the
@@ -6,4 +8,8 @@ import type { AdminService } from '../../services/admin-service.ts';
  */
 export interface AdminRouteOptions {
   service: AdminService;
+  /** Job detail, retry now, pause/resume (docs/jobs.md). */
+  operations: JobOperations;
+  /** The failure inbox (docs/jobs.md). */
+  failures: FailureActions;
 }

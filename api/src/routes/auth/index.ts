@@ -1,14 +1,21 @@
 import type { App, AppDeps } from '../../app-types.ts';
-import { AuthResultSchema, LoginBodySchema, MeSchema, RegisterBodySchema } from '../../schemas/auth.ts';
+import {
+  AuthResultSchema,
+  ChangePasswordBodySchema,
+  LoginBodySchema,
+  MeSchema,
+  RegisterBodySchema,
+} from '../../schemas/auth.ts';
 import { AuthService } from '../../services/auth-service.ts';
 import { LoginThrottle } from '../../services/login-throttle.ts';
 
-/** Register, log in, and who am I (contract section 3). */
+/** Register, log in, who am I, change password, log out everywhere (docs/security.md). */
 export default async function authRoutes(app: App, deps: AppDeps) {
   const auth = new AuthService({
     database: deps.database,
     throttle: new LoginThrottle(deps.redis, { logger: deps.logger }),
     signToken: app.signToken,
+    forgetUser: app.forgetUserState,
     tokenTtlSeconds: deps.config.auth.jwtExpiresInSeconds,
   });
 
@@ -19,7 +26,9 @@ export default async function authRoutes(app: App, deps: AppDeps) {
       schema: {
         tags: ['auth'],
         summary: 'Create an account and get a token',
-        description: 'The email is stored lower-cased; a taken email (any case) is a 409.',
+        description:
+          'The email is stored trimmed, NFC-normalised and lower-cased; a taken email (in any spelling ' +
+          'that normalises to it) is a 409.',
         body: RegisterBodySchema,
         response: { 201: AuthResultSchema },
       },
@@ -36,7 +45,8 @@ export default async function authRoutes(app: App, deps: AppDeps) {
         summary: 'Exchange email and password for a token',
         description:
           'Wrong email or password: 401, the same answer either way. After 10 failures within 15 minutes ' +
-          'for one email from one client address: 429 with Retry-After (seconds until an attempt frees up).',
+          'for one account (the normalised email) from one client address, or 50 from one address across ' +
+          'accounts: 429 with Retry-After (seconds until an attempt frees up).',
         body: LoginBodySchema,
         response: { 200: AuthResultSchema },
       },
@@ -58,5 +68,40 @@ export default async function authRoutes(app: App, deps: AppDeps) {
       },
     },
     async (request) => auth.me(request.user),
+  );
+
+  app.post(
+    '/api/auth/password',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['auth'],
+        summary: 'Change the password; every earlier token stops working',
+        description:
+          'A wrong current password is a 400 naming `current_password` and counts as a failed login. ' +
+          'The answer carries a fresh token; all tokens issued before are revoked.',
+        security: [{ bearer: [] }],
+        body: ChangePasswordBodySchema,
+        response: { 200: AuthResultSchema },
+      },
+    },
+    async (request) => auth.changePassword(request.user, request.body, request.ip),
+  );
+
+  app.post(
+    '/api/auth/logout-all',
+    {
+      preHandler: app.authenticate,
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke every token of the account, this one included',
+        description: 'Answers 204; from then on every token issued before this call is a 401.',
+        security: [{ bearer: [] }],
+      },
+    },
+    async (request, reply) => {
+      await auth.logoutAll(request.user);
+      return reply.status(204).send();
+    },
   );
 }

@@ -1,4 +1,4 @@
-import type { RecordOutcome } from '@notes/contracts';
+import { ControlState, type RecordOutcome } from '@notes/contracts';
 import type { App, AppDeps } from '../../app-types.ts';
 import {
   CompleteBatchBody,
@@ -15,6 +15,7 @@ import {
   StartResponse,
 } from '../../schemas/internal.ts';
 import { JobCallbacks } from '../../services/job-callbacks.ts';
+import { JobOperations } from '../../services/job-operations.ts';
 import { invalidateUserCache } from '../../services/note-cache.ts';
 
 /** The metric's closed set is coarser than the answer: gone or settled jobs count as stale or duplicate. */
@@ -51,6 +52,13 @@ export default async function internalRoutes(app: App, deps: AppDeps) {
     onEnqueued: (job, count) => metrics.jobsEnqueued.inc(job, count),
   });
 
+  const operations = new JobOperations({
+    config: deps.config,
+    database: deps.database,
+    logger: deps.logger,
+    connection: () => deps.amqp.connection,
+  });
+
   await app.register(
     // Named: tracing names the route's hook spans after this function.
     async function internalJobRoutes(internal: App) {
@@ -80,6 +88,11 @@ export default async function internalRoutes(app: App, deps: AppDeps) {
         { schema: { ...one, body: FailBody, response: { 200: RecordResponse } } },
         async (request) => callbacks.fail(request.params.jobId, request.body),
       );
+
+      // What every consumer polls about once a second: the kinds paused now (docs/jobs.md, "Control").
+      internal.get('/control', { schema: { ...common, response: { 200: ControlState } } }, async () => ({
+        paused: await operations.pausedKinds(),
+      }));
 
       internal.post(
         '/jobs/start',

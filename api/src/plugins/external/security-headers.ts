@@ -1,0 +1,46 @@
+import fastifyHelmet from '@fastify/helmet';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+
+/**
+ * The Content-Security-Policy every answer carries, the admin console's pages above all
+ * (docs/security.md). The console is Vite's build of react-admin: its own scripts from /admin/
+ * and nothing inline, so `script-src 'self'` holds and an injected `<script>` or inline handler
+ * cannot run, the XSS that would read the admin token. MUI's emotion writes `<style>` elements
+ * at run time, hence `'unsafe-inline'` for styles only (styles cannot run code). The console
+ * talks to its own origin only (REST and the live-events EventSource), and nobody may frame it
+ * (clickjacking on the DLQ and user actions).
+ */
+export const CONTENT_SECURITY_POLICY = {
+  'default-src': ["'self'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'", "'unsafe-inline'"],
+  'img-src': ["'self'", 'data:'],
+  'font-src': ["'self'", 'data:'],
+  'connect-src': ["'self'"],
+  'object-src': ["'none'"],
+  'base-uri': ["'self'"],
+  'form-action': ["'self'"],
+  'frame-ancestors': ["'none'"],
+} as const;
+
+/**
+ * @fastify/helmet on every route: CSP above, `X-Frame-Options: DENY`, `X-Content-Type-Options:
+ * nosniff`, `Referrer-Policy: no-referrer`, and helmet's other defaults. Not
+ * `upgrade-insecure-requests`: the product runs on plain HTTP on loopback by default, where TLS
+ * belongs to the proxy in front.
+ */
+async function securityHeaders(app: FastifyInstance): Promise<void> {
+  await app.register(fastifyHelmet, {
+    global: true,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { ...CONTENT_SECURITY_POLICY },
+    },
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+}
+
+/** fastify-plugin: the headers apply to every route of the app, not only inside this plugin. */
+export default fp(securityHeaders, { name: 'security-headers' });

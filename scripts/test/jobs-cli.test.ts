@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createDatabase, type Database, migrateDatabase } from '@notes/api/db/client.ts';
+import { auditLog, deadLetters, jobControls, jobs, notes } from '@notes/api/db/schema.ts';
+import { upsertLetters } from '@notes/api/repositories/failure-inbox-repository.ts';
+import { letterFromMessage } from '@notes/api/services/dead-letter.ts';
+import {
+  assertTopology,
+  type Config,
+  encodeJobMessage,
+  HEADERS,
+  jobPublishOptions,
+  MESSAGE_VERSION,
+  QUEUES,
+} from '@notes/contracts';
+import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
+import amqp, { type Channel, type ChannelModel } from 'amqplib';
+import { eq, inArray, like } from 'drizzle-orm';
+import { uuidv7 } from 'uuidv7';
+
+/**
+ * `npm run jobs` driven as an operator would: a spawned process against a database and a
+ * RabbitMQ vhost of this test's own, its stdout, stderr and exit code read back.
+ */
+const SCRIPT = fileURLToPath(new URL('../jobs.ts', import.meta.url));
+const SCRIPTS_DIR = fileURLToPath(new URL('..', import.meta.url));
+
+let ns: TestNamespace;
+let config: Config;
+let database: Database;
+let conn: ChannelModel;
+let ch: Channel;
+
+before(async () => {
+  ns = await createTestNamespace('jobscli');
+  config = ns.config();
+  await migrateDatabase(config);
+  database = createDatabase(config);
+  conn = await amqp.connect(ns.amqpUrl);
+  ch = await conn.createChannel();
+  await assertTopology(ch, config.retryDelaysMs);
+});
+after(async () => {
+  await conn?.close().catch(() => {});
+  await database?.close();
+  await ns?.cleanup();
+});
+
+function jobs_(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
+    cwd: SCRIPTS_DIR,
+    env: { ...process.env, ...ns.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c) => (stdout += c));
+  child.stderr.on('data', (c) => (stderr += c));
+  return once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
+}
+
+/** Dead note.process jobs with their letters in the failure inbox, as the API's drainer leaves them. */
+async function seedDead(n: number, reason: string, status: 'dead' | 'failed' = 'dead'): Promise<string[]> {
+  const now = new Date();
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const noteId = uuidv7();
+    const jobId = uuidv7();
+    ids.push(jobId);
+    await database.db.insert(notes).values({
+      id: noteId,
+      userId: 'u1',
+      title: 't',
+      body: 'b',
+      status,
+      createdAt: now,
+      updatedAt: now,
+    });
+    await database.db.insert(jobs).values({
+      id: jobId,
+      noteId,
+      userId: 'u1',
+      kind: 'note.process',
+      priority: 'normal',
+      status,
+      noteVersion: 1,
+      attempts: status === 'dead' ? 5 : 1,
+      deadReason: status === 'dead' ? reason : null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    if (status !== 'dead') continue;
+    const body = encodeJobMessage({
+      v: MESSAGE_VERSION,
+      job_id: jobId,
+      kind: 'note.process',
+      note_id: noteId,
+      note_version: 1,
+      user_id: 'u1',
+      priority: 'normal',
+      created_at: now.toISOString(),
+    });
+    const options = jobPublishOptions({
+      jobId,
+      kind: 'note.process',
+      priority: 'normal',
+      attempt: 5,
+      headers: { [HEADERS.deadReason]: reason, [HEADERS.deadAt]: now.toISOString() },
+    });
+    await upsertLetters(database.db, [letterFromMessage(body, options as never, now)]);
+  }
+  return ids;
+}
+
+const statusOf = async (ids: string[]) =>
+  (await database.db.select({ status: jobs.status }).from(jobs).where(inArray(jobs.id, ids))).map((r) => r.status);
+
+test('--help, bad usage and destructive actions without --yes', async () => {
+  const help = await jobs_(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /usage: npm run jobs -- <command>/);
+  for (const args of [[], ['explode'], ['show'], ['list', '--limit', '0'], ['pause', 'note.nope'], ['promote']]) {
+    const r = await jobs_(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /usage: npm run jobs/);
+  }
+  const noYes = await jobs_(['discard', '--all']);
+  assert.equal(noYes.code, 2);
+  assert.match(noYes.stderr, /--yes/);
+});
+
+test('stats, promote by group (dry run first), show, list', async () => {
+  const ids = await seedDead(3, 'max_attempts: Error: upstream 503 after 30000 ms');
+  const stats = await jobs_(['stats', '--json']);
+  assert.equal(stats.code, 0, stats.stderr);
+  const s = JSON.parse(stats.stdout);
+  assert.equal(s.failure_inbox.letters, 3);
+  const group = s.failure_inbox.groups[0];
+  assert.equal(group.count, 3);
+  assert.equal(group.message, 'upstream 503 after <n> ms');
+
+  const dry = await jobs_(['promote', '--group', group.group_id, '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /dry run: 3 would be promoted/);
+  for (const id of ids) assert.ok(dry.stdout.includes(id), 'the dry run lists what would move');
+  assert.deepEqual(await statusOf(ids), ['dead', 'dead', 'dead']);
+
+  // Piped, not a terminal: plain progress lines on stderr, the result on stdout.
+  const real = await jobs_(['promote', '--group', group.group_id]);
+  assert.equal(real.code, 0, real.stderr);
+  assert.match(real.stdout, /promoted 3 of 3/);
+  assert.match(real.stderr, /progress: promoted 3\/3/);
+  assert.deepEqual(await statusOf(ids), ['queued', 'queued', 'queued']);
+  assert.equal((await ch.checkQueue(QUEUES.work)).messageCount, 3);
+  const audit = await database.db.select().from(auditLog).where(eq(auditLog.action, 'failures.promote'));
+  assert.equal(audit.length, 1);
+  assert.match(audit[0]!.actorId, /^cli:/);
+
+  const show = await jobs_(['show', ids[0]!, '--json']);
+  assert.equal(show.code, 0, show.stderr);
+  assert.equal(JSON.parse(show.stdout).status, 'queued');
+  const missing = await jobs_(['show', 'no-such-job']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /No job no-such-job/);
+
+  const list = await jobs_(['list', '--status', 'queued', '--json']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.deepEqual(new Set(JSON.parse(list.stdout).data.map((j: { id: string }) => j.id)), new Set(ids));
+  const table = await jobs_(['list', '--status', 'queued']);
+  assert.match(table.stdout.split('\n')[0]!, /^id\s+kind\s+status/);
+});
+
+test('discard by filter and --all --yes; retry now; pause and resume', async () => {
+  const keep = await seedDead(1, 'permanent: Error: refused');
+  const gone = await seedDead(2, 'rejected: ApiRejectedError: bad');
+  const byFilter = await jobs_(['discard', '--reason', 'ApiRejected', '--yes', '--why', 'bad data', '--json']);
+  assert.equal(byFilter.code, 0, byFilter.stderr);
+  assert.deepEqual([JSON.parse(byFilter.stdout).discarded, JSON.parse(byFilter.stdout).matched], [2, 2]);
+  assert.deepEqual(await statusOf(gone), ['discarded', 'discarded']);
+  const [row] = await database.db.select().from(jobs).where(eq(jobs.id, gone[0]!));
+  assert.equal(row?.deadReason, 'bad data');
+  assert.deepEqual(await statusOf(keep), ['dead']);
+  const all = await jobs_(['discard', '--all', '--yes']);
+  assert.equal(all.code, 0, all.stderr);
+  assert.match(all.stdout, /discarded 1 of 1/);
+  assert.equal((await database.db.select().from(deadLetters)).length, 0);
+
+  const [waiting] = await seedDead(1, '', 'failed');
+  await ch.purgeQueue(QUEUES.work);
+  const retry = await jobs_(['retry', waiting!]);
+  assert.equal(retry.code, 0, retry.stderr);
+  const msg = await ch.get(QUEUES.work, { noAck: true });
+  assert.ok(msg);
+  assert.equal(msg.properties.headers?.[HEADERS.attempt], 2);
+  const notWaiting = await jobs_(['retry', keep[0]!]);
+  assert.equal(notWaiting.code, 1, 'a job that is not waiting cannot be retried now');
+
+  const pause = await jobs_(['pause', 'webhook.deliver', '--json']);
+  assert.equal(pause.code, 0, pause.stderr);
+  assert.equal(JSON.parse(pause.stdout).paused, true);
+  const [ctl] = await database.db.select().from(jobControls).where(eq(jobControls.kind, 'webhook.deliver'));
+  assert.equal(ctl?.paused, true);
+  assert.equal((await jobs_(['resume', 'webhook.deliver'])).code, 0);
+  const [after] = await database.db.select().from(jobControls).where(eq(jobControls.kind, 'webhook.deliver'));
+  assert.equal(after?.paused, false);
+  const audited = await database.db.select().from(auditLog).where(like(auditLog.action, 'control.%'));
+  assert.equal(audited.length, 2);
+});
+
+test('a service down is exit 1 with a hint', async () => {
+  await seedDead(1, 'max_attempts: Error: x');
+  const r = await jobs_(['promote', '--all', '--yes'], { AMQP_URL: 'amqp://guest:guest@127.0.0.1:1/' });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /RabbitMQ/);
+});
