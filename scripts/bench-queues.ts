@@ -75,10 +75,10 @@ try {
     const brokerBefore = (await mgmt<{ mem_used: number }[]>('nodes'))[0]?.mem_used ?? 0;
     const publishPerSec = await publishAll(ch, queue);
     // The management API's figures lag by a few seconds.
-    let q = { memory: 0, messages: 0 };
+    let q: { memory?: number; messages: number } = { messages: 0 };
     for (let i = 0; i < 40 && q.messages < N; i++) {
       await new Promise((r) => setTimeout(r, 500));
-      q = await mgmt<{ memory: number; messages: number }>(`queues/${encodeURIComponent(ns.vhost)}/${queue}`);
+      q = await mgmt<{ memory?: number; messages: number }>(`queues/${encodeURIComponent(ns.vhost)}/${queue}`);
     }
     const brokerAfter = (await mgmt<{ mem_used: number }[]>('nodes'))[0]?.mem_used ?? 0;
     const consumePerSec = await consumeAll(ch, queue);
@@ -89,7 +89,8 @@ try {
       body_bytes: BODY.length,
       publish_confirmed_per_s: Math.round(publishPerSec),
       consume_ack_per_s: Math.round(consumePerSec),
-      queue_memory_mb: Math.round((q.memory / 1e6) * 10) / 10,
+      // The management API reports no process memory for a quorum queue (it lives in the Raft log).
+      queue_memory_mb: typeof q.memory === 'number' ? Math.round((q.memory / 1e6) * 10) / 10 : 'n/a',
       broker_memory_delta_mb: Math.round(((brokerAfter - brokerBefore) / 1e6) * 10) / 10,
     });
   }
