@@ -15,6 +15,7 @@ import type { ApiClient } from './api-client.ts';
 import { ConfirmPublisher } from './confirm-publisher.ts';
 import type { ControlWatcher } from './control-watcher.ts';
 import { type Delivery, type FlowEnv, processDelivery } from './delivery-flow.ts';
+import type { EndpointGate } from './endpoint-gate.ts';
 import { ChannelGoneError } from './errors.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
 import type { ConsumerMetrics } from './metrics.ts';
@@ -34,6 +35,8 @@ export interface JobConsumerDeps {
   lane: Lane;
   /** Unacked messages held at once on the lane's channel (priorities need it bounded). */
   prefetch: number;
+  /** The webhook lane's per-endpoint limit. */
+  gate?: EndpointGate;
   /** Pause/resume per kind (docs/jobs.md, "Control"); without it nothing is ever paused. */
   control?: ControlWatcher;
 }
@@ -321,6 +324,7 @@ export class JobConsumer {
     return {
       config,
       lane: this.#deps.lane,
+      ...(this.#deps.gate ? { gate: this.#deps.gate } : {}),
       logger,
       api,
       registry,

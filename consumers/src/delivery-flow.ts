@@ -5,6 +5,7 @@ import {
   attemptOf,
   type Config,
   currentTraceparent,
+  DEFERRED,
   type DeadReason,
   decodeJobMessage,
   EXCHANGES,
@@ -23,7 +24,8 @@ import {
 import type { ConsumeMessage, Options } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.ts';
-import { ApiUnavailableError, ChannelGoneError, coerceError, describeError } from './errors.ts';
+import type { EndpointGate, Release } from './endpoint-gate.ts';
+import { ApiUnavailableError, ChannelGoneError, coerceError, describeError, EndpointGoneError } from './errors.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import { decide } from './retry-policy.ts';
@@ -50,6 +52,8 @@ export interface FlowEnv {
   signal: AbortSignal;
   /** Pause before a message goes back to the queue while the API is unreachable. */
   requeuePauseMs: number;
+  /** The webhook lane's per-endpoint limit (WEBHOOK_MAX_IN_FLIGHT); absent in the notes lane. */
+  gate?: EndpointGate;
   /** Whether a job kind is paused now (docs/jobs.md, "Control"). */
   isPaused?: (kind: string) => boolean;
 }
@@ -105,6 +109,8 @@ export async function processDelivery(d: Delivery, env: FlowEnv): Promise<void> 
       log.info({ deliveries: lost }, 'redelivered; running it again');
     }
 
+    const release = await admit(ctx);
+    if (release === null) return await defer(ctx);
     const created = Date.parse(job.created_at);
     if (Number.isFinite(created)) {
       env.metrics?.queueWaitDuration.observe(labels(job), Math.max(0, Date.now() - created) / 1000);
@@ -114,6 +120,7 @@ export async function processDelivery(d: Delivery, env: FlowEnv): Promise<void> 
     try {
       await runJob(ctx);
     } finally {
+      release?.();
       env.metrics?.inFlight.dec();
       env.metrics?.processingDuration.observe({ kind: job.kind }, (performance.now() - started) / 1000);
     }
@@ -207,8 +214,11 @@ async function settleFailure(ctx: Ctx, err: unknown): Promise<void> {
       d.ack();
       return;
     }
-    case 'dead-letter':
-      return deadLetter(ctx, decision.reason, `${decision.reason}: ${error}`, error, failureReport(ctx, err));
+    case 'dead-letter': {
+      const report = failureReport(ctx, err);
+      const gone = err instanceof EndpointGoneError;
+      return deadLetter(ctx, decision.reason, `${decision.reason}: ${error}`, error, report, gone);
+    }
   }
 }
 
@@ -218,6 +228,7 @@ async function deadLetter(
   reason: string,
   error: string,
   report: AttemptReport,
+  gone = false,
 ): Promise<void> {
   const { d, env, job, attempt, run, log } = ctx;
   const headers = {
@@ -232,7 +243,33 @@ async function deadLetter(
   env.metrics?.jobsProcessed.inc({ ...labels(job), outcome: 'dead' });
   log.warn({ reason }, 'job dead-lettered');
   // Every accepted write must end processed or dead: the job row has to hear of it before the ack.
-  await recordFailure(env, job.job_id, { attempt, run, error, final: true, reason, ...report }, log, true);
+  const body = { attempt, run, error, final: true, reason, ...report, ...(gone ? { webhook_gone: true } : {}) };
+  await recordFailure(env, job.job_id, body, log, true);
+  d.ack();
+}
+
+/**
+ * A webhook delivery waits for a slot of its endpoint (WEBHOOK_MAX_IN_FLIGHT, docs/isolation.md):
+ * a release function once it may run, `null` when the endpoint's line is full and it should be
+ * deferred, `undefined` when no limit applies (the notes lane).
+ */
+async function admit(ctx: Ctx): Promise<Release | null | undefined> {
+  const { env, job } = ctx;
+  if (!env.gate || job.kind !== 'webhook.deliver' || !job.webhook_id) return undefined;
+  return env.gate.enter(job.webhook_id, env.signal);
+}
+
+/**
+ * Parks a delivery whose endpoint is busy in notes.webhooks.deferred for a second (then it is
+ * back in notes.webhooks with its priority): no attempt spent, no delivery counted, and no
+ * prefetch slot held while it waits, so the lane keeps serving other endpoints.
+ */
+async function defer(ctx: Ctx): Promise<void> {
+  const { d, env, log } = ctx;
+  const options = copyOptions(d.msg, d.msg.properties.headers ?? {});
+  if (!(await publishOrRequeue(ctx, EXCHANGES.retry, DEFERRED.routingKey, options))) return;
+  env.metrics?.deferred.inc();
+  log.debug('endpoint busy; delivery deferred');
   d.ack();
 }
 

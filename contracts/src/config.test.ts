@@ -30,13 +30,34 @@ test('a bad value names the variable', () => {
   assert.throws(() => loadConfig({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'maybe' }), /WEBHOOK_ALLOW_PRIVATE_NETWORKS/);
 });
 
-test('production requires JWT_SECRET; admin needs both variables', () => {
-  assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /JWT_SECRET/);
-  assert.ok(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }));
+test('the API refuses the development secrets in production or off loopback; admin needs both variables', () => {
+  const api = { component: 'api' } as const;
+  const keys = { JWT_SECRET: 'x'.repeat(32), SERVICE_PUBLIC_KEYS: 'k'.repeat(43) };
+  assert.throws(() => loadConfig({ NODE_ENV: 'production' }, api), /JWT_SECRET/);
+  assert.throws(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }, api), /SERVICE_PUBLIC_KEYS/);
+  assert.ok(loadConfig({ NODE_ENV: 'production', ...keys }, api));
+  for (const HOST of ['0.0.0.0', '::', '192.168.1.10', 'api.example.com']) {
+    assert.throws(() => loadConfig({ HOST }, api), /JWT_SECRET.*HOST=/, HOST);
+    assert.ok(loadConfig({ HOST, ...keys }, api));
+  }
+  for (const HOST of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) {
+    const c = loadConfig({ HOST, NODE_ENV: 'development' }, api);
+    assert.deepEqual([c.auth.usingDevSecret, c.service.acceptsDevKey], [true, true], HOST);
+  }
+  // Consumers and scripts never sign user tokens: only a production consumer needs its key.
+  assert.ok(loadConfig({ HOST: '0.0.0.0' }, { component: 'consumers' }));
+  assert.throws(() => loadConfig({ NODE_ENV: 'production' }, { component: 'consumers' }), /SERVICE_PRIVATE_KEY/);
+  assert.throws(() => loadConfig({ SERVICE_PUBLIC_KEYS: 'short' }), /SERVICE_PUBLIC_KEYS/);
+  assert.deepEqual(loadConfig({ SERVICE_PUBLIC_KEYS: `${'a'.repeat(43)},${'b'.repeat(43)}` }).service.publicKeys, [
+    'a'.repeat(43),
+    'b'.repeat(43),
+  ]);
+  assert.throws(() => loadConfig({ METRICS_TOKEN: 'short' }), /METRICS_TOKEN/);
   assert.throws(() => loadConfig({ ADMIN_EMAIL: 'a@b.co' }), /ADMIN_PASSWORD/);
   assert.deepEqual(loadConfig({ ADMIN_EMAIL: 'a@b.co', ADMIN_PASSWORD: 'secret123' }).admin, {
     email: 'a@b.co',
     password: 'secret123',
+    promoteExisting: false,
   });
 });
 

@@ -34,6 +34,7 @@ export const METRICS = {
   queueDepth: 'notes_queue_messages',
   queueConsumers: 'notes_queue_consumers',
   webhookDuration: 'notes_webhook_request_duration_seconds',
+  webhookDeferred: 'notes_webhook_deliveries_deferred_total',
   apiCallDuration: 'notes_api_call_duration_seconds',
 } as const;
 export type MetricName = (typeof METRICS)[keyof typeof METRICS];

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { generateServiceKeyPair } from '@notes/contracts';
 import { createTestNamespace, freePort, type TestNamespace } from '@notes/contracts/testing';
 import mysql from 'mysql2/promise';
 import { ApiClient } from './api-client.ts';
@@ -45,6 +46,8 @@ export class ProductStartError extends Error {
   override name = 'ProductStartError';
 }
 
+const servicePair = generateServiceKeyPair();
+
 function productEnv(ns: TestNamespace, port: number, consumerPort: number, opts: StartOptions): NodeJS.ProcessEnv {
   // The namespace's test tuning (fast retries, small pool, quick polls) is dropped: the bench
   // measures the product as it ships, in production mode.
@@ -54,6 +57,9 @@ function productEnv(ns: TestNamespace, port: number, consumerPort: number, opts:
     ...nsEnv,
     NODE_ENV: 'production',
     JWT_SECRET: randomBytes(32).toString('hex'),
+    // A fresh service key pair per run, as production requires (docs/security.md).
+    SERVICE_PRIVATE_KEY: servicePair.privateKey,
+    SERVICE_PUBLIC_KEYS: servicePair.publicKey,
     LOG_LEVEL: 'warn',
     HOST: '127.0.0.1',
     PORT: String(port),

@@ -223,6 +223,12 @@ export const webhooks = mysqlTable(
     /** `whsec_` + base64, per Standard Webhooks; shown to the user once. */
     secret: varchar('secret', { length: 128 }).notNull(),
     createdAt: ts('created_at').notNull(),
+    /**
+     * Set when the endpoint answered `410 Gone` (docs/isolation.md): no deliveries are enqueued
+     * to it any more, and its owner and the admin see why.
+     */
+    disabledAt: ts('disabled_at'),
+    disabledReason: varchar('disabled_reason', { length: 255 }),
   },
   (t) => [index('webhooks_user_idx').on(t.userId)],
 );

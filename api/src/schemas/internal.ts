@@ -54,6 +54,11 @@ export const FailBody = Type.Object(
     final: Type.Boolean(),
     /** Why it is dead (`max_attempts: …`, `malformed: …`, `poison: …`); defaults to `error`. */
     reason: Type.Optional(Type.String({ minLength: 1, maxLength: 4000 })),
+    /**
+     * webhook.deliver only: the endpoint answered `410 Gone`, so the API disables it and enqueues
+     * no more deliveries to it (docs/isolation.md).
+     */
+    webhook_gone: Type.Optional(Type.Boolean()),
     ...Report,
   },
   { additionalProperties: false },
@@ -106,7 +111,7 @@ export type InternalWebhook = Static<typeof InternalWebhook>;
  * Why a job must not run: its note changed, it or its endpoint is gone, it is already settled, or
  * another delivery is running it (`running`: this copy is a duplicate, see `first_copy`).
  */
-export const SKIP_REASONS = ['stale', 'deleted', 'finished', 'unknown', 'running'] as const;
+export const SKIP_REASONS = ['stale', 'deleted', 'finished', 'unknown', 'running', 'disabled'] as const;
 
 export type SkipReason = (typeof SKIP_REASONS)[number];
 

@@ -8,6 +8,7 @@ import * as repo from '../repositories/admin-repository.ts';
 import { jobsWithLetters } from '../repositories/failure-inbox-repository.ts';
 import { countsByStatus } from '../repositories/status-counts-repository.ts';
 import { getUserById, listUsers, type UserRow, updateUser } from '../repositories/users-repository.ts';
+import { listAllWebhooks, toPublicWebhook } from '../repositories/webhooks-repository.ts';
 import type {
   AdminNoteDetail,
   AdminUser,
@@ -23,6 +24,7 @@ import type {
   UserListQuery,
   UserPatch,
 } from '../schemas/admin.ts';
+import type { AdminWebhook, AdminWebhookListQuery } from '../schemas/webhooks.ts';
 import { AUDIT_ACTIONS, recordAudit } from './audit-service.ts';
 import { discardDlq, promoteDlq } from './dlq-service.ts';
 import type { FailureInbox } from './failure-inbox.ts';
@@ -187,6 +189,12 @@ export class AdminService {
   async listUsers(q: UserListQuery) {
     const { items, nextCursor, ...total } = await listUsers(this.db, q as Parameters<typeof listUsers>[1]);
     return { data: items.map(toAdminUser), ...total, next_cursor: nextCursor };
+  }
+
+  /** Every user's webhook endpoints, with the ones disabled after a 410 Gone (docs/isolation.md). */
+  async listWebhooks(q: AdminWebhookListQuery): Promise<{ data: AdminWebhook[]; total: number }> {
+    const { items, total } = await listAllWebhooks(this.db, q);
+    return { data: items.map((row) => ({ ...toPublicWebhook(row), user_id: row.userId })), total };
   }
 
   async getUser(id: string): Promise<AdminUser> {

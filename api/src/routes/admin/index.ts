@@ -13,6 +13,7 @@ import noteRoutes from './notes.ts';
 import opsRoutes from './ops.ts';
 import type { AdminRouteOptions } from './route-options.ts';
 import userRoutes from './users.ts';
+import webhookRoutes from './webhooks.ts';
 
 /**
  * The admin API under /api/admin (contract 7 and 11), one plugin per resource. The role check
@@ -49,6 +50,7 @@ export default async function adminRoutes(app: App, deps: AppDeps) {
       await admin.register(jobRoutes, opts);
       await admin.register(dlqRoutes, opts);
       await admin.register(userRoutes, opts);
+      await admin.register(webhookRoutes, opts);
       await admin.register(opsRoutes, opts);
       await admin.register(failureRoutes, opts);
       await admin.register(controlRoutes, opts);

@@ -73,7 +73,8 @@ export default async function authRoutes(app: App, deps: AppDeps) {
   app.post(
     '/api/auth/password',
     {
-      preHandler: app.authenticate,
+      // Before validation: without a valid token, the body is nobody's business (401, not 400).
+      onRequest: app.authenticate,
       schema: {
         tags: ['auth'],
         summary: 'Change the password; every earlier token stops working',
@@ -91,7 +92,7 @@ export default async function authRoutes(app: App, deps: AppDeps) {
   app.post(
     '/api/auth/logout-all',
     {
-      preHandler: app.authenticate,
+      onRequest: app.authenticate,
       schema: {
         tags: ['auth'],
         summary: 'Revoke every token of the account, this one included',

@@ -44,7 +44,7 @@ export default async function internalRoutes(app: App, deps: AppDeps) {
   const callbacks = new JobCallbacks({
     database: deps.database,
     logger: deps.logger,
-    events: deps.events,
+    liveEvents: deps.liveEvents,
     outbox: deps.outbox,
     invalidateNotes: (userId) => invalidateUserCache(deps.redis, userId),
     onRecorded: (job, outcome) =>
