@@ -98,7 +98,16 @@ export async function processDelivery(d: Delivery, env: FlowEnv): Promise<void> 
     const ctx: Ctx = { d, env, job, attempt, run, log };
     if (laneOf(job.kind) !== env.lane) return await moveToLane(ctx);
     if (env.isPaused?.(job.kind) && !(await untilResumed(env, job.kind))) return d.nack(true);
-    if (d.msg.fields.redelivered) return await countRedelivery(ctx);
+    if (d.msg.fields.redelivered) {
+      if (env.config.amqp.queueType === 'classic') return await countRedelivery(ctx);
+      // A quorum queue counts the deliveries itself: the message stays where it is.
+      const lost = countOf(headers['x-delivery-count']) || 1;
+      if (lost >= env.config.consumer.maxDeliveries) {
+        const reason = `poison: delivered ${lost} times without an outcome`;
+        return await deadLetter(ctx, 'poison', reason, reason, { error_class: 'poison', ...traceReport() });
+      }
+      log.info({ deliveries: lost }, 'redelivered; running it again');
+    }
 
     const release = await admit(ctx);
     if (release === null) return await defer(ctx);
@@ -265,8 +274,8 @@ async function defer(ctx: Ctx): Promise<void> {
 }
 
 /**
- * A redelivery means a delivery ended without an outcome (a crash, a lost channel). The broker
- * only flags it, so the count lives in our own header: the message is republished with the count
+ * A redelivery means a delivery ended without an outcome (a crash, a lost channel). A classic
+ * queue only flags it, so the count lives in our own header: the message is republished with the count
  * + 1 and the original acked; at MAX_DELIVERIES it is parked in the DLQ as poison.
  */
 async function countRedelivery(ctx: Ctx): Promise<void> {
@@ -425,7 +434,8 @@ function copyOptions(msg: ConsumeMessage, headers: Record<string, unknown>): Opt
 
 /** The headers a new attempt (or a dead copy) starts with: no delivery or requeue counts. */
 function withoutDeliveries(headers: Record<string, unknown> | undefined): Record<string, unknown> {
-  const { [HEADERS.deliveries]: _d, [HEADERS.requeued]: _r, ...rest } = headers ?? {};
+  // x-delivery-count: a quorum queue's count for the old message, meaningless on a new one.
+  const { [HEADERS.deliveries]: _d, [HEADERS.requeued]: _r, 'x-delivery-count': _q, ...rest } = headers ?? {};
   return rest;
 }
 

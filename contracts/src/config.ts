@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { envSchema } from 'env-schema';
+import { QUORUM_DELIVERY_LIMIT } from './quorum-topology.ts';
 
 /**
  * The only reader of the environment. Every process (api, consumers, scripts) calls
@@ -201,6 +202,11 @@ export function loadConfig(
   checkSecrets(e, options.component ?? 'script');
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
+  }
+  if (e.QUEUE_TYPE === 'quorum' && e.MAX_DELIVERIES > QUORUM_DELIVERY_LIMIT - 2) {
+    throw new ConfigError(
+      `invalid configuration: MAX_DELIVERIES must be at most ${QUORUM_DELIVERY_LIMIT - 2} with QUEUE_TYPE=quorum (the broker's own limit is ${QUORUM_DELIVERY_LIMIT})`,
+    );
   }
   const dbUrl = new URL(e.DATABASE_URL);
   const name = dbUrl.pathname.slice(1);

@@ -14,6 +14,7 @@ export * from './note-result.ts';
 export * from './operations.ts';
 export * from './paging.ts';
 export * from './priorities.ts';
+export * from './quorum-topology.ts';
 export * from './service-token.ts';
 export * from './span-attributes.ts';
 export * from './ssrf.ts';

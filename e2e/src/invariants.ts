@@ -63,7 +63,7 @@ const SETTLED_JOB = new Set(['processed', 'dead', 'skipped', 'discarded']);
 export async function checkPipeline(c: PipelineCheck): Promise<PipelineSummary> {
   const { product } = c;
   const retryDelays = product.env.RETRY_DELAYS_MS!.split(',').map(Number);
-  const queues = pipelineQueues(retryDelays);
+  const queues = pipelineQueues(retryDelays, product.env.QUEUE_TYPE === 'quorum' ? 'quorum' : 'classic');
   const users = c.userIds.map(() => '?').join(',');
 
   // 1. Everything settles: no unsent outbox row, no note or job in flight, the work queues empty.

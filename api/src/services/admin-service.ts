@@ -1,4 +1,4 @@
-import { type Config, QUEUES, topologyQueues } from '@notes/contracts';
+import { type Config, QUEUES, topologyQueuesOf } from '@notes/contracts';
 import type {
   AdminNoteDetail,
   AdminUser,
@@ -250,7 +250,7 @@ export class AdminService {
    * database holds as processing) stands in as the count of work held by consumers.
    */
   async queues(): Promise<QueuesResponse> {
-    const names = topologyQueues(this.deps.config.retryDelaysMs);
+    const names = topologyQueuesOf(this.deps.config.retryDelaysMs, this.deps.config.amqp.queueType);
     const [depths, byStatus] = await Promise.all([
       this.checkQueues(names.map((n) => n.name)),
       countsByStatus(this.db, 'jobs'),

@@ -1,5 +1,5 @@
 import {
-  assertTopology,
+  assertTopologyOf,
   type Config,
   connectFirst,
   DEFAULT_PRIORITY,
@@ -123,7 +123,7 @@ async function withChannel<T>(
     const returned = new Set<string>();
     ch.on('return', (msg: Message) => returned.add(String(msg.properties.messageId)));
     try {
-      await assertTopology(ch, config.retryDelaysMs);
+      await assertTopologyOf(ch, config.retryDelaysMs, config.amqp.queueType);
       return await fn(ch, returned);
     } catch (err) {
       throw channelError ?? err;
