@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { envSchema } from 'env-schema';
-import { QUORUM_DELIVERY_LIMIT } from './quorum-topology.ts';
+import { QUORUM_DELIVERY_LIMIT, type QueueType } from './quorum-topology.ts';
 
 /**
  * The only reader of the environment. Every process (api, consumers, scripts) calls
@@ -102,7 +102,8 @@ const Env = Type.Object({
   IDEMPOTENCY_MAX_BYTES_PER_USER: Type.Integer({ minimum: 65_536, maximum: 1_073_741_824, default: 4_194_304 }),
 });
 type Env = Static<typeof Env>;
-export type QueueType = Env['QUEUE_TYPE'];
+
+export type { QueueType };
 
 const DEV_JWT_SECRET = 'dev-only-secret-change-me-dev-only-secret';
 /**

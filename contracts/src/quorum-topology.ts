@@ -1,5 +1,4 @@
 import type { Channel, ConfirmChannel } from 'amqplib';
-import type { QueueType } from './config.ts';
 import { PRIORITIES, type Priority } from './priorities.ts';
 import {
   assertTopology,
@@ -14,6 +13,9 @@ import {
   retryRoutingKey,
   topologyQueues,
 } from './topology.ts';
+
+/** Which queues the topology uses (QUEUE_TYPE); config.ts validates the variable against it. */
+export type QueueType = 'classic' | 'quorum';
 
 /**
  * The replicated variant of the topology (`QUEUE_TYPE=quorum`, docs/scaling.md). Quorum queues
