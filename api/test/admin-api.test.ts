@@ -225,11 +225,15 @@ describe('users', () => {
     const res = await patch(bob.id, { role: 'admin' });
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().role, 'admin');
-    // Bob's old token (issued as a user) works on admin routes straight away.
-    assert.equal((await get('/api/admin/stats', bob.token)).statusCode, 200);
+    // A role change revokes Bob's earlier tokens (docs/security.md); a fresh one is an admin's.
+    assert.equal((await get('/api/admin/stats', bob.token)).statusCode, 401);
+    const asAdmin = t.app.signToken({ id: bob.id, role: 'admin', tokenVersion: 1 });
+    assert.equal((await get('/api/admin/stats', asAdmin)).statusCode, 200);
     const back = await patch(bob.id, { role: 'user' });
     assert.equal(back.json().role, 'user');
-    assert.equal((await get('/api/admin/stats', bob.token)).statusCode, 403);
+    assert.equal((await get('/api/admin/stats', asAdmin)).statusCode, 401, 'the demotion revokes too');
+    const asUser = t.app.signToken({ id: bob.id, role: 'user', tokenVersion: 2 });
+    assert.equal((await get('/api/admin/stats', asUser)).statusCode, 403);
 
     const audit = (await get(`/api/admin/audit?action=user.update&target=${bob.id}`)).json();
     assert.equal(audit.total, 2);
@@ -241,13 +245,16 @@ describe('users', () => {
     assert.deepEqual(latest.detail.after, { role: 'user', disabled: false });
   });
 
-  test('disabling a user stops their token at once; enabling restores it', async () => {
+  test('disabling a user stops their token at once; enabling lets them log in again, not reuse it', async () => {
     assert.equal((await patch(alice.id, { disabled: true })).statusCode, 200);
     const me = await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(alice.token) });
     assert.equal(me.statusCode, 401);
     assert.equal((await patch(alice.id, { disabled: false })).json().disabled, false);
     const again = await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(alice.token) });
-    assert.equal(again.statusCode, 200);
+    assert.equal(again.statusCode, 401, 'the disable revoked it (docs/security.md)');
+    const fresh = t.app.signToken({ id: alice.id, role: 'user', tokenVersion: 1 });
+    const back = await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(fresh) });
+    assert.equal(back.statusCode, 200);
   });
 
   test('an admin cannot demote or disable themselves; bad patches are 400s and change nothing', async () => {

@@ -80,13 +80,16 @@ export async function migrateDatabase(config: Config): Promise<void> {
   }
   const conn = await mysql.createConnection({ uri: config.database.url, timezone: 'Z', connectTimeout: 2000 });
   try {
-    const [rows] = await conn.query("SELECT GET_LOCK('notes_migrate', 30) AS got");
+    // Named per database: MariaDB's locks are server-wide, and migrations of other databases on
+    // the same server (other deployments, parallel test runs) have nothing to wait for here.
+    const lock = `notes_migrate:${config.database.name}`;
+    const [rows] = await conn.query('SELECT GET_LOCK(?, 30) AS got', [lock]);
     if ((rows as { got: number }[])[0]?.got !== 1) throw new Error('could not take the migration lock');
     try {
       await normaliseStoredEmails(conn);
       await migrate(drizzle(conn, { schema, mode: 'default' }), { migrationsFolder: MIGRATIONS_FOLDER });
     } finally {
-      await conn.query("SELECT RELEASE_LOCK('notes_migrate')");
+      await conn.query('SELECT RELEASE_LOCK(?)', [lock]);
     }
   } finally {
     await conn.end();
