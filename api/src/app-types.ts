@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Database } from './db/client.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { EventPublisher } from './services/events.ts';
+import type { LiveEventRelay } from './services/live-event-relay.ts';
 import type { OutboxRelay } from './services/outbox-relay.ts';
 
 /*
@@ -27,6 +28,8 @@ export interface AppDeps {
   events: EventPublisher;
   /** Publishes the outbox; services nudge it after a commit that wrote outbox rows. */
   outbox: OutboxRelay;
+  /** Publishes the outbox's live events; services nudge it after a commit that wrote one. */
+  liveEvents: LiveEventRelay;
   /** Prometheus metrics (served at /metrics). */
   metrics: ApiMetrics;
 }

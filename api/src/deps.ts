@@ -4,7 +4,10 @@ import { createDatabase } from './db/client.ts';
 import { createLogger } from './logger.ts';
 import { createApiMetrics } from './metrics.ts';
 import { connectRedis, createRedis } from './plugins/external/redis.ts';
+import { countLetters } from './repositories/failure-inbox-repository.ts';
 import { EventPublisher } from './services/events.ts';
+import { LiveEventRelay } from './services/live-event-relay.ts';
+import { invalidateUserCache } from './services/note-cache.ts';
 import { OutboxRelay } from './services/outbox-relay.ts';
 
 /**
@@ -30,8 +33,17 @@ export async function createDeps(config: Config): Promise<AppDeps & { close(): P
     },
   );
   metrics.setOutboxProbe(() => outbox.state());
+  const liveEvents = new LiveEventRelay({
+    config,
+    database,
+    events,
+    logger,
+    invalidateNotes: (userId) => invalidateUserCache(redis, userId),
+  });
+  metrics.setFailureInboxProbe(() => countLetters(database.db));
   amqp.start();
   outbox.start();
+  liveEvents.start();
   return {
     config,
     logger,
@@ -40,8 +52,10 @@ export async function createDeps(config: Config): Promise<AppDeps & { close(): P
     amqp,
     events,
     outbox,
+    liveEvents,
     metrics,
     async close() {
+      await liveEvents.stop();
       await outbox.stop();
       await amqp.stop();
       redis.disconnect();

@@ -47,7 +47,14 @@ describe('webhooks API (private networks refused, the default)', () => {
     assert.equal(list.statusCode, 200);
     assert.equal(list.json().total, 1);
     assert.deepEqual(list.json().data, [
-      { id: body.id, url: body.url, events: ['note.processed'], created_at: body.created_at },
+      {
+        id: body.id,
+        url: body.url,
+        events: ['note.processed'],
+        created_at: body.created_at,
+        disabled_at: null,
+        disabled_reason: null,
+      },
     ]);
     assert.doesNotMatch(list.body, /whsec_/);
 

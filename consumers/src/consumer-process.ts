@@ -1,8 +1,9 @@
-import { AmqpConnection, type Config, topologyQueues } from '@notes/contracts';
+import { AmqpConnection, type Config, topologyQueuesOf } from '@notes/contracts';
 import type { Logger } from 'pino';
 import { ApiClient, type ApiClientOptions } from './api-client.ts';
 import { JobConsumer, type JobConsumerOptions } from './consumer.ts';
 import { ControlWatcher } from './control-watcher.ts';
+import { EndpointGate } from './endpoint-gate.ts';
 import { noteProcessHandler } from './handlers/note-process.ts';
 import { HandlerRegistry, type JobHandler } from './handlers/registry.ts';
 import { createWebhookDeliverHandler } from './handlers/webhook-deliver.ts';
@@ -65,7 +66,14 @@ export class ConsumerProcess {
     };
     this.consumer = new JobConsumer({ ...shared, lane: 'notes', prefetch: config.consumer.prefetch }, opts.consumer);
     this.webhookConsumer = new JobConsumer(
-      { ...shared, lane: 'webhooks', prefetch: config.webhook.concurrency },
+      {
+        ...shared,
+        lane: 'webhooks',
+        prefetch: config.webhook.concurrency,
+        // An endpoint holds at most maxInFlight running plus as many waiting: the rest of the
+        // lane's prefetch stays free for other endpoints (docs/isolation.md).
+        gate: new EndpointGate(config.webhook.maxInFlight, config.webhook.maxInFlight),
+      },
       opts.consumer,
     );
     this.#health = new HealthServer(
@@ -128,7 +136,7 @@ export class ConsumerProcess {
     ch.on('error', () => {});
     try {
       const stats = [];
-      for (const { name: queue, role } of topologyQueues(this.config.retryDelaysMs)) {
+      for (const { name: queue, role } of topologyQueuesOf(this.config.retryDelaysMs, this.config.amqp.queueType)) {
         if (role === 'retry') continue;
         const q = await ch.checkQueue(queue);
         stats.push({ queue, messages: q.messageCount, consumers: q.consumerCount });

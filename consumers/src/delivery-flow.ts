@@ -5,6 +5,7 @@ import {
   attemptOf,
   type Config,
   currentTraceparent,
+  DEFERRED,
   type DeadReason,
   decodeJobMessage,
   EXCHANGES,
@@ -23,7 +24,8 @@ import {
 import type { ConsumeMessage, Options } from 'amqplib';
 import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.ts';
-import { ApiUnavailableError, ChannelGoneError, coerceError, describeError } from './errors.ts';
+import type { EndpointGate, Release } from './endpoint-gate.ts';
+import { ApiUnavailableError, ChannelGoneError, coerceError, describeError, EndpointGoneError } from './errors.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import { decide } from './retry-policy.ts';
@@ -50,6 +52,8 @@ export interface FlowEnv {
   signal: AbortSignal;
   /** Pause before a message goes back to the queue while the API is unreachable. */
   requeuePauseMs: number;
+  /** The webhook lane's per-endpoint limit (WEBHOOK_MAX_IN_FLIGHT); absent in the notes lane. */
+  gate?: EndpointGate;
   /** Whether a job kind is paused now (docs/jobs.md, "Control"). */
   isPaused?: (kind: string) => boolean;
 }
@@ -69,7 +73,7 @@ type Ctx = {
 };
 
 /**
- * The life of one delivery (contract section 6): decode → count deliveries → /start → handler →
+ * The life of one delivery (docs/guarantees.md): decode → count deliveries → /start → handler →
  * /complete → ack. On failure the copy goes to a wait queue or the DLQ with a confirm, the API
  * hears of it, and only then is the original acked: the message is never in no queue at all.
  * Never throws.
@@ -94,8 +98,19 @@ export async function processDelivery(d: Delivery, env: FlowEnv): Promise<void> 
     const ctx: Ctx = { d, env, job, attempt, run, log };
     if (laneOf(job.kind) !== env.lane) return await moveToLane(ctx);
     if (env.isPaused?.(job.kind) && !(await untilResumed(env, job.kind))) return d.nack(true);
-    if (d.msg.fields.redelivered) return await countRedelivery(ctx);
+    if (d.msg.fields.redelivered) {
+      if (env.config.amqp.queueType === 'classic') return await countRedelivery(ctx);
+      // A quorum queue counts the deliveries itself: the message stays where it is.
+      const lost = countOf(headers['x-delivery-count']) || 1;
+      if (lost >= env.config.consumer.maxDeliveries) {
+        const reason = `poison: delivered ${lost} times without an outcome`;
+        return await deadLetter(ctx, 'poison', reason, reason, { error_class: 'poison', ...traceReport() });
+      }
+      log.info({ deliveries: lost }, 'redelivered; running it again');
+    }
 
+    const release = await admit(ctx);
+    if (release === null) return await defer(ctx);
     const created = Date.parse(job.created_at);
     if (Number.isFinite(created)) {
       env.metrics?.queueWaitDuration.observe(labels(job), Math.max(0, Date.now() - created) / 1000);
@@ -105,6 +120,7 @@ export async function processDelivery(d: Delivery, env: FlowEnv): Promise<void> 
     try {
       await runJob(ctx);
     } finally {
+      release?.();
       env.metrics?.inFlight.dec();
       env.metrics?.processingDuration.observe({ kind: job.kind }, (performance.now() - started) / 1000);
     }
@@ -198,8 +214,11 @@ async function settleFailure(ctx: Ctx, err: unknown): Promise<void> {
       d.ack();
       return;
     }
-    case 'dead-letter':
-      return deadLetter(ctx, decision.reason, `${decision.reason}: ${error}`, error, failureReport(ctx, err));
+    case 'dead-letter': {
+      const report = failureReport(ctx, err);
+      const gone = err instanceof EndpointGoneError;
+      return deadLetter(ctx, decision.reason, `${decision.reason}: ${error}`, error, report, gone);
+    }
   }
 }
 
@@ -209,6 +228,7 @@ async function deadLetter(
   reason: string,
   error: string,
   report: AttemptReport,
+  gone = false,
 ): Promise<void> {
   const { d, env, job, attempt, run, log } = ctx;
   const headers = {
@@ -223,13 +243,39 @@ async function deadLetter(
   env.metrics?.jobsProcessed.inc({ ...labels(job), outcome: 'dead' });
   log.warn({ reason }, 'job dead-lettered');
   // Every accepted write must end processed or dead: the job row has to hear of it before the ack.
-  await recordFailure(env, job.job_id, { attempt, run, error, final: true, reason, ...report }, log, true);
+  const body = { attempt, run, error, final: true, reason, ...report, ...(gone ? { webhook_gone: true } : {}) };
+  await recordFailure(env, job.job_id, body, log, true);
   d.ack();
 }
 
 /**
- * A redelivery means a delivery ended without an outcome (a crash, a lost channel). The broker
- * only flags it, so the count lives in our own header: the message is republished with the count
+ * A webhook delivery waits for a slot of its endpoint (WEBHOOK_MAX_IN_FLIGHT, docs/isolation.md):
+ * a release function once it may run, `null` when the endpoint's line is full and it should be
+ * deferred, `undefined` when no limit applies (the notes lane).
+ */
+async function admit(ctx: Ctx): Promise<Release | null | undefined> {
+  const { env, job } = ctx;
+  if (!env.gate || job.kind !== 'webhook.deliver' || !job.webhook_id) return undefined;
+  return env.gate.enter(job.webhook_id, env.signal);
+}
+
+/**
+ * Parks a delivery whose endpoint is busy in notes.webhooks.deferred for a second (then it is
+ * back in notes.webhooks with its priority): no attempt spent, no delivery counted, and no
+ * prefetch slot held while it waits, so the lane keeps serving other endpoints.
+ */
+async function defer(ctx: Ctx): Promise<void> {
+  const { d, env, log } = ctx;
+  const options = copyOptions(d.msg, d.msg.properties.headers ?? {});
+  if (!(await publishOrRequeue(ctx, EXCHANGES.retry, DEFERRED.routingKey, options))) return;
+  env.metrics?.deferred.inc();
+  log.debug('endpoint busy; delivery deferred');
+  d.ack();
+}
+
+/**
+ * A redelivery means a delivery ended without an outcome (a crash, a lost channel). A classic
+ * queue only flags it, so the count lives in our own header: the message is republished with the count
  * + 1 and the original acked; at MAX_DELIVERIES it is parked in the DLQ as poison.
  */
 async function countRedelivery(ctx: Ctx): Promise<void> {
@@ -388,7 +434,8 @@ function copyOptions(msg: ConsumeMessage, headers: Record<string, unknown>): Opt
 
 /** The headers a new attempt (or a dead copy) starts with: no delivery or requeue counts. */
 function withoutDeliveries(headers: Record<string, unknown> | undefined): Record<string, unknown> {
-  const { [HEADERS.deliveries]: _d, [HEADERS.requeued]: _r, ...rest } = headers ?? {};
+  // x-delivery-count: a quorum queue's count for the old message, meaningless on a new one.
+  const { [HEADERS.deliveries]: _d, [HEADERS.requeued]: _r, 'x-delivery-count': _q, ...rest } = headers ?? {};
   return rest;
 }
 
@@ -401,7 +448,7 @@ function countOf(raw: unknown): number {
 /**
  * True for the first copy of a job's message: not redelivered, not republished as a counted
  * redelivery, not put back while the API was unreachable. Such a copy of a job that another
- * delivery is running is a duplicate publish; /start tells it not to run (contract section 6).
+ * delivery is running is a duplicate publish; /start tells it not to run (docs/guarantees.md).
  */
 function isFirstCopy(msg: ConsumeMessage): boolean {
   const headers = msg.properties.headers ?? {};

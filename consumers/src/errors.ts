@@ -8,6 +8,11 @@ export class PermanentJobError extends Error {
   override name = 'PermanentJobError';
 }
 
+/** The webhook endpoint answered `410 Gone`: dead-letter the delivery, and the API disables the endpoint. */
+export class EndpointGoneError extends PermanentJobError {
+  override name = 'EndpointGoneError';
+}
+
 /**
  * The API did not answer usefully (down, timing out, 5xx, circuit open, our token refused). Not
  * the job's fault: the message goes back to the queue after a pause without spending an attempt.

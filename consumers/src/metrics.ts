@@ -25,6 +25,7 @@ const PROBE_TIMEOUT_MS = 2000;
  *   deadLettered.inc({kind, reason})              — a delivery sent to notes.dlq (DEAD_REASONS)
  *   inFlight.inc() / inFlight.dec()               — around each handler
  *   webhookDuration.observe({status_code}, s)     — one outbound webhook request ('error' on no answer)
+ *   deferred.inc()                                — a delivery parked because its endpoint was at WEBHOOK_MAX_IN_FLIGHT
  *   apiCallDuration.observe({route, status_code}, s) — one callback into the API (route template)
  *   setQueueProbe(probe)                          — queue depth/consumers, read at scrape time
  */
@@ -118,6 +119,11 @@ export function createConsumerMetrics() {
     inFlight: new Gauge({
       name: METRICS.inFlight,
       help: 'Deliveries being handled right now.',
+      registers,
+    }),
+    deferred: new Counter({
+      name: METRICS.webhookDeferred,
+      help: 'Webhook deliveries parked in notes.webhooks.deferred because their endpoint was at its in-flight limit.',
       registers,
     }),
     webhookDuration: new Histogram({

@@ -16,7 +16,8 @@ import { Webhook } from 'standardwebhooks';
  * one delivery), `webhook-timestamp` (seconds) and `webhook-signature` (`v1,` + base64
  * HMAC-SHA256 of `${id}.${timestamp}.${body}`, signed by the `standardwebhooks` package).
  *
- * A 2xx is success; anything else, a timeout or a network error is a retryable failure (the
+ * A 2xx is success; `410 Gone` is final (the handler reports it and the API disables the
+ * endpoint); anything else, a timeout or a network error is a retryable failure (the
  * job waits in the retry tiers). Redirects are not followed: a 3xx is a failure like any other
  * non-2xx, so a receiver can't bounce us to an internal address. The SSRF check runs again at
  * delivery, on the very DNS answer the connection uses; a refused address is not retryable.
@@ -220,6 +221,9 @@ export class WebhookDeliverer {
         res.on('close', () => {
           const excerpt = excerptOf(Buffer.concat(head));
           if (status >= 200 && status < 300) finish(null, status, excerpt);
+          // Standard Webhooks: 410 means the receiver wants no more deliveries. Not retryable.
+          else if (status === 410)
+            finish(new WebhookDeliveryError('endpoint answered 410 Gone', false, { status, code: 'gone', excerpt }));
           else
             finish(
               new WebhookDeliveryError(`endpoint answered ${status}`, true, { status, code: 'http-status', excerpt }),

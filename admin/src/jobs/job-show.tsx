@@ -41,10 +41,25 @@ const Actions = () => (
   </TopToolbar>
 );
 
-/** One job: what it is, its payload, and every attempt (GET /api/admin/jobs/:id). */
+/** Statuses after which nothing more happens to a job without an operator. */
+const SETTLED = new Set(['processed', 'dead', 'discarded', 'skipped']);
+
+/**
+ * One job: what it is, its payload, and every attempt (GET /api/admin/jobs/:id). While the job
+ * can still move (queued, processing, waiting out its backoff) the page re-reads it every 2 s,
+ * so a retry's new attempt shows up without a reload.
+ */
 export function JobShow() {
   return (
-    <Show actions={<Actions />}>
+    <Show
+      actions={<Actions />}
+      queryOptions={{
+        refetchInterval: (query) => {
+          const status = (query.state.data as JobDetail | undefined)?.status;
+          return status && SETTLED.has(status) ? false : 2000;
+        },
+      }}
+    >
       <SimpleShowLayout>
         <TextField source="id" />
         <ReferenceField source="note_id" reference="notes" link="show" label="Note" />

@@ -80,9 +80,9 @@ export async function migrateDatabase(config: Config): Promise<void> {
   }
   const conn = await mysql.createConnection({ uri: config.database.url, timezone: 'Z', connectTimeout: 2000 });
   try {
-    // Named per database: MariaDB's locks are server-wide, and migrations of other databases on
-    // the same server (other deployments, parallel test runs) have nothing to wait for here.
-    const lock = `notes_migrate:${config.database.name}`;
+    // Named locks are server-wide: scope it to the database, so migrating one database never
+    // waits for another's (parallel test suites, several deployments on one server).
+    const lock = `notes_migrate:${config.database.name}`.slice(0, 64);
     const [rows] = await conn.query('SELECT GET_LOCK(?, 30) AS got', [lock]);
     if ((rows as { got: number }[])[0]?.got !== 1) throw new Error('could not take the migration lock');
     try {

@@ -112,16 +112,29 @@ export function webhooksOfUsers(userIds: readonly string[]): Statement {
   };
 }
 
-/** Each owner's endpoints subscribed to `event`, in the order the rows came. */
+/** Each owner's enabled endpoints subscribed to `event`, in the order the rows came. */
 export function subscribedByUser(rows: readonly WebhookRow[], event: string): Map<string, WebhookRow[]> {
   const byUser = new Map<string, WebhookRow[]>();
   for (const row of rows) {
-    if (!row.events.includes(event)) continue;
+    if (!row.events.includes(event) || row.disabledAt) continue;
     const list = byUser.get(row.userId) ?? [];
     list.push(row);
     byUser.set(row.userId, list);
   }
   return byUser;
+}
+
+/**
+ * Disables an endpoint that answered `410 Gone` (docs/isolation.md). The first report wins: a
+ * later one leaves the original time and reason.
+ */
+export function disableWebhook(id: string, now: Date, reason: string): Statement {
+  const at = WEBHOOKS.columns.get('disabledAt');
+  const why = WEBHOOKS.columns.get('disabledReason');
+  return {
+    sql: `UPDATE \`${WEBHOOKS.table}\` SET \`${at}\` = ?, \`${why}\` = ? WHERE \`id\` = ? AND \`${at}\` IS NULL`,
+    values: [now, reason.slice(0, 255), id],
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { and, asc, count, eq } from 'drizzle-orm';
+import { and, asc, count, desc, eq, isNotNull, isNull, type SQL } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
 import { webhooks } from '../db/schema.ts';
 import type { PublicWebhook, WebhookEvent } from '../schemas/webhooks.ts';
@@ -23,6 +23,8 @@ export function toPublicWebhook(row: WebhookRow): PublicWebhook {
     url: row.url,
     events: row.events as WebhookEvent[],
     created_at: row.createdAt.toISOString(),
+    disabled_at: row.disabledAt ? row.disabledAt.toISOString() : null,
+    disabled_reason: row.disabledReason ?? null,
   };
 }
 
@@ -61,6 +63,26 @@ export async function deleteWebhookForUser(db: DbOrTx, userId: string, id: strin
   return result.affectedRows > 0;
 }
 
+/** Every user's endpoints for the admin, newest first; `disabled` filters on the 410 state. */
+export async function listAllWebhooks(
+  db: DbOrTx,
+  q: { limit: number; offset: number; disabled?: boolean },
+): Promise<{ items: WebhookRow[]; total: number }> {
+  const where: SQL | undefined =
+    q.disabled === undefined ? undefined : q.disabled ? isNotNull(webhooks.disabledAt) : isNull(webhooks.disabledAt);
+  const [rows, [totalRow]] = await Promise.all([
+    db
+      .select()
+      .from(webhooks)
+      .where(where)
+      .orderBy(desc(webhooks.createdAt), desc(webhooks.id))
+      .limit(q.limit)
+      .offset(q.offset),
+    db.select({ n: count() }).from(webhooks).where(where),
+  ]);
+  return { items: rows.map(fromDb), total: Number(totalRow?.n ?? 0) };
+}
+
 /** Any endpoint by id, with its secret: for the delivery path only (internal routes). */
 export async function getWebhookById(db: DbOrTx, id: string): Promise<WebhookRow | null> {
   const [row] = await db.select().from(webhooks).where(eq(webhooks.id, id)).limit(1);
@@ -73,5 +95,5 @@ export async function getWebhookById(db: DbOrTx, id: string): Promise<WebhookRow
  */
 export async function listWebhooksForEvent(db: DbOrTx, userId: string, event: WebhookEvent): Promise<WebhookRow[]> {
   const rows = await listWebhooksByUser(db, userId);
-  return rows.filter((r) => r.events.includes(event));
+  return rows.filter((r) => r.events.includes(event) && !r.disabledAt);
 }

@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 
 /**
- * Webhook endpoints (contract section 6). The signing secret is in the creation response only:
+ * Webhook endpoints (docs/guarantees.md). The signing secret is in the creation response only:
  * every other response is serialised through `WebhookSchema`, which has no `secret`, so it can't
  * leak by accident.
  */
@@ -21,6 +21,10 @@ export const WebhookSchema = Type.Object(
     url: Type.String({ description: 'Where deliveries are POSTed.' }),
     events: Type.Array(EventSchema),
     created_at: Type.String({ format: 'date-time' }),
+    disabled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description: 'When the endpoint was disabled because it answered `410 Gone`; null while it is enabled.',
+    }),
+    disabled_reason: Type.Union([Type.String(), Type.Null()]),
   },
   { additionalProperties: false },
 );
@@ -52,6 +56,29 @@ export type CreateWebhookBody = Static<typeof CreateWebhookBodySchema>;
 
 export const WebhookListSchema = Type.Object(
   { data: Type.Array(WebhookSchema), total: Type.Integer() },
+  { additionalProperties: false },
+);
+
+/** The admin's view of any user's endpoint: the public shape plus its owner. */
+export const AdminWebhookSchema = Type.Object(
+  { ...WebhookSchema.properties, user_id: Type.String() },
+  { additionalProperties: false },
+);
+export type AdminWebhook = Static<typeof AdminWebhookSchema>;
+
+export const AdminWebhookListQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 25 }),
+    offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+    /** true: only endpoints disabled after a `410 Gone`; false: only enabled ones. */
+    disabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type AdminWebhookListQuery = Static<typeof AdminWebhookListQuery>;
+
+export const AdminWebhookListSchema = Type.Object(
+  { data: Type.Array(AdminWebhookSchema), total: Type.Integer() },
   { additionalProperties: false },
 );
 

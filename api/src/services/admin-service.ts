@@ -1,13 +1,4 @@
-import { type Config, QUEUES, topologyQueues } from '@notes/contracts';
-import type { ChannelModel } from 'amqplib';
-import type { Logger } from 'pino';
-import type { Database } from '../db/client.ts';
-import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
-import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors/index.ts';
-import * as repo from '../repositories/admin-repository.ts';
-import { jobsWithLetters } from '../repositories/failure-inbox-repository.ts';
-import { countsByStatus } from '../repositories/status-counts-repository.ts';
-import { getUserById, listUsers, type UserRow, updateUser } from '../repositories/users-repository.ts';
+import { type Config, QUEUES, topologyQueuesOf } from '@notes/contracts';
 import type {
   AdminNoteDetail,
   AdminUser,
@@ -22,7 +13,18 @@ import type {
   StatsResponse,
   UserListQuery,
   UserPatch,
-} from '../schemas/admin.ts';
+} from '@notes/contracts/admin-api';
+import type { ChannelModel } from 'amqplib';
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.ts';
+import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
+import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors/index.ts';
+import * as repo from '../repositories/admin-repository.ts';
+import { jobsWithLetters } from '../repositories/failure-inbox-repository.ts';
+import { countsByStatus } from '../repositories/status-counts-repository.ts';
+import { getUserById, listUsers, type UserRow, updateUser } from '../repositories/users-repository.ts';
+import { listAllWebhooks, toPublicWebhook } from '../repositories/webhooks-repository.ts';
+import type { AdminWebhook, AdminWebhookListQuery } from '../schemas/webhooks.ts';
 import { AUDIT_ACTIONS, recordAudit } from './audit-service.ts';
 import { discardDlq, promoteDlq } from './dlq-service.ts';
 import type { FailureInbox } from './failure-inbox.ts';
@@ -41,7 +43,7 @@ export interface AdminServiceDeps {
 export const THROUGHPUT_WINDOW_MINUTES = 15;
 
 /**
- * The admin API's rules (contract 7): reads across all users, DLQ promote and discard (moving
+ * The admin API's rules (docs/operations.md): reads across all users, DLQ promote and discard (moving
  * messages is dlq-service.ts's job, shared with `npm run promote-dlq`), user management, queue
  * depths and statistics. Every change is audited.
  */
@@ -189,6 +191,12 @@ export class AdminService {
     return { data: items.map(toAdminUser), ...total, next_cursor: nextCursor };
   }
 
+  /** Every user's webhook endpoints, with the ones disabled after a 410 Gone (docs/isolation.md). */
+  async listWebhooks(q: AdminWebhookListQuery): Promise<{ data: AdminWebhook[]; total: number }> {
+    const { items, total } = await listAllWebhooks(this.db, q);
+    return { data: items.map((row) => ({ ...toPublicWebhook(row), user_id: row.userId })), total };
+  }
+
   async getUser(id: string): Promise<AdminUser> {
     const row = await getUserById(this.db, id);
     if (!row || row.role === 'service') throw new NotFoundError(`No user ${id}.`);
@@ -242,7 +250,7 @@ export class AdminService {
    * database holds as processing) stands in as the count of work held by consumers.
    */
   async queues(): Promise<QueuesResponse> {
-    const names = topologyQueues(this.deps.config.retryDelaysMs);
+    const names = topologyQueuesOf(this.deps.config.retryDelaysMs, this.deps.config.amqp.queueType);
     const [depths, byStatus] = await Promise.all([
       this.checkQueues(names.map((n) => n.name)),
       countsByStatus(this.db, 'jobs'),

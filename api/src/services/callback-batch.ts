@@ -3,6 +3,7 @@ import { jobAttempts, jobs, notes } from '../db/schema.ts';
 import { insertStatements, type RowInsert, rowInsert, type WriteTx } from '../db/sql-writer.ts';
 import {
   deleteDeadLetters,
+  disableWebhook,
   existingMessageKeys,
   findWebhooks,
   insertMessageKeys,
@@ -43,6 +44,7 @@ export class CallbackBatch {
   readonly #jobPatches = new Map<string, Partial<JobRow>>();
   readonly #notePatches = new Map<string, Partial<NoteRow>>();
   readonly #enqueues: JobToEnqueue[] = [];
+  readonly #disabled = new Map<string, string>();
   readonly #attempts: RowInsert[] = [];
   readonly #settledDeadLetters: string[] = [];
 
@@ -121,6 +123,11 @@ export class CallbackBatch {
     this.patchJob(job, { status: 'skipped', lastError: why, finishedAt: this.now, updatedAt: this.now });
   }
 
+  /** Disables a webhook endpoint (it answered 410 Gone), at write(). */
+  disableWebhook(id: string, reason: string): void {
+    if (!this.#disabled.has(id)) this.#disabled.set(id, reason);
+  }
+
   /** Keeps one finished attempt (docs/jobs.md, "Attempts"); written with the batch. */
   recordAttempt(row: typeof jobAttempts.$inferInsert): void {
     this.#attempts.push(rowInsert(jobAttempts, row));
@@ -145,6 +152,7 @@ export class CallbackBatch {
     if (this.#newKeys.length > 0) tx.defer(insertMessageKeys(this.#newKeys, this.now));
     for (const s of updateRows(jobs, this.#jobPatches)) tx.defer(s);
     for (const s of updateRows(notes, this.#notePatches)) tx.defer(s);
+    for (const [id, reason] of this.#disabled) tx.defer(disableWebhook(id, this.now, reason));
     for (const s of insertStatements(this.#attempts)) tx.defer(s);
     if (this.#settledDeadLetters.length > 0) tx.defer(deleteDeadLetters(this.#settledDeadLetters));
     const inserts = this.#enqueues.flatMap((job) => jobInserts(job, this.now).inserts);

@@ -1,16 +1,11 @@
+import { NOTE_EVENT_TYPES, type NoteEventType } from '@notes/contracts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
-export const NOTE_EVENT_TYPES = [
-  'note.created',
-  'note.updated',
-  'note.deleted',
-  'note.processed',
-  'note.dead',
-] as const;
-export type NoteEventType = (typeof NOTE_EVENT_TYPES)[number];
+// The event types are a wire format: contracts holds them.
+export { NOTE_EVENT_TYPES, type NoteEventType };
 
-/** Events kept per user for `Last-Event-ID` resumption (contract: ≥ 1,000 or 1 hour). */
+/** Events kept per user for `Last-Event-ID` resumption (docs/api.md, "Live events": ≥ 1,000 or 1 hour). */
 export const EVENT_RETENTION_COUNT = 1000;
 export const EVENT_RETENTION_SECONDS = 3600;
 
@@ -89,22 +84,27 @@ export class EventPublisher {
     if (!(PUBLISH_COMMAND in redis)) redis.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
   }
 
-  /** `json`: `data` already serialised, if the caller has it (a write's answer is the same note). */
+  /** `json`: `data` already serialised, if the caller has it. Never throws: a failure is logged. */
   async publish(userId: string, type: NoteEventType, data: unknown, json?: string): Promise<void> {
-    const key = eventStreamKey(userId);
     try {
-      await (this.redis as unknown as Record<string, PublishFn>)[PUBLISH_COMMAND]!(
-        key,
-        `${key}:bytes`,
-        this.maxBytes,
-        EVENT_RETENTION_COUNT,
-        STREAM_TTL_SECONDS,
-        type,
-        json ?? JSON.stringify(data),
-        ENTRY_OVERHEAD_BYTES,
-      );
+      await this.publishOrThrow(userId, type, json ?? JSON.stringify(data));
     } catch (err) {
       this.logger.warn({ err, type, user_id: userId }, 'live event not published (redis unavailable)');
     }
+  }
+
+  /** For the live-event relay, which keeps an event that could not be published and tries again. */
+  async publishOrThrow(userId: string, type: string, json: string): Promise<void> {
+    const key = eventStreamKey(userId);
+    await (this.redis as unknown as Record<string, PublishFn>)[PUBLISH_COMMAND]!(
+      key,
+      `${key}:bytes`,
+      this.maxBytes,
+      EVENT_RETENTION_COUNT,
+      STREAM_TTL_SECONDS,
+      type,
+      json,
+      ENTRY_OVERHEAD_BYTES,
+    );
   }
 }

@@ -1,16 +1,4 @@
 import type { JobKind, Priority } from '@notes/contracts';
-import type { Logger } from 'pino';
-import type { Database } from '../db/client.ts';
-import type { AttemptOutcome, JobStatus, NoteResult } from '../db/schema.ts';
-import type { WriteTx } from '../db/sql-writer.ts';
-import { BadRequestError } from '../errors/index.ts';
-import {
-  type JobRow,
-  type NoteRow,
-  pendingPromotions,
-  subscribedByUser,
-} from '../repositories/callbacks-repository.ts';
-import { toNote } from '../repositories/notes-repository.ts';
 import type {
   CompleteBody,
   CompleteItem,
@@ -26,10 +14,22 @@ import type {
   StartItem,
   StartItemResponse,
   StartResponse,
-} from '../schemas/internal.ts';
+} from '@notes/contracts/callbacks';
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.ts';
+import type { AttemptOutcome, JobStatus, NoteResult } from '../db/schema.ts';
+import type { WriteTx } from '../db/sql-writer.ts';
+import { BadRequestError } from '../errors/index.ts';
+import {
+  type JobRow,
+  type NoteRow,
+  pendingPromotions,
+  subscribedByUser,
+} from '../repositories/callbacks-repository.ts';
+import { toNote } from '../repositories/notes-repository.ts';
 import { type AfterCommit, CallbackBatch, messageKey } from './callback-batch.ts';
-import type { EventPublisher } from './events.ts';
 import type { OutboxNotifier } from './job-enqueue.ts';
+import { eventInsert } from './live-event-relay.ts';
 
 /** A job in one of these states is settled: no callback changes it again (promote-dlq re-queues first). */
 const SETTLED: ReadonlySet<JobStatus> = new Set(['processed', 'dead', 'skipped', 'discarded']);
@@ -40,7 +40,8 @@ const MAX_TRIES = 3;
 export interface JobCallbackDeps {
   database: Database;
   logger: Logger;
-  events: Pick<EventPublisher, 'publish'>;
+  /** Publishes the live events this batch wrote to the outbox (live-event-relay.ts). */
+  liveEvents: { nudge(): void };
   outbox: OutboxNotifier;
   /** Drops the owner's cached note reads after a note changed (notes read cache). */
   invalidateNotes?: (userId: string) => Promise<unknown>;
@@ -54,7 +55,7 @@ export interface JobCallbackDeps {
  * The consumers' callbacks: the only way a job's outcome reaches the database. A batch of them
  * runs in one transaction that locks the job rows, records a processed-message key per callback
  * (a repeat finds it and changes nothing) and compares each note's version with its job's, so a
- * redelivered or stale job never overwrites a newer state (contract section 6). The single-job
+ * redelivered or stale job never overwrites a newer state (docs/guarantees.md). The single-job
  * routes are batches of one.
  */
 export class JobCallbacks {
@@ -110,6 +111,10 @@ export class JobCallbacks {
         if (job.kind === 'webhook.deliver' && !webhook) {
           batch.skip(job, 'the webhook endpoint was deleted');
           return answer({ proceed: false, reason: 'deleted' });
+        }
+        if (webhook?.disabledAt) {
+          batch.skip(job, `the webhook endpoint is disabled: ${webhook.disabledReason ?? 'gone'}`);
+          return answer({ proceed: false, reason: 'disabled' });
         }
         const current = { job, note };
         if (fresh) {
@@ -245,6 +250,10 @@ export class JobCallbacks {
             finishedAt: now,
             updatedAt: now,
           });
+          // Standard Webhooks: an endpoint answering 410 Gone wants no more deliveries.
+          if (item.webhook_gone && job.kind === 'webhook.deliver' && job.webhookId) {
+            batch.disableWebhook(job.webhookId, `410 Gone (delivery ${job.id})`);
+          }
           if (owned) {
             const dead = batch.patchNote(owned, { status: 'dead', lastError: item.error, attempts: item.attempt });
             batch.after.events.push({ userId: owned.userId, type: 'note.dead', data: toNote(dead) });
@@ -284,6 +293,9 @@ export class JobCallbacks {
         const { batch, answers } = await this.deps.database.writer.transaction(async (tx) => {
           const done = await run(tx, now);
           done.batch.write(tx);
+          // The batch's live events commit with it; the relay publishes them after.
+          if (done.batch.after.events.length)
+            tx.insert(...done.batch.after.events.map((e) => eventInsert(e.userId, e.type, e.data)));
           return done;
         });
         await this.#afterCommit(batch.after);
@@ -310,8 +322,7 @@ export class JobCallbacks {
         }),
       ),
     );
-    // Issued in order on one connection, so each user's stream keeps the order of its events.
-    await Promise.all(after.events.map((e) => deps.events.publish(e.userId, e.type, e.data)));
+    if (after.events.length) deps.liveEvents.nudge();
   }
 }
 

@@ -1,7 +1,7 @@
 import { currentTraceparent, DEFAULT_PRIORITY } from '@notes/contracts';
 import { uuidv7 } from 'uuidv7';
 import type { AppDeps } from '../app-types.ts';
-import type { WriteTx } from '../db/sql-writer.ts';
+import type { RowInsert, WriteTx } from '../db/sql-writer.ts';
 import { NotFoundError, PreconditionFailedError } from '../errors/index.ts';
 import { listJobsForNote, toJob } from '../repositories/jobs-repository.ts';
 import {
@@ -27,6 +27,7 @@ import {
 import type { NoteEventType } from './events.ts';
 import { IdempotencyService, type WriteEffect, type WriteOutcome, type WriteRequest } from './idempotency.ts';
 import { jobInserts } from './job-enqueue.ts';
+import { eventInsert } from './live-event-relay.ts';
 import { DEFAULT_LIST_FIELD, NoteCache, noteField } from './note-cache.ts';
 
 /** How a write arrived: what idempotency needs besides the user. */
@@ -45,7 +46,7 @@ export function ifMatchSatisfied(header: string | undefined, version: number): b
 }
 
 /**
- * The rules of notes (contract section 4). Every write runs through IdempotencyService in one
+ * The rules of notes (docs/api.md). Every write runs through IdempotencyService in one
  * transaction with its fence, its job and outbox row; after the commit it invalidates the user's
  * read cache, nudges the outbox relay and publishes the live event.
  *
@@ -59,7 +60,10 @@ export class NotesService {
   private readonly cache: NoteCache;
 
   constructor(
-    private readonly deps: Pick<AppDeps, 'config' | 'database' | 'redis' | 'logger' | 'events' | 'outbox' | 'metrics'>,
+    private readonly deps: Pick<
+      AppDeps,
+      'config' | 'database' | 'redis' | 'logger' | 'liveEvents' | 'outbox' | 'metrics'
+    >,
   ) {
     this.idempotency = new IdempotencyService(deps);
     this.cache = NoteCache.for(deps.redis);
@@ -88,10 +92,8 @@ export class NotesService {
             processedAt: null,
           };
           const job = this.jobOf(row);
-          return {
-            inserts: [noteInsert(row), ...job.inserts],
-            effect: this.enqueued(row, 'note.created', { status: 201, location: noteLocation(row.id) }),
-          };
+          const { effect, event } = this.enqueued(row, 'note.created', { status: 201, location: noteLocation(row.id) });
+          return { inserts: [noteInsert(row), ...job.inserts, event], effect };
         },
       },
     );
@@ -118,8 +120,9 @@ export class NotesService {
           };
           const row = { ...current, ...changes };
           tx.defer(updateNote(userId, id, changes));
-          tx.insert(...this.jobOf(row).inserts);
-          return this.enqueued(row, 'note.updated', { status: 200, location: null });
+          const { effect, event } = this.enqueued(row, 'note.updated', { status: 200, location: null });
+          tx.insert(...this.jobOf(row).inserts, event);
+          return effect;
         },
       },
     );
@@ -133,9 +136,10 @@ export class NotesService {
         locked: async (tx) => {
           await this.lockOwned(tx, userId, id, meta.ifMatch);
           tx.defer(deleteNote(userId, id));
+          tx.insert(eventInsert(userId, 'note.deleted', { id }));
           return {
             response: { status: 204, body: null, location: null },
-            afterCommit: () => this.afterCommit(userId, 'note.deleted', { id }),
+            afterCommit: () => this.afterCommit(userId),
           };
         },
       },
@@ -212,30 +216,36 @@ export class NotesService {
     );
   }
 
-  /** The answer, and what follows the commit. The note is serialised once: answer, fence, Redis, event. */
+  /**
+   * The answer, what follows the commit, and the live event's outbox row (written in the same
+   * transaction: live-event-relay.ts). The note is serialised once: answer, fence, Redis, event.
+   */
   private enqueued(
     row: NoteRow,
     event: NoteEventType,
     answer: { status: number; location: string | null },
-  ): WriteEffect {
+  ): { effect: WriteEffect; event: RowInsert } {
     const note = toNote(row);
     const json = JSON.stringify(note);
     return {
-      response: { ...answer, body: note, json },
-      afterCommit: async () => {
-        this.deps.metrics.jobsEnqueued.inc({ kind: 'note.process', priority: row.priority });
-        this.deps.outbox.nudge();
-        await this.afterCommit(row.userId, event, note, json);
+      effect: {
+        response: { ...answer, body: note, json },
+        afterCommit: async () => {
+          this.deps.metrics.jobsEnqueued.inc({ kind: 'note.process', priority: row.priority });
+          this.deps.outbox.nudge();
+          await this.afterCommit(row.userId);
+        },
       },
+      event: eventInsert(row.userId, event, note, json),
     };
   }
 
   /**
-   * Invalidate, then publish: issued in this order in one tick, they share one pipelined round
-   * trip and reach Redis in order, so once this write has answered no read sees the old note, and
-   * a client reacting to the event reads the new one.
+   * Invalidate, then let the event relay publish: once this write has answered no read sees the
+   * old note (the relay invalidates again before the event goes out, for a client reacting to it).
    */
-  private async afterCommit(userId: string, event: NoteEventType, data: unknown, json?: string): Promise<void> {
-    await Promise.all([this.cache.invalidate(userId), this.deps.events.publish(userId, event, data, json)]);
+  private async afterCommit(userId: string): Promise<void> {
+    await this.cache.invalidate(userId);
+    this.deps.liveEvents.nudge();
   }
 }

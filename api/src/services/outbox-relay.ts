@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import {
   type AmqpConnection,
-  assertTopology,
+  assertTopologyOf,
   type Config,
   EXCHANGES,
   jobPublishOptions,
@@ -16,6 +16,7 @@ import type { Database } from '../db/client.ts';
 import { outbox } from '../db/schema.ts';
 import type { Statement } from '../db/sql-writer.ts';
 import type { OutboxNotifier } from './job-enqueue.ts';
+import { EVENT_ROW_PREFIX } from './live-event-relay.ts';
 
 /** Rows published per transaction. */
 const BATCH_SIZE = 250;
@@ -43,12 +44,14 @@ type Row = {
 };
 
 /**
- * The oldest unsent rows, locked; rows another relay holds are skipped, not waited for. The kind
+ * The oldest unsent job rows (live events have their own relay: live-event-relay.ts), locked;
+ * rows another relay holds are skipped, not waited for. The kind
  * (a message header) is read by the database, so the relay never parses a payload.
  */
 const lockUnsent = (limit: number): Statement => ({
   sql: `SELECT id, job_id AS jobId, payload, priority, traceparent, JSON_VALUE(payload, '$.kind') AS kind
-        FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
+        FROM outbox WHERE sent_at IS NULL AND job_id NOT LIKE '${EVENT_ROW_PREFIX}%'
+        ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
   values: [limit],
 });
 
@@ -148,7 +151,7 @@ export class OutboxRelay implements OutboxNotifier {
     });
     ch.on('return', (msg: Message) => this.#returned.add(String(msg.properties.messageId)));
     // Start-up asserts the whole topology, so a publish can never vanish into a missing queue.
-    await assertTopology(ch, this.deps.config.retryDelaysMs);
+    await assertTopologyOf(ch, this.deps.config.retryDelaysMs, this.deps.config.amqp.queueType);
     this.#channel = ch;
     this.nudge();
   }

@@ -71,6 +71,8 @@ export class WebhooksService {
       events,
       secret: generateWebhookSecret(),
       createdAt: new Date(),
+      disabledAt: null,
+      disabledReason: null,
     });
     return { ...toPublicWebhook(row), secret: row.secret };
   }

@@ -1,4 +1,4 @@
-import { PermanentJobError } from '../errors.ts';
+import { EndpointGoneError, PermanentJobError } from '../errors.ts';
 import { type DeliverWebhookArgs, type DeliveryResult, noteProcessedPayload } from '../webhook-delivery.ts';
 import type { JobHandler } from './registry.ts';
 
@@ -36,6 +36,9 @@ export function createWebhookDeliverHandler(deliver: Deliver): JobHandler<'webho
         );
         // Our own shutdown cut the request short: not the endpoint's failure, no attempt spent.
         if (signal.aborted) throw new DOMException('webhook delivery interrupted by shutdown', 'AbortError');
+        if ((err as { details?: { code?: string } }).details?.code === 'gone') {
+          throw new EndpointGoneError(`endpoint ${webhook.id} answered 410 Gone`, { cause: err });
+        }
         throw err;
       }
     },

@@ -13,9 +13,10 @@ import noteRoutes from './notes.ts';
 import opsRoutes from './ops.ts';
 import type { AdminRouteOptions } from './route-options.ts';
 import userRoutes from './users.ts';
+import webhookRoutes from './webhooks.ts';
 
 /**
- * The admin API under /api/admin (contract 7 and 11), one plugin per resource. The role check
+ * The admin API under /api/admin (docs/operations.md and docs/api.md), one plugin per resource. The role check
  * runs on `onRequest`, before validation, so a user learns nothing about an admin route's
  * parameters: no token → 401, a non-admin → 403.
  */
@@ -49,6 +50,7 @@ export default async function adminRoutes(app: App, deps: AppDeps) {
       await admin.register(jobRoutes, opts);
       await admin.register(dlqRoutes, opts);
       await admin.register(userRoutes, opts);
+      await admin.register(webhookRoutes, opts);
       await admin.register(opsRoutes, opts);
       await admin.register(failureRoutes, opts);
       await admin.register(controlRoutes, opts);

@@ -1,6 +1,9 @@
-import { AttemptReport, JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
 import { type Static, Type } from '@sinclair/typebox';
-import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
+import { JOB_KINDS } from './job-message.ts';
+import { NoteResult } from './note-result.ts';
+import { AttemptReport } from './operations.ts';
+import { PRIORITIES } from './priorities.ts';
+import { JOB_STATUSES, NOTE_STATUSES } from './statuses.ts';
 
 /**
  * The internal callback routes the consumers call (service identity only). One schema per shape
@@ -54,6 +57,11 @@ export const FailBody = Type.Object(
     final: Type.Boolean(),
     /** Why it is dead (`max_attempts: …`, `malformed: …`, `poison: …`); defaults to `error`. */
     reason: Type.Optional(Type.String({ minLength: 1, maxLength: 4000 })),
+    /**
+     * webhook.deliver only: the endpoint answered `410 Gone`, so the API disables it and enqueues
+     * no more deliveries to it (docs/isolation.md).
+     */
+    webhook_gone: Type.Optional(Type.Boolean()),
     ...Report,
   },
   { additionalProperties: false },
@@ -106,7 +114,7 @@ export type InternalWebhook = Static<typeof InternalWebhook>;
  * Why a job must not run: its note changed, it or its endpoint is gone, it is already settled, or
  * another delivery is running it (`running`: this copy is a duplicate, see `first_copy`).
  */
-export const SKIP_REASONS = ['stale', 'deleted', 'finished', 'unknown', 'running'] as const;
+export const SKIP_REASONS = ['stale', 'deleted', 'finished', 'unknown', 'running', 'disabled'] as const;
 
 export type SkipReason = (typeof SKIP_REASONS)[number];
 

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { signServiceToken } from '@notes/contracts';
+import { waitFor } from '@notes/contracts/testing';
+import { buildApp } from '../src/app.ts';
+import { createDeps } from '../src/deps.ts';
+import { eventStreamKey } from '../src/services/events.ts';
+import { startTestApp, type TestApp } from './helpers.ts';
+import { call, count, createNote, newUser, type TestUser } from './notes-fixtures.ts';
+
+/**
+ * A live event is never lost when the API dies between a write's commit and the event's
+ * publication (docs/isolation.md): the event is an outbox row of the write's own transaction,
+ * and whichever API instance's relay runs next publishes it.
+ *
+ * The API "dies at that point": its live-event relay is stopped before the writes, so they commit
+ * (note, job, event row) and nothing publishes their events; then the instance is closed and
+ * another one, on the same database and Redis, starts.
+ */
+
+let t: TestApp;
+let alice: TestUser;
+
+before(async () => {
+  t = await startTestApp('evoutbox');
+  alice = await newUser(t, 'alice');
+});
+after(() => t?.close());
+
+async function streamTypes(userId: string): Promise<{ type: string; id: string }[]> {
+  const entries = await t.deps.redis.xrange(eventStreamKey(userId), '-', '+');
+  return entries.map(([, f]) => ({ type: f[1] ?? '', id: JSON.parse(f[3] ?? '{}').id }));
+}
+
+test('events committed by an API that died before publishing them are published by the next one', async () => {
+  // A first instance takes writes and dies before its relay publishes anything.
+  const dying = await createDeps(t.deps.config);
+  const dyingApp = await buildApp(dying);
+  const pending = "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND job_id LIKE 'ev-%'";
+  let noteId = '';
+  let bigId = '';
+  let goneId = '';
+  let seen: string[] = [];
+  let closed = false;
+  const closeDying = async () => {
+    if (closed) return;
+    closed = true;
+    await dyingApp.close();
+    await dying.close();
+  };
+  try {
+    await t.deps.liveEvents.stop(); // the test app's own relay must not publish them either
+    await dying.liveEvents.stop();
+    const auth = (u: TestUser) => ({ authorization: `Bearer ${u.token}` });
+    const created = await dyingApp.inject({
+      method: 'POST',
+      url: '/api/notes',
+      headers: auth(alice),
+      payload: { title: 'committed, not yet published' },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    noteId = created.json().id as string;
+
+    const big = await dyingApp.inject({
+      method: 'POST',
+      url: '/api/notes',
+      headers: auth(alice),
+      // Its event is too large to be stored inline: it goes by reference, read at publication.
+      payload: { title: 'big', body: '"'.repeat(40_000) },
+    });
+    assert.equal(big.statusCode, 201, big.body);
+    bigId = big.json().id;
+    const gone = await createNote(t, alice, { title: 'deleted before publication' });
+    goneId = gone.id;
+    const deleted = await dyingApp.inject({ method: 'DELETE', url: `/api/notes/${gone.id}`, headers: auth(alice) });
+    assert.equal(deleted.statusCode, 204);
+    // A consumer's callback: the note is processed, its event committed with the outcome.
+    const [job] = await t.deps.database.pool
+      .query('SELECT id FROM jobs WHERE note_id = ?', [noteId])
+      .then(([rows]) => rows as { id: string }[]);
+    const service = { authorization: `Bearer ${signServiceToken(t.deps.config.service.privateKey)}` };
+    const start = await dyingApp.inject({
+      method: 'POST',
+      url: `/internal/jobs/${job?.id}/start`,
+      headers: service,
+      payload: { attempt: 1 },
+    });
+    assert.equal(start.statusCode, 200, start.body);
+    const result = {
+      word_count: 0,
+      char_count: 0,
+      reading_time_seconds: 0,
+      tags: [],
+      links: [],
+      checksum: 'a'.repeat(64),
+    };
+    const done = await dyingApp.inject({
+      method: 'POST',
+      url: `/internal/jobs/${job?.id}/complete`,
+      headers: service,
+      payload: { attempt: 1, result },
+    });
+    assert.equal(done.statusCode, 200, done.body);
+
+    assert.equal(await count(t, pending), 5, 'five events committed with their writes');
+    seen = (await streamTypes(alice.id)).map((e) => e.id);
+    assert.ok(!seen.includes(noteId), 'and none published');
+  } finally {
+    await closeDying();
+  }
+
+  // The next instance publishes them, in order.
+  const next = await createDeps(t.deps.config);
+  const nextApp = await buildApp(next);
+  try {
+    await waitFor('the events published', async () => (await count(t, pending)) === 0, 10_000);
+    const events = await streamTypes(alice.id);
+    assert.deepEqual(
+      events.map(
+        (e) => `${e.type} ${e.id === noteId ? 'note' : e.id === bigId ? 'big' : e.id === goneId ? 'gone' : e.id}`,
+      ),
+      ['note.created note', 'note.created big', 'note.created gone', 'note.deleted gone', 'note.processed note'],
+    );
+    const [bigEvent] = (await t.deps.redis.xrange(eventStreamKey(alice.id), '-', '+'))
+      .map(([, f]) => JSON.parse(f[3] ?? '{}'))
+      .filter((n) => n.id === bigId);
+    assert.equal(bigEvent.body, '"'.repeat(40_000), 'the big note, read at publication');
+    assert.equal((await call(t, alice, 'GET', `/api/notes/${noteId}`)).json().status, 'processed');
+  } finally {
+    await nextApp.close();
+    await next.close();
+  }
+});
