@@ -28,6 +28,8 @@ export const RoleSchema = Type.Unsafe<Role>({
 export interface AuthUser {
   id: string;
   role: Role;
+  /** The `tv` of the user token that authenticated the request (none for the service identity). */
+  tokenVersion?: number;
 }
 
 export const UserSchema = Type.Object(

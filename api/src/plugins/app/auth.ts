@@ -157,7 +157,7 @@ export default fp(
       if (!state || state.disabled) throw new UnauthorizedError('This account is disabled or no longer exists.');
       if (state.tokenVersion !== tv) throw new UnauthorizedError('The token has been revoked; log in again.');
       // The role in the database wins over the one in the token (an admin may demote).
-      return { id: sub, role: state.role };
+      return { id: sub, role: state.role, tokenVersion: tv };
     }
 
     app.decorate('authenticate', async (request: FastifyRequest) => {
@@ -176,10 +176,13 @@ export default fp(
       if (!roles.includes(request.user.role)) throw new ForbiddenError();
     });
 
-    /** For long-lived responses (live events): is the user still there and enabled? Cached like authenticate. */
-    app.decorate('userIsActive', async (id: string) => {
+    /**
+     * For long-lived responses (live events): is the user still there and enabled, and (given
+     * the token's version) not revoked since? Cached like authenticate.
+     */
+    app.decorate('userIsActive', async (id: string, tokenVersion?: number) => {
       const state = await currentState(id);
-      return state !== null && !state.disabled;
+      return state !== null && !state.disabled && (tokenVersion === undefined || state.tokenVersion === tokenVersion);
     });
 
     app.decorate('forgetUserState', (id: string) => stateCache.delete(id));
@@ -189,7 +192,7 @@ export default fp(
 
 declare module 'fastify' {
   interface FastifyInstance {
-    userIsActive: (id: string) => Promise<boolean>;
+    userIsActive: (id: string, tokenVersion?: number) => Promise<boolean>;
   }
 }
 

@@ -139,12 +139,15 @@ export default async function eventRoutes(app: App, deps: AppDeps) {
 
       let closed = false;
       let sinceRenewal = 0;
-      // Ends the stream once the token has expired or the user is disabled, and keeps the slot's
+      // Ends the stream once the token has expired or been revoked or the user is disabled, and keeps the slot's
       // lease alive meanwhile (a lapsed lease may have gone to another stream: end this one).
       const watch = setInterval(() => {
         void (async () => {
           if (Date.now() >= expiresAt) return stream.end();
-          if (request.user.role !== 'service' && !(await app.userIsActive(userId))) return stream.end();
+          // A revoked token (password change, logout-all) ends the stream too (docs/security.md).
+          if (request.user.role !== 'service' && !(await app.userIsActive(userId, request.user.tokenVersion))) {
+            return stream.end();
+          }
           sinceRenewal += STILL_ALLOWED_MS;
           if (sinceRenewal < HEARTBEAT_MS) return;
           sinceRenewal = 0;
