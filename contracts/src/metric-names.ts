@@ -1,5 +1,5 @@
 /**
- * The one list of Prometheus metric and label names (STYLE habit 9). The API and the consumers
+ * The one list of Prometheus metric and label names. The API and the consumers
  * build their registries from these; the dashboards and alerts in monitoring/ query them, and a
  * test checks that every name a dashboard or alert uses is one of these (or a RabbitMQ/process one).
  *
