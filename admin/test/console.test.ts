@@ -246,8 +246,13 @@ test("an admin changes a user's role", async () => {
     return (await getUserById(s.t.deps.database.db, bob.id))?.role === 'admin';
   });
   await row('bob@example.test').getByRole('button', { name: 'Make user' }).waitFor();
+  // A role change revokes Bob's tokens (docs/security.md); his next sign-in carries the new role.
+  const stats = async (token: string) =>
+    (await s.t.app.inject({ method: 'GET', url: '/api/admin/stats', headers: bearer(token) })).statusCode;
+  assert.equal(await stats(bob.token), 401);
+  const current = await getUserById(s.t.deps.database.db, bob.id);
   assert.equal(
-    (await s.t.app.inject({ method: 'GET', url: '/api/admin/stats', headers: bearer(bob.token) })).statusCode,
+    await stats(s.t.app.signToken({ id: bob.id, role: 'admin', tokenVersion: current?.tokenVersion ?? 0 })),
     200,
   );
   await b.screenshot('08-users');

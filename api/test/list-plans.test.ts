@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { DLQ_SORTS, JOB_SORTS } from '@notes/contracts/admin-api';
+import { USER_SORT_FIELDS } from '@notes/contracts/auth-api';
 import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
 import { drizzle } from 'drizzle-orm/mysql2';
 import { createDatabase, type Database, type Db, migrateDatabase } from '../src/db/client.ts';
@@ -10,8 +12,6 @@ import { listNotes } from '../src/repositories/notes-repository.ts';
 import { pruneDeadJobs, pruneFinishedJobs } from '../src/repositories/retention-repository.ts';
 import { countsByStatus } from '../src/repositories/status-counts-repository.ts';
 import { listUsers } from '../src/repositories/users-repository.ts';
-import { DLQ_SORTS, JOB_SORTS } from '../src/schemas/admin.ts';
-import { USER_SORT_FIELDS } from '../src/schemas/auth.ts';
 import { SORT_FIELDS } from '../src/schemas/notes.ts';
 
 /**

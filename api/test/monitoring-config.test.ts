@@ -21,7 +21,7 @@ import {
  * monitoring/ is configuration that only runs under docker compose, so it is checked here:
  * promtool on the Prometheus config, alert unit tests and every dashboard query; the Grafana
  * provisioning's data source links; and that every metric a dashboard or alert reads is one the
- * code (or RabbitMQ) exports (contract section 8).
+ * code (or RabbitMQ) exports (docs/operations.md).
  */
 const PROVISIONED_UIDS = new Set(['prometheus', 'loki', 'tempo']);
 const DASHBOARDS = path.join(MONITORING, 'grafana/dashboards');
@@ -266,9 +266,11 @@ test('the Prometheus targets match the processes’ default ports', () => {
   };
   const { scrape_configs } = readYaml<{ scrape_configs: Scrape[] }>(path.join(MONITORING, 'prometheus/prometheus.yml'));
   const job = (name: string) => scrape_configs.find((s) => s.job_name === name);
-  assert.deepEqual(job('api')?.static_configs?.[0]?.targets, ['api:3000']);
-  assert.deepEqual(job('consumers')?.dns_sd_configs?.[0], {
-    names: ['consumers'],
+  // Every replica by DNS (the cluster profile's names too: api/test/compose-cluster.test.ts).
+  const dns = (name: string) => job(name)?.dns_sd_configs?.[0];
+  assert.deepEqual(dns('api'), { names: ['api', 'api-2'], type: 'A', port: 3000, refresh_interval: '15s' });
+  assert.deepEqual(dns('consumers'), {
+    names: ['consumers', 'consumers-2'],
     type: 'A',
     port: 9464,
     refresh_interval: '15s',
@@ -280,7 +282,12 @@ test('the Prometheus targets match the processes’ default ports', () => {
       credentials_file: '/run/secrets/metrics_token',
     });
   }
-  assert.deepEqual(job('rabbitmq')?.static_configs?.[0]?.targets, ['rabbitmq:15692']);
+  assert.deepEqual(dns('rabbitmq'), {
+    names: ['rabbitmq', 'rabbitmq-2', 'rabbitmq-3'],
+    type: 'A',
+    port: 15692,
+    refresh_interval: '15s',
+  });
   assert.equal(job('rabbitmq')?.metrics_path, '/metrics/per-object');
   const json = readJson<{ panels: unknown[] }>(path.join(DASHBOARDS, 'pipeline.json'));
   assert.ok(json.panels.length > 10);

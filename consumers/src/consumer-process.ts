@@ -1,4 +1,4 @@
-import { AmqpConnection, type Config, topologyQueues } from '@notes/contracts';
+import { AmqpConnection, type Config, topologyQueuesOf } from '@notes/contracts';
 import type { Logger } from 'pino';
 import { ApiClient, type ApiClientOptions } from './api-client.ts';
 import { JobConsumer, type JobConsumerOptions } from './consumer.ts';
@@ -136,7 +136,7 @@ export class ConsumerProcess {
     ch.on('error', () => {});
     try {
       const stats = [];
-      for (const { name: queue, role } of topologyQueues(this.config.retryDelaysMs)) {
+      for (const { name: queue, role } of topologyQueuesOf(this.config.retryDelaysMs, this.config.amqp.queueType)) {
         if (role === 'retry') continue;
         const q = await ch.checkQueue(queue);
         stats.push({ queue, messages: q.messageCount, consumers: q.consumerCount });

@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AmqpConnection,
-  assertTopology,
+  assertTopologyOf,
   type Config,
   JOB_KINDS,
   LANES,
   type Lane,
   laneOf,
+  workQueueNames,
 } from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
@@ -18,6 +19,10 @@ import type { EndpointGate } from './endpoint-gate.ts';
 import { ChannelGoneError } from './errors.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
 import type { ConsumerMetrics } from './metrics.ts';
+import { PriorityScheduler } from './priority-scheduler.ts';
+
+/** Longest wait, after subscribing to the quorum topology's queues, for each backlog to arrive. */
+const STARTUP_SETTLE_MS = 2000;
 
 export interface JobConsumerDeps {
   config: Config;
@@ -58,6 +63,10 @@ export class JobConsumer {
   #channel: ConfirmChannel | null = null;
   #publisher: ConfirmPublisher | null = null;
   #consumerTag: string | null = null;
+  /** The quorum topology's extra consumers (one per priority queue after the first). */
+  #moreTags: string[] = [];
+  /** Quorum topology: strict order across the per-priority queues (null for classic). */
+  #scheduler: PriorityScheduler<{ ch: ConfirmChannel; msg: ConsumeMessage }> | null = null;
   #running = false;
   #stopping: Promise<void> | null = null;
   #opening: Promise<void> | null = null;
@@ -82,10 +91,11 @@ export class JobConsumer {
     const ch = this.#channel;
     if (!ch || this.#stopping) return;
     if (this.#allPaused && this.#consumerTag) {
-      const tag = this.#consumerTag;
+      const tags = [this.#consumerTag, ...this.#moreTags];
       this.#consumerTag = null;
+      this.#moreTags = [];
       this.#deps.logger.info({ queue: LANES[this.#deps.lane].queue }, 'paused: consumer cancelled');
-      ch.cancel(tag).catch(() => {});
+      for (const tag of tags) ch.cancel(tag).catch(() => {});
     } else if (!this.#allPaused && !this.#consumerTag) {
       this.#deps.logger.info({ queue: LANES[this.#deps.lane].queue }, 'resumed: consuming again');
       this.#consume(ch).catch((err) => this.#deps.logger.warn({ err }, 'could not consume again'));
@@ -136,9 +146,12 @@ export class JobConsumer {
     this.#deps.control?.off('change', this.#onControl);
     await this.#opening;
     const ch = this.#channel;
-    const tag = this.#consumerTag;
+    const tags = [this.#consumerTag, ...this.#moreTags];
     this.#consumerTag = null;
-    if (ch && tag) await ch.cancel(tag).catch(() => {});
+    this.#moreTags = [];
+    for (const tag of tags) if (ch && tag) await ch.cancel(tag).catch(() => {});
+    // Deliveries buffered but not started go back to the broker when the channel closes.
+    this.#scheduler?.clear();
     logger.info({ in_flight: this.#inFlight.size }, 'consumer cancelled; finishing held deliveries');
     if (!(await this.#drain(graceMs))) {
       logger.warn({ in_flight: this.#inFlight.size }, 'shutdown grace over; aborting what is left');
@@ -183,6 +196,8 @@ export class JobConsumer {
     this.#channel = null;
     this.#publisher = null;
     this.#consumerTag = null;
+    this.#moreTags = [];
+    this.#scheduler?.clear();
   }
 
   async #open(conn: ChannelModel): Promise<void> {
@@ -198,13 +213,19 @@ export class JobConsumer {
         this.#drop();
         this.#reopenLater(conn);
       });
-      await assertTopology(channel, config.retryDelaysMs);
-      await channel.prefetch(this.#deps.prefetch);
+      await assertTopologyOf(channel, config.retryDelaysMs, config.amqp.queueType);
+      // Quorum: each priority queue's consumer may hold twice the slots, so a level with a
+      // backlog always has deliveries buffered while its acks are refilled (priority-scheduler.ts).
+      const quorum = config.amqp.queueType === 'quorum';
+      await channel.prefetch(quorum ? 2 * this.#deps.prefetch : this.#deps.prefetch);
       this.#channel = channel;
       this.#publisher = new ConfirmPublisher(channel);
       if (this.#allPaused) logger.info({ queue: LANES[this.#deps.lane].queue }, 'paused: not consuming');
       else await this.#consume(channel);
-      logger.info({ prefetch: this.#deps.prefetch, queue: LANES[this.#deps.lane].queue }, 'consuming');
+      logger.info(
+        { prefetch: this.#deps.prefetch, queue: LANES[this.#deps.lane].queue, queue_type: config.amqp.queueType },
+        'consuming',
+      );
     } catch (err) {
       logger.warn({ err }, 'could not start consuming; retrying');
       if (ch && this.#channel === ch) this.#drop();
@@ -222,15 +243,52 @@ export class JobConsumer {
   }
 
   async #consume(ch: ConfirmChannel): Promise<void> {
-    const { consumerTag } = await ch.consume(LANES[this.#deps.lane].queue, (msg) => this.#onMessage(ch, msg), {
-      noAck: false,
-    });
-    // A pause that came while the consume was on its way.
-    if (this.#allPaused || this.#channel !== ch) {
-      await ch.cancel(consumerTag).catch(() => {});
+    const { config } = this.#deps;
+    if (config.amqp.queueType === 'classic') {
+      const { consumerTag } = await ch.consume(LANES[this.#deps.lane].queue, (msg) => this.#onMessage(ch, msg), {
+        noAck: false,
+      });
+      // A pause that came while the consume was on its way.
+      if (this.#allPaused || this.#channel !== ch) {
+        await ch.cancel(consumerTag).catch(() => {});
+        return;
+      }
+      this.#consumerTag = consumerTag;
       return;
     }
-    this.#consumerTag = consumerTag;
+    const queues = workQueueNames('quorum', this.#deps.lane);
+    this.#scheduler ??= new PriorityScheduler(queues.length, this.#deps.prefetch, (item) =>
+      this.#channel === item.ch ? this.#start(item.ch, item.msg) : Promise.resolve(),
+    );
+    const scheduler = this.#scheduler;
+    // The backlog per level now: start nothing until each level that has one has delivered.
+    scheduler.hold();
+    const backlog: number[] = [];
+    for (const queue of queues) backlog.push((await ch.checkQueue(queue)).messageCount);
+    const tags: string[] = [];
+    for (const [level, queue] of queues.entries()) {
+      const { consumerTag } = await ch.consume(
+        queue,
+        (msg) => {
+          if (msg === null) return this.#onMessage(ch, null);
+          scheduler.push(level, { ch, msg });
+        },
+        { noAck: false },
+      );
+      tags.push(consumerTag);
+    }
+    if (this.#allPaused || this.#channel !== ch) {
+      for (const tag of tags) await ch.cancel(tag).catch(() => {});
+      scheduler.release();
+      return;
+    }
+    this.#consumerTag = tags[0] ?? null;
+    this.#moreTags = tags.slice(1);
+    const deadline = Date.now() + STARTUP_SETTLE_MS;
+    while (Date.now() < deadline && backlog.some((n, level) => n > 0 && scheduler.bufferedAt(level) === 0)) {
+      await sleep(10);
+    }
+    scheduler.release();
   }
 
   #onMessage(ch: ConfirmChannel, msg: ConsumeMessage | null): void {
@@ -238,17 +296,27 @@ export class JobConsumer {
       // The broker cancelled us (queue deleted or moved): re-assert and consume again.
       if (this.#allPaused) return; // our own cancel (pause)
       this.#deps.logger.warn('consumer cancelled by the broker; consuming again');
+      if (this.#deps.config.amqp.queueType === 'quorum') {
+        // One of five consumers: start over on a fresh channel rather than consume the rest twice.
+        void ch.close().catch(() => {});
+        return;
+      }
       this.#consumerTag = null;
       setTimeout(() => {
         if (this.#channel !== ch || this.#stopping) return;
-        assertTopology(ch, this.#deps.config.retryDelaysMs)
+        assertTopologyOf(ch, this.#deps.config.retryDelaysMs, this.#deps.config.amqp.queueType)
           .then(() => this.#consume(ch))
           .catch((err) => this.#deps.logger.warn({ err }, 'could not consume again; the channel will reopen'));
       }, this.#opts.reopenDelayMs).unref();
       return;
     }
+    void this.#start(ch, msg);
+  }
+
+  #start(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
     const task = processDelivery(this.#bind(ch, msg), this.#env()).finally(() => this.#inFlight.delete(task));
     this.#inFlight.add(task);
+    return task;
   }
 
   #env(): FlowEnv {

@@ -73,7 +73,7 @@ type Ctx = {
 };
 
 /**
- * The life of one delivery (contract section 6): decode → count deliveries → /start → handler →
+ * The life of one delivery (docs/guarantees.md): decode → count deliveries → /start → handler →
  * /complete → ack. On failure the copy goes to a wait queue or the DLQ with a confirm, the API
  * hears of it, and only then is the original acked: the message is never in no queue at all.
  * Never throws.
@@ -98,7 +98,16 @@ export async function processDelivery(d: Delivery, env: FlowEnv): Promise<void> 
     const ctx: Ctx = { d, env, job, attempt, run, log };
     if (laneOf(job.kind) !== env.lane) return await moveToLane(ctx);
     if (env.isPaused?.(job.kind) && !(await untilResumed(env, job.kind))) return d.nack(true);
-    if (d.msg.fields.redelivered) return await countRedelivery(ctx);
+    if (d.msg.fields.redelivered) {
+      if (env.config.amqp.queueType === 'classic') return await countRedelivery(ctx);
+      // A quorum queue counts the deliveries itself: the message stays where it is.
+      const lost = countOf(headers['x-delivery-count']) || 1;
+      if (lost >= env.config.consumer.maxDeliveries) {
+        const reason = `poison: delivered ${lost} times without an outcome`;
+        return await deadLetter(ctx, 'poison', reason, reason, { error_class: 'poison', ...traceReport() });
+      }
+      log.info({ deliveries: lost }, 'redelivered; running it again');
+    }
 
     const release = await admit(ctx);
     if (release === null) return await defer(ctx);
@@ -265,8 +274,8 @@ async function defer(ctx: Ctx): Promise<void> {
 }
 
 /**
- * A redelivery means a delivery ended without an outcome (a crash, a lost channel). The broker
- * only flags it, so the count lives in our own header: the message is republished with the count
+ * A redelivery means a delivery ended without an outcome (a crash, a lost channel). A classic
+ * queue only flags it, so the count lives in our own header: the message is republished with the count
  * + 1 and the original acked; at MAX_DELIVERIES it is parked in the DLQ as poison.
  */
 async function countRedelivery(ctx: Ctx): Promise<void> {
@@ -425,7 +434,8 @@ function copyOptions(msg: ConsumeMessage, headers: Record<string, unknown>): Opt
 
 /** The headers a new attempt (or a dead copy) starts with: no delivery or requeue counts. */
 function withoutDeliveries(headers: Record<string, unknown> | undefined): Record<string, unknown> {
-  const { [HEADERS.deliveries]: _d, [HEADERS.requeued]: _r, ...rest } = headers ?? {};
+  // x-delivery-count: a quorum queue's count for the old message, meaningless on a new one.
+  const { [HEADERS.deliveries]: _d, [HEADERS.requeued]: _r, 'x-delivery-count': _q, ...rest } = headers ?? {};
   return rest;
 }
 
@@ -438,7 +448,7 @@ function countOf(raw: unknown): number {
 /**
  * True for the first copy of a job's message: not redelivered, not republished as a counted
  * redelivery, not put back while the API was unreachable. Such a copy of a job that another
- * delivery is running is a duplicate publish; /start tells it not to run (contract section 6).
+ * delivery is running is a duplicate publish; /start tells it not to run (docs/guarantees.md).
  */
 function isFirstCopy(msg: ConsumeMessage): boolean {
   const headers = msg.properties.headers ?? {};

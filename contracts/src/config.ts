@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { envSchema } from 'env-schema';
+import { QUORUM_DELIVERY_LIMIT } from './quorum-topology.ts';
 
 /**
  * The only reader of the environment. Every process (api, consumers, scripts) calls
@@ -118,6 +119,13 @@ export const DEV_SERVICE_PUBLIC_KEY = 'csBttq4ReIe2KL2rIrFyuipA2BU_MTaOpaxvBhlME
  */
 export type Component = 'api' | 'consumers' | 'script';
 
+/** Every variable loadConfig reads, with its default: docs/configuration.md lists each one (a test checks). */
+export const CONFIG_VARIABLES: readonly { name: string; default: unknown }[] = Object.freeze(
+  Object.entries(Env.properties).map(([name, schema]) =>
+    Object.freeze({ name, default: (schema as { default?: unknown }).default }),
+  ),
+);
+
 export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
@@ -194,6 +202,11 @@ export function loadConfig(
   checkSecrets(e, options.component ?? 'script');
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('invalid configuration: ADMIN_EMAIL and ADMIN_PASSWORD must be set together');
+  }
+  if (e.QUEUE_TYPE === 'quorum' && e.MAX_DELIVERIES > QUORUM_DELIVERY_LIMIT - 2) {
+    throw new ConfigError(
+      `invalid configuration: MAX_DELIVERIES must be at most ${QUORUM_DELIVERY_LIMIT - 2} with QUEUE_TYPE=quorum (the broker's own limit is ${QUORUM_DELIVERY_LIMIT})`,
+    );
   }
   const dbUrl = new URL(e.DATABASE_URL);
   const name = dbUrl.pathname.slice(1);
@@ -322,7 +335,7 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * For a process's entry point: the config, or the ConfigError's message on stderr and exit 1
- * (a bad value stops the process naming the variable, contract section 2).
+ * (a bad value stops the process naming the variable, docs/configuration.md).
  */
 export function loadConfigOrExit(
   source: Record<string, string | undefined> = process.env,

@@ -63,6 +63,11 @@ export const HEADERS = {
   deadAt: 'x-notes-dead-at',
   malformed: 'x-notes-malformed',
   promotedAt: 'x-notes-promoted-at',
+  /**
+   * The job's priority by name: what routes a message to its queue in the quorum topology. No
+   * `x-` prefix: a headers exchange leaves `x-` headers out of its matching.
+   */
+  priority: 'notes-priority',
   /** The class of the error that killed the message (docs/jobs.md, failure groups). */
   errorClass: 'x-notes-error-class',
 } as const;
@@ -116,7 +121,11 @@ function waitQueueArgs(ttlMs: number, lane: Lane) {
   };
 }
 
-/** Asserts every exchange, queue and binding. Idempotent; safe on RabbitMQ 3.10 and 4.x. */
+/**
+ * Asserts every exchange, queue and binding of the classic topology. Idempotent; safe on
+ * RabbitMQ 3.10 and 4.x. Processes call `assertTopologyOf` (quorum-topology.ts), which picks the
+ * variant QUEUE_TYPE names.
+ */
 export async function assertTopology(
   channel: Channel | ConfirmChannel,
   retryDelaysMs: readonly number[],
@@ -162,7 +171,11 @@ export function jobPublishOptions(args: {
     type: args.kind,
     priority: amqpPriority(args.priority),
     timestamp: Math.floor(Date.now() / 1000),
-    headers: { ...withoutDeathHeaders(args.headers ?? {}), [HEADERS.attempt]: args.attempt },
+    headers: {
+      ...withoutDeathHeaders(args.headers ?? {}),
+      [HEADERS.attempt]: args.attempt,
+      [HEADERS.priority]: args.priority,
+    },
   };
 }
 

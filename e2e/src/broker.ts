@@ -1,9 +1,9 @@
-import { topologyQueues } from '@notes/contracts';
+import { type QueueType, topologyQueuesOf } from '@notes/contracts';
 import amqp, { type ConfirmChannel } from 'amqplib';
 
 /** Every queue the pipeline declares for a retry schedule. */
-export function pipelineQueues(retryDelaysMs: readonly number[]): string[] {
-  return topologyQueues(retryDelaysMs).map((q) => q.name);
+export function pipelineQueues(retryDelaysMs: readonly number[], queueType: QueueType = 'classic'): string[] {
+  return topologyQueuesOf(retryDelaysMs, queueType).map((q) => q.name);
 }
 
 /**

@@ -19,6 +19,8 @@ import { onExit } from './cleanup.ts';
  * from a passive declare (`checkQueue`).
  */
 export interface RabbitNode {
+  /** The Erlang node name (`<name>@localhost`), for rabbitmqctl -n and join_cluster. */
+  nodeName: string;
   port: number;
   /** amqp://guest:guest@127.0.0.1:<port> (the default vhost). */
   url: string;
@@ -32,6 +34,8 @@ export interface RabbitNode {
   depths(queues: readonly string[]): Promise<Record<string, { messages: number; consumers: number }>>;
   /** Deletes the given queues (a fresh start for the next test on the same node). */
   deleteQueues(queues: readonly string[]): Promise<void>;
+  /** Runs `rabbitmqctl -n <this node> ...args`; throws with its output when it fails. */
+  ctl(...args: string[]): string;
   /** Stops the node for good and removes its directory. Idempotent. */
   close(): Promise<void>;
 }
@@ -71,10 +75,16 @@ async function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
   return true;
 }
 
-export async function startRabbitNode(label = 'e2e'): Promise<RabbitNode> {
+export interface RabbitNodeOptions {
+  /** Lines for the node's own rabbitmq.conf (the machine's pins port 5672, so never that one). */
+  config?: string[];
+}
+
+export async function startRabbitNode(label = 'e2e', opts: RabbitNodeOptions = {}): Promise<RabbitNode> {
   installExitHook();
   const dir = mkdtempSync(path.join(tmpdir(), `np-rabbit-${label}-`));
   writeFileSync(path.join(dir, 'plugins'), '[].\n');
+  writeFileSync(path.join(dir, 'rabbitmq.conf'), `${(opts.config ?? []).join('\n')}\n`);
   const chown = spawnSync('chown', ['-R', 'rabbitmq:rabbitmq', dir]);
   if (chown.status !== 0) throw new Error(`chown ${dir}: ${chown.stderr}`);
   const port = await freePort();
@@ -90,7 +100,7 @@ export async function startRabbitNode(label = 'e2e'): Promise<RabbitNode> {
     RABBITMQ_LOG_BASE: path.join(dir, 'log'),
     RABBITMQ_ENABLED_PLUGINS_FILE: path.join(dir, 'plugins'),
     RABBITMQ_PID_FILE: path.join(dir, 'pid'),
-    RABBITMQ_CONFIG_FILE: path.join(dir, 'none'),
+    RABBITMQ_CONFIG_FILE: path.join(dir, 'rabbitmq.conf'),
   };
   const url = `amqp://guest:guest@127.0.0.1:${port}`;
   let pid: number | null = null;
@@ -160,12 +170,18 @@ export async function startRabbitNode(label = 'e2e'): Promise<RabbitNode> {
 
   await start();
   return {
+    nodeName,
     port,
     url,
     start,
     stop: () => halt('SIGTERM'),
     crash: () => halt('SIGKILL'),
     depths: (queues) => queueDepths(url, queues),
+    ctl(...args) {
+      const r = spawnSync('rabbitmqctl', ['-n', nodeName, ...args], { encoding: 'utf8', timeout: 120_000 });
+      if (r.status !== 0) throw new Error(`rabbitmqctl ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      return r.stdout;
+    },
     async deleteQueues(queues) {
       await withChannel(async (ch) => {
         for (const q of queues) await ch.deleteQueue(q);

@@ -80,13 +80,16 @@ export async function migrateDatabase(config: Config): Promise<void> {
   }
   const conn = await mysql.createConnection({ uri: config.database.url, timezone: 'Z', connectTimeout: 2000 });
   try {
-    const [rows] = await conn.query("SELECT GET_LOCK('notes_migrate', 30) AS got");
+    // Named locks are server-wide: scope it to the database, so migrating one database never
+    // waits for another's (parallel test suites, several deployments on one server).
+    const lock = `notes_migrate:${config.database.name}`.slice(0, 64);
+    const [rows] = await conn.query('SELECT GET_LOCK(?, 30) AS got', [lock]);
     if ((rows as { got: number }[])[0]?.got !== 1) throw new Error('could not take the migration lock');
     try {
       await normaliseStoredEmails(conn);
       await migrate(drizzle(conn, { schema, mode: 'default' }), { migrationsFolder: MIGRATIONS_FOLDER });
     } finally {
-      await conn.query("SELECT RELEASE_LOCK('notes_migrate')");
+      await conn.query('SELECT RELEASE_LOCK(?)', [lock]);
     }
   } finally {
     await conn.end();

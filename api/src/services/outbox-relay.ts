@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import {
   type AmqpConnection,
-  assertTopology,
+  assertTopologyOf,
   type Config,
   EXCHANGES,
   jobPublishOptions,
@@ -151,7 +151,7 @@ export class OutboxRelay implements OutboxNotifier {
     });
     ch.on('return', (msg: Message) => this.#returned.add(String(msg.properties.messageId)));
     // Start-up asserts the whole topology, so a publish can never vanish into a missing queue.
-    await assertTopology(ch, this.deps.config.retryDelaysMs);
+    await assertTopologyOf(ch, this.deps.config.retryDelaysMs, this.deps.config.amqp.queueType);
     this.#channel = ch;
     this.nudge();
   }

@@ -161,3 +161,41 @@ test('one Idempotency-Key raced through both APIs makes one note; every 201 name
   );
   assert.deepEqual(dupes, []);
 });
+
+test("one user's write rate is one bucket across API instances, not one per instance", async () => {
+  // Two more instances with a small limit (the same Redis prefix, so the same buckets).
+  const limits = { USER_WRITE_RATE: '1', USER_WRITE_BURST: '10' };
+  const a = await product.startApiInstance(limits);
+  const b = await product.startApiInstance(limits);
+  try {
+    const user = await registerUser(a.url, 'rate');
+    const answers: Awaited<ReturnType<typeof request>>[] = [];
+    for (let i = 0; i < 30; i++) {
+      const url = i % 2 === 0 ? a.url : b.url;
+      answers.push(
+        await request(url, 'POST', '/api/notes', { token: user.token, body: { title: `rate ${i}`, body: 'x' } }),
+      );
+    }
+    const accepted = answers.filter((r) => r.status === 201).length;
+    const limited = answers.filter((r) => r.status === 429);
+    assert.equal(accepted + limited.length, 30, answers.map((r) => r.status).join(','));
+    // Ten from the burst and about one a second while the 30 requests ran (per-instance buckets
+    // would have let about twenty through).
+    const seconds = answers.reduce((s, r) => s + r.ms, 0) / 1000;
+    assert.ok(accepted >= 10 && accepted <= 10 + Math.ceil(seconds) + 1, `${accepted} accepted in ${seconds} s`);
+    for (const r of limited) {
+      assert.ok(Number(r.headers.get('retry-after')) >= 1, 'Retry-After');
+      assert.match(r.headers.get('content-type') ?? '', /problem\+json/);
+    }
+    const byInstance = [a.url, b.url].map(
+      (url) => answers.filter((r, i) => (i % 2 === 0 ? a.url : b.url) === url && r.status === 429).length,
+    );
+    assert.ok(
+      byInstance.every((n) => n > 0),
+      `both instances refuse once the shared bucket is empty: ${byInstance}`,
+    );
+  } finally {
+    await a.terminate();
+    await b.terminate();
+  }
+});
