@@ -3,8 +3,9 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDatabase } from '@notes/api/db/client.ts';
-import { runMaintenanceOnce } from '@notes/api/services/maintenance.ts';
-import { loadConfig } from '@notes/contracts';
+import { pruneFinishedJobs } from '@notes/api/repositories/retention-repository.ts';
+import { RETENTION_BATCH, RETENTION_PAUSE_MS } from '@notes/api/services/maintenance.ts';
+import { generateServiceKeyPair, loadConfig } from '@notes/contracts';
 import mysql from 'mysql2/promise';
 import { startProduct } from './lib/product.ts';
 
@@ -29,9 +30,6 @@ const { values } = parseArgs({
 const BACKLOG = Number(values.backlog);
 const BENCH = fileURLToPath(new URL('./bench.ts', import.meta.url));
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const silent = { info() {}, warn() {}, error() {}, debug() {} } as unknown as Parameters<
-  typeof runMaintenanceOnce
->[0]['logger'];
 
 interface Run {
   p50: number;
@@ -84,7 +82,12 @@ async function seed(databaseUrl: string): Promise<void> {
 
 async function main() {
   // The product's own maintenance keeps everything: only this script's passes prune.
-  const product = await startProduct({ consumers: 1, env: { JOB_RETENTION_HOURS: '87600' }, log });
+  const keys = generateServiceKeyPair();
+  const product = await startProduct({
+    consumers: 1,
+    env: { JOB_RETENTION_HOURS: '87600', SERVICE_PRIVATE_KEY: keys.privateKey, SERVICE_PUBLIC_KEYS: keys.publicKey },
+    log,
+  });
   try {
     const databaseUrl = product.databaseUrl as string;
     await seed(databaseUrl);
@@ -96,11 +99,17 @@ async function main() {
     let pruned = 0;
     let stop = false;
     const t0 = performance.now();
+    // The maintenance pass's own loop (maintenance.ts: batches of RETENTION_BATCH, a pause between
+    // them, READ COMMITTED), counted batch by batch and not capped per pass.
+    const conn = await database.pool.getConnection();
+    await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    const cutoff = new Date(Date.now() - config.jobRetentionHours * 3_600_000);
     const pruning = (async () => {
       while (!stop) {
-        const r = await runMaintenanceOnce({ config, database, logger: silent });
-        pruned += r.finishedJobs;
-        if (r.finishedJobs === 0) break;
+        const n = await pruneFinishedJobs(conn, cutoff, RETENTION_BATCH);
+        pruned += n;
+        if (n < RETENTION_BATCH) break;
+        await new Promise((r) => setTimeout(r, RETENTION_PAUSE_MS));
       }
     })();
     log('run 2: while the backlog is pruned');
@@ -109,6 +118,7 @@ async function main() {
     const seconds = (performance.now() - t0) / 1000;
     stop = true;
     await pruning;
+    conn.release();
     await database.close();
     const report = {
       backlog: BACKLOG,

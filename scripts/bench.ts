@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the end-to-end load benchmark (contract section 10, issue 6). Starts the
+ * `npm run bench`: the end-to-end load benchmark (README.md, "Performance"). Starts the
  * product in a namespace of its own (or drives one already running with --url), writes notes
  * from many authenticated clients over loopback, reads every note back, and prints accepted
  * writes/s, accept latency, processed notes/s, write→processed latency and peak memory per

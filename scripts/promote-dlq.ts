@@ -1,18 +1,24 @@
 import type { PromoteSummary } from '@notes/api/services/dlq-service.ts';
-import { type Config, ConfigError, loadConfig } from '@notes/contracts';
+import { type Config, ConfigError, connectFirst, loadConfig } from '@notes/contracts';
 import { PROMOTE_USAGE, type PromoteArgs, parsePromoteArgs } from './lib/promote-dlq-args.ts';
 
 /**
  * npm run promote-dlq -- [--limit N] [--job ID ...] [--dry-run] [--include-malformed]
  *
  * Moves dead messages from notes.dlq back to work (attempt reset to 1, x-death stripped, jobs
- * back to `queued`); see api/src/services/dlq-service.ts for why a kill at any moment loses no
- * message. Progress goes to stderr, the summary line to stdout.
+ * back to `queued`), then those in the failure inbox a running API drained notes.dlq into; see
+ * api/src/services/dlq-service.ts and docs/jobs.md for why a kill at any moment loses no message. Progress goes to stderr, the summary line to stdout.
  * Exit codes: 0 success, 1 failure (a message could not be moved, a service is down, or
  * interrupted), 2 bad usage.
  */
 
 const PROGRESS_EVERY = 100;
+const quiet = {
+  info() {},
+  warn(o: unknown, m?: string) {
+    process.stderr.write(`warning: ${m ?? ''} ${JSON.stringify(o)}\n`);
+  },
+};
 const PROGRESS_INTERVAL_MS = 1000;
 
 const counts = (s: PromoteSummary) =>
@@ -22,6 +28,7 @@ async function run(args: PromoteArgs, config: Config): Promise<number> {
   // Loaded here, not at the top, so a usage error or --help answers at once.
   const { createDatabase } = await import('@notes/api/db/client.ts');
   const { promoteDlq } = await import('@notes/api/services/dlq-service.ts');
+  const { FailureInbox } = await import('@notes/api/services/failure-inbox.ts');
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -58,6 +65,32 @@ async function run(args: PromoteArgs, config: Config): Promise<number> {
         }
       },
     });
+    // Then the failure inbox: where a running API has drained notes.dlq to (docs/jobs.md).
+    const left = args.limit !== undefined ? args.limit - summary.promoted : undefined;
+    if (!controller.signal.aborted && (left === undefined || left > 0)) {
+      const connection = await connectFirst(config.amqp.urls, { timeout: 5000 });
+      connection.on('error', () => {});
+      try {
+        const inbox = new FailureInbox({ config, database, logger: quiet, connection: () => connection });
+        const moved = new Set(summary.promotedJobIds);
+        const wanted = args.jobIds?.filter((id) => !moved.has(id));
+        if (!wanted || wanted.length > 0) {
+          const r = await inbox.promote(wanted ? { jobIds: wanted } : { all: true }, {
+            actorId: 'cli:promote-dlq',
+            dryRun: args.dryRun,
+            includeMalformed: args.includeMalformed,
+            signal: controller.signal,
+            ...(left !== undefined ? { limit: left } : {}),
+            onProgress: (done, matched) => process.stderr.write(`progress: failure inbox ${done}/${matched}\n`),
+          });
+          summary.examined += r.matched;
+          summary.promoted += args.dryRun ? r.matched : r.moved;
+          summary.failed += r.failed;
+        }
+      } finally {
+        await connection.close().catch(() => {});
+      }
+    }
     const interrupted = controller.signal.aborted;
     process.stdout.write(
       `summary: ${counts(summary)} dry_run=${summary.dryRun}${interrupted ? ' interrupted=true' : ''}\n`,

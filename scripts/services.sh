@@ -14,18 +14,28 @@ wait_for() { # name port seconds
   return 1
 }
 
+# Names the Debian package to install when a service's program is not there at all.
+needs() { # program package
+  command -v "$1" >/dev/null || { echo "$1 not found: apt-get install $2" >&2; exit 1; }
+}
+
 if ! answers 3306; then
   echo "starting MariaDB"
+  needs /usr/sbin/mariadbd mariadb-server
+  # /run is a tmpfs: after a reboot the socket and pid directory is gone.
+  install -d -o mysql -g mysql /run/mysqld
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
 fi
 if ! answers 6379; then
   echo "starting Redis"
+  needs redis-server redis-server
   mkdir -p /var/lib/redis /var/log/redis
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
 fi
 if ! answers 5672; then
   echo "starting RabbitMQ"
+  needs rabbitmq-server rabbitmq-server
   rabbitmq-server -detached
 fi
 

@@ -246,8 +246,13 @@ test("an admin changes a user's role", async () => {
     return (await getUserById(s.t.deps.database.db, bob.id))?.role === 'admin';
   });
   await row('bob@example.test').getByRole('button', { name: 'Make user' }).waitFor();
+  // A role change revokes Bob's tokens (docs/security.md); his next sign-in carries the new role.
+  const stats = async (token: string) =>
+    (await s.t.app.inject({ method: 'GET', url: '/api/admin/stats', headers: bearer(token) })).statusCode;
+  assert.equal(await stats(bob.token), 401);
+  const current = await getUserById(s.t.deps.database.db, bob.id);
   assert.equal(
-    (await s.t.app.inject({ method: 'GET', url: '/api/admin/stats', headers: bearer(bob.token) })).statusCode,
+    await stats(s.t.app.signToken({ id: bob.id, role: 'admin', tokenVersion: current?.tokenVersion ?? 0 })),
     200,
   );
   await b.screenshot('08-users');
@@ -260,5 +265,27 @@ test('the audit log lists what was done, by whom', async () => {
   }
   assert.equal(await row('user.update').first().getByText(s.admin.email).count(), 1);
   await b.screenshot('09-audit');
+  assert.deepEqual(b.errors, [], 'no uncaught errors in the page');
+});
+
+test('a list past 10,000 matches says "more than", and pages on with the cursor', async () => {
+  // Bob's notes, straight into the table: the console's owner filter counts at most 10,001.
+  await s.t.deps.database.pool.query(
+    `INSERT INTO notes (id, user_id, title, body, created_at, updated_at)
+     SELECT CONCAT('00000000-0000-7000-8000-', LPAD(HEX(seq), 12, '0')), ?, CONCAT('Bulk ', seq), '',
+            NOW(3) - INTERVAL seq SECOND, NOW(3) - INTERVAL seq SECOND
+     FROM seq_1_to_10050`,
+    [bob.id],
+  );
+  const filter = encodeURIComponent(JSON.stringify({ user: bob.id }));
+  await page.goto(url(`/notes?filter=${filter}&order=DESC&page=1&perPage=25&sort=created_at`));
+  await textOf(page.getByTestId('total-at-least'), 'More than 10,000 match');
+  await page.getByText('1-25 of more than 25').waitFor();
+  await row('Bulk 1').first().waitFor();
+  await b.screenshot('10-more-than');
+  await page.getByRole('button', { name: /next page/i }).click();
+  await page.getByText('26-50 of more than 50').waitFor();
+  await row('Bulk 26').first().waitFor();
+  assert.equal(await row('Bulk 25').count(), 0, 'the second page starts after the first');
   assert.deepEqual(b.errors, [], 'no uncaught errors in the page');
 });

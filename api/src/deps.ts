@@ -4,6 +4,7 @@ import { createDatabase } from './db/client.ts';
 import { createLogger } from './logger.ts';
 import { createApiMetrics } from './metrics.ts';
 import { connectRedis, createRedis } from './plugins/external/redis.ts';
+import { countLetters } from './repositories/failure-inbox-repository.ts';
 import { EventPublisher } from './services/events.ts';
 import { LiveEventRelay } from './services/live-event-relay.ts';
 import { invalidateUserCache } from './services/note-cache.ts';
@@ -39,6 +40,7 @@ export async function createDeps(config: Config): Promise<AppDeps & { close(): P
     logger,
     invalidateNotes: (userId) => invalidateUserCache(redis, userId),
   });
+  metrics.setFailureInboxProbe(() => countLetters(database.db));
   amqp.start();
   outbox.start();
   liveEvents.start();

@@ -59,6 +59,7 @@ export function createApiMetrics() {
   // the backlog is exact at scrape time whatever the relay is doing. A slow or failing probe
   // (database down) keeps the last values rather than failing the scrape.
   let outboxProbe: OutboxProbe | null = null;
+  let inboxProbe: (() => Promise<number>) | null = null;
   let reading: Promise<void> | null = null;
   const readOutbox = (): Promise<void> => {
     reading ??= readOutboxOnce().finally(() => {
@@ -161,6 +162,23 @@ export function createApiMetrics() {
       labelNames: [LABELS.kind, LABELS.priority, LABELS.outcome],
       registers,
     }),
+    /** Dead jobs waiting in the failure inbox (docs/jobs.md), read at scrape time. */
+    failureInbox: new Gauge({
+      name: METRICS.failureInboxLetters,
+      help: 'Dead messages in the failure inbox (the database; notes.dlq is only their transport), read at scrape time.',
+      registers,
+      async collect() {
+        if (!inboxProbe) return;
+        try {
+          this.set(await inboxProbe());
+        } catch {
+          // Keep the previous value.
+        }
+      },
+    }),
+    setFailureInboxProbe(next: (() => Promise<number>) | null): void {
+      inboxProbe = next;
+    },
     /** Installs the function that reads the outbox state at scrape time (null removes it). */
     setOutboxProbe(next: OutboxProbe | null): void {
       outboxProbe = next;

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { getUserById } from '../src/repositories/users-repository.ts';
 import { bearer, type SeededUser, seedJob, seedNote, seedUser } from './admin-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
-/** The admin API's reads, users and audit log, and who may call it (contract 3, 7, 11). */
+/** The admin API's reads, users and audit log, and who may call it (docs/api.md and docs/operations.md). */
 let t: TestApp;
 let admin: SeededUser;
 let alice: SeededUser;
@@ -221,15 +222,25 @@ describe('users', () => {
   const patch = (id: string, payload: Record<string, unknown>, token = admin.token) =>
     t.app.inject({ method: 'PATCH', url: `/api/admin/users/${id}`, headers: bearer(token), payload });
 
-  test('promoting a user to admin takes effect at once, and is audited', async () => {
+  /** A token for the account as it is now (what logging in again would give). */
+  const freshToken = async (id: string) => {
+    const row = await getUserById(t.deps.database.db, id);
+    assert.ok(row);
+    return t.app.signToken({ id, role: row.role, tokenVersion: row.tokenVersion });
+  };
+
+  test('promoting a user to admin revokes their earlier tokens, takes effect at once, and is audited', async () => {
     const res = await patch(bob.id, { role: 'admin' });
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().role, 'admin');
-    // Bob's old token (issued as a user) works on admin routes straight away.
-    assert.equal((await get('/api/admin/stats', bob.token)).statusCode, 200);
+    // A role change revokes the tokens issued before it (docs/security.md); a new one is an admin's.
+    assert.equal((await get('/api/admin/stats', bob.token)).statusCode, 401);
+    const asAdmin = await freshToken(bob.id);
+    assert.equal((await get('/api/admin/stats', asAdmin)).statusCode, 200);
     const back = await patch(bob.id, { role: 'user' });
     assert.equal(back.json().role, 'user');
-    assert.equal((await get('/api/admin/stats', bob.token)).statusCode, 403);
+    assert.equal((await get('/api/admin/stats', asAdmin)).statusCode, 401, 'the admin token is revoked with the role');
+    assert.equal((await get('/api/admin/stats', await freshToken(bob.id))).statusCode, 403);
 
     const audit = (await get(`/api/admin/audit?action=user.update&target=${bob.id}`)).json();
     assert.equal(audit.total, 2);
@@ -241,13 +252,19 @@ describe('users', () => {
     assert.deepEqual(latest.detail.after, { role: 'user', disabled: false });
   });
 
-  test('disabling a user stops their token at once; enabling restores it', async () => {
+  test('disabling a user stops their token at once; enabling lets them sign in again, not the old token', async () => {
     assert.equal((await patch(alice.id, { disabled: true })).statusCode, 200);
     const me = await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(alice.token) });
     assert.equal(me.statusCode, 401);
     assert.equal((await patch(alice.id, { disabled: false })).json().disabled, false);
-    const again = await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(alice.token) });
-    assert.equal(again.statusCode, 200);
+    const old = await t.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(alice.token) });
+    assert.equal(old.statusCode, 401, 'disabling revoked it for good');
+    const fresh = await t.app.inject({
+      method: 'GET',
+      url: '/api/auth/me',
+      headers: bearer(await freshToken(alice.id)),
+    });
+    assert.equal(fresh.statusCode, 200);
   });
 
   test('an admin cannot demote or disable themselves; bad patches are 400s and change nothing', async () => {

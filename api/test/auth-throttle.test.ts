@@ -12,7 +12,7 @@ import { LoginThrottle } from '../src/services/login-throttle.ts';
 import { type AuthTestApp, login, newUser, startAuthTestApp } from './auth-helpers.ts';
 
 /**
- * The login throttle (contract section 11) on real Redis: the window is shared by instances,
+ * The login throttle (docs/api.md) on real Redis: the window is shared by instances,
  * Retry-After is the time until a slot frees, and with Redis down or hung it still holds.
  */
 const WINDOW = 15 * 60_000;

@@ -19,7 +19,7 @@ import {
 } from './auth-helpers.ts';
 
 /**
- * Tokens and roles (contract section 3): what gets a 401, what gets a 403. The probe routes are
+ * Tokens and roles (docs/api.md): what gets a 401, what gets a 403. The probe routes are
  * guarded by the real app.requireRole, so these test the guard every admin/internal route uses.
  */
 let t: AuthTestApp;

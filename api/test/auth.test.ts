@@ -13,7 +13,7 @@ import {
   uniqueEmail,
 } from './auth-helpers.ts';
 
-/** Contract section 3 and the login throttle of section 11, through the real app. */
+/** Users, auth and the login throttle (docs/api.md), through the real app. */
 let t: AuthTestApp;
 before(async () => {
   t = await startAuthTestApp('auth');

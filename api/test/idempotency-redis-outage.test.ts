@@ -7,7 +7,7 @@ import { startTestApp, type TestApp } from './helpers.ts';
 import { call, count, createNote, isProblem, newUser, type TestUser, tableCounts, timed } from './notes-fixtures.ts';
 
 /**
- * Redis outages (contract sections 5 and 11) on a redis-server of this test's own: writes never
+ * Redis outages (docs/guarantees.md and docs/api.md) on a redis-server of this test's own: writes never
  * hang and never duplicate, keyed writes go ahead fenced by the database, unkeyed writes answer
  * 503 with Retry-After, reads keep working, and the cache is not stale once Redis is back.
  */

@@ -8,7 +8,7 @@ import { idempotencyRedisKey } from '../src/services/idempotency-store.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, count, createNote, isProblem, newUser, query, type TestUser, tableCounts } from './notes-fixtures.ts';
 
-/** Idempotent writes (contract sections 5 and 11) against the real Redis and MariaDB. */
+/** Idempotent writes (docs/guarantees.md and docs/api.md) against the real Redis and MariaDB. */
 
 let t: TestApp;
 let alice: TestUser;

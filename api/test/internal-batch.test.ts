@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MAX_BATCH } from '../src/schemas/internal.ts';
+import { MAX_BATCH } from '@notes/contracts/callbacks';
 import { startTestApp, type TestApp } from './helpers.ts';
 import {
   callInternal,

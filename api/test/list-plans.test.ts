@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { DLQ_SORTS, JOB_SORTS } from '@notes/contracts/admin-api';
+import { USER_SORT_FIELDS } from '@notes/contracts/auth-api';
 import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
 import { drizzle } from 'drizzle-orm/mysql2';
 import { createDatabase, type Database, type Db, migrateDatabase } from '../src/db/client.ts';
@@ -7,10 +9,9 @@ import * as schema from '../src/db/schema.ts';
 import * as admin from '../src/repositories/admin-repository.ts';
 import { SMALL_SORT } from '../src/repositories/list-orders.ts';
 import { listNotes } from '../src/repositories/notes-repository.ts';
+import { pruneDeadJobs, pruneFinishedJobs } from '../src/repositories/retention-repository.ts';
 import { countsByStatus } from '../src/repositories/status-counts-repository.ts';
 import { listUsers } from '../src/repositories/users-repository.ts';
-import { DLQ_SORTS, JOB_SORTS } from '../src/schemas/admin.ts';
-import { USER_SORT_FIELDS } from '../src/schemas/auth.ts';
 import { SORT_FIELDS } from '../src/schemas/notes.ts';
 
 /**
@@ -217,6 +218,29 @@ describe('every list query uses an index for its filter and its order', () => {
     await admin.finishedPerMinute(db, new Date(Date.now() - 15 * 60_000));
     await explainRecorded('stats');
   });
+});
+
+test('retention reads its batches of expired jobs along an index', async () => {
+  const conn = await database.pool.getConnection();
+  try {
+    // The real pruning functions, on a connection that records what they send.
+    const recording = new Proxy(conn, {
+      get(target, prop) {
+        if (prop !== 'query') return Reflect.get(target, prop);
+        return (sql: string, params: unknown[]) => {
+          recorded.push({ sql, params });
+          return target.query(sql, params);
+        };
+      },
+    });
+    recorded = [];
+    const cutoff = new Date(Date.now() - 30 * 60_000);
+    await pruneFinishedJobs(recording, cutoff, 100);
+    await pruneDeadJobs(recording, cutoff, 100);
+    await explainRecorded('retention');
+  } finally {
+    conn.release();
+  }
 });
 
 test('the status counters equal a COUNT of the rows after inserts, status changes and deletes', async () => {

@@ -78,7 +78,7 @@ test('events committed by an API that died before publishing them are published 
     const [job] = await t.deps.database.pool
       .query('SELECT id FROM jobs WHERE note_id = ?', [noteId])
       .then(([rows]) => rows as { id: string }[]);
-    const service = { authorization: `Bearer ${signServiceToken(t.deps.config.auth.jwtSecret)}` };
+    const service = { authorization: `Bearer ${signServiceToken(t.deps.config.service.privateKey)}` };
     const start = await dyingApp.inject({
       method: 'POST',
       url: `/internal/jobs/${job?.id}/start`,

@@ -21,7 +21,7 @@ import {
  * monitoring/ is configuration that only runs under docker compose, so it is checked here:
  * promtool on the Prometheus config, alert unit tests and every dashboard query; the Grafana
  * provisioning's data source links; and that every metric a dashboard or alert reads is one the
- * code (or RabbitMQ) exports (contract section 8).
+ * code (or RabbitMQ) exports (docs/operations.md).
  */
 const PROVISIONED_UIDS = new Set(['prometheus', 'loki', 'tempo']);
 const DASHBOARDS = path.join(MONITORING, 'grafana/dashboards');

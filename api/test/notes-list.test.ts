@@ -4,7 +4,7 @@ import { invalidateUserCache } from '../src/services/note-cache.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, createNote, newUser, query, type TestUser } from './notes-fixtures.ts';
 
-/** Listing (contract sections 4 and 11) and the read cache, which must never serve a stale note. */
+/** Listing (docs/api.md) and the read cache, which must never serve a stale note. */
 
 let t: TestApp;
 let lister: TestUser;

@@ -4,7 +4,7 @@ import { startTestApp, type TestApp } from './helpers.ts';
 import { call, createNote, isProblem, newUser, type TestUser, tableCounts } from './notes-fixtures.ts';
 
 /**
- * Bad input (contract sections 4 and 11): every rejection is problem+json, names the field where
+ * Bad input (docs/api.md): every rejection is problem+json, names the field where
  * there is one, and changes nothing (no note, job, outbox row or idempotency fence).
  */
 

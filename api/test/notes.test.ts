@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, count, createNote, isProblem, newUser, query, type TestUser, tableCounts } from './notes-fixtures.ts';
 
-/** Notes CRUD, ETag/If-Match, ownership and job history (contract section 4) on the real services. */
+/** Notes CRUD, ETag/If-Match, ownership and job history (docs/api.md) on the real services. */
 
 let t: TestApp;
 let alice: TestUser;

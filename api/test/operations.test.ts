@@ -45,7 +45,7 @@ const service = (url: string, payload?: unknown) =>
   t.app.inject({
     method: payload === undefined ? 'GET' : 'POST',
     url,
-    headers: bearer(signServiceToken(t.deps.config.auth.jwtSecret)),
+    headers: bearer(signServiceToken(t.deps.config.service.privateKey)),
     ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
   });
 

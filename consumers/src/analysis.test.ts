@@ -6,7 +6,7 @@ import { analyse } from './analysis.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(Buffer.from(s, 'utf8')).digest('hex');
 
-describe('analyse: the exact result of contract section 11', () => {
+describe('analyse: the exact result docs/api.md defines', () => {
   test('a plain note', () => {
     const body = 'Hello #World, see https://Example.com/a?b=1&c=2. #world again';
     assert.deepEqual(analyse(body), {

@@ -1,3 +1,4 @@
+import { type Config, type ControlState, currentTraceparent, type JobKind, signServiceToken } from '@notes/contracts';
 import type {
   CompleteBody,
   FailBody,
@@ -6,15 +7,14 @@ import type {
   StartBody,
   StartItemResponse,
   StartResponse,
-} from '@notes/api/schemas/internal.ts';
-import { type Config, type ControlState, currentTraceparent, type JobKind, signServiceToken } from '@notes/contracts';
+} from '@notes/contracts/callbacks';
 import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
 import { Batcher, type Pending } from './callback-batcher.ts';
 import { ApiRejectedError, ApiUnavailableError } from './errors.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 
-export type { InternalNote, InternalWebhook, RecordResponse, StartResponse } from '@notes/api/schemas/internal.ts';
+export type { InternalNote, InternalWebhook, RecordResponse, StartResponse } from '@notes/contracts/callbacks';
 
 export interface ApiClientOptions {
   /** One callback request's time limit; far below the broker's consumer_timeout. Default 5000. */

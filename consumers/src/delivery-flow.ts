@@ -73,7 +73,7 @@ type Ctx = {
 };
 
 /**
- * The life of one delivery (contract section 6): decode → count deliveries → /start → handler →
+ * The life of one delivery (docs/guarantees.md): decode → count deliveries → /start → handler →
  * /complete → ack. On failure the copy goes to a wait queue or the DLQ with a confirm, the API
  * hears of it, and only then is the original acked: the message is never in no queue at all.
  * Never throws.
@@ -448,7 +448,7 @@ function countOf(raw: unknown): number {
 /**
  * True for the first copy of a job's message: not redelivered, not republished as a counted
  * redelivery, not put back while the API was unreachable. Such a copy of a job that another
- * delivery is running is a duplicate publish; /start tells it not to run (contract section 6).
+ * delivery is running is a duplicate publish; /start tells it not to run (docs/guarantees.md).
  */
 function isFirstCopy(msg: ConsumeMessage): boolean {
   const headers = msg.properties.headers ?? {};

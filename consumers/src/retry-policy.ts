@@ -2,7 +2,7 @@ import type { Config, DeadReason } from '@notes/contracts';
 import { ApiRejectedError, ApiUnavailableError, ChannelGoneError, PermanentJobError, PublishError } from './errors.ts';
 
 /**
- * Retry policy as data (STYLE habit 6): `classifyError` says what an error means, `retryDelayMs`
+ * Retry policy as data: `classifyError` says what an error means, `retryDelayMs`
  * how long to wait, `decide` combines them with the attempt count.
  *
  * - retry:       an ordinary failure; try again after the next delay (dead after the last attempt)

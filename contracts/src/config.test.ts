@@ -14,7 +14,7 @@ test('defaults match the contract', () => {
   assert.deepEqual(c.retryDelaysMs, [1000, 5000, 30000, 120000]);
   assert.equal(c.maxAttempts, 5);
   assert.equal(c.idempotencyWindowSeconds, 30);
-  assert.deepEqual(c.webhook, { timeoutMs: 10000, allowPrivateNetworks: false });
+  assert.deepEqual(c.webhook, { timeoutMs: 10000, allowPrivateNetworks: false, maxInFlight: 8, concurrency: 64 });
   assert.equal(c.shutdownTimeoutMs, 10000);
   assert.equal(c.auth.usingDevSecret, true);
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.database));

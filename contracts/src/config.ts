@@ -119,6 +119,13 @@ export const DEV_SERVICE_PUBLIC_KEY = 'csBttq4ReIe2KL2rIrFyuipA2BU_MTaOpaxvBhlME
  */
 export type Component = 'api' | 'consumers' | 'script';
 
+/** Every variable loadConfig reads, with its default: docs/configuration.md lists each one (a test checks). */
+export const CONFIG_VARIABLES: readonly { name: string; default: unknown }[] = Object.freeze(
+  Object.entries(Env.properties).map(([name, schema]) =>
+    Object.freeze({ name, default: (schema as { default?: unknown }).default }),
+  ),
+);
+
 export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
@@ -328,7 +335,7 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * For a process's entry point: the config, or the ConfigError's message on stderr and exit 1
- * (a bad value stops the process naming the variable, contract section 2).
+ * (a bad value stops the process naming the variable, docs/configuration.md).
  */
 export function loadConfigOrExit(
   source: Record<string, string | undefined> = process.env,

@@ -1,5 +1,5 @@
 /**
- * The one list of Prometheus metric and label names (STYLE habit 9). The API and the consumers
+ * The one list of Prometheus metric and label names. The API and the consumers
  * build their registries from these; the dashboards and alerts in monitoring/ query them, and a
  * test checks that every name a dashboard or alert uses is one of these (or a RabbitMQ/process one).
  *
@@ -19,6 +19,8 @@ export const METRICS = {
   outboxPublishDuration: 'notes_outbox_publish_duration_seconds',
   outboxPublished: 'notes_outbox_published_total',
   outboxPublishFailures: 'notes_outbox_publish_failures_total',
+  // API: the failure inbox (docs/jobs.md)
+  failureInboxLetters: 'notes_failure_inbox_letters',
   // API: caches (Redis fast paths) and jobs
   cacheHits: 'notes_cache_hits_total',
   cacheMisses: 'notes_cache_misses_total',

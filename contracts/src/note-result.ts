@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 
 /**
- * The result of `note.process` (contract section 11), the one definition: the consumers compute
+ * The result of `note.process` (docs/api.md), the one definition: the consumers compute
  * it, the internal callback validates it, the database stores it, the API and console show it.
  */
 export const NoteResult = Type.Object(

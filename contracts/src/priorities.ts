@@ -1,6 +1,6 @@
 /**
  * The five job priorities, lowest first. RabbitMQ serves higher numbers first from a classic
- * queue declared with `x-max-priority: 5` (contract section 6).
+ * queue declared with `x-max-priority: 5` (docs/guarantees.md).
  */
 export const PRIORITIES = ['low', 'normal', 'high', 'critical', 'max'] as const;
 export type Priority = (typeof PRIORITIES)[number];

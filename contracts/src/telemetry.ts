@@ -47,7 +47,7 @@ export function startTelemetry(
   if (active) return active;
   if (!config?.otlpEndpoint) return null;
   // The import-in-the-middle loader hook lets instrumentations patch ESM imports of the
-  // libraries (FIELD-NOTES: OpenTelemetry). It must be in place before the app is imported.
+  // libraries (see @opentelemetry/instrumentation's ESM notes). It must be in place before the app is imported.
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
 
   const ignored = new Set(options.ignorePaths ?? []);

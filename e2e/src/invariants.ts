@@ -8,7 +8,7 @@ import type { WebhookReceiver } from './webhook-receiver.ts';
 import type { LoadReport } from './write-load.ts';
 
 /**
- * The guarantee (contract section 6), checked from the outside after a fault:
+ * The guarantee (docs/guarantees.md), checked from the outside after a fault:
  * - every 201 has exactly one note, and a write that got no answer has at most one;
  * - every note and job ends settled (processed or dead; a job may be skipped as stale);
  * - no effect applied twice: one note.process job per note version, one webhook.deliver job per

@@ -4,7 +4,7 @@ import type { NoteInput } from './workload.ts';
 
 /**
  * The bench's HTTP client: one undici pool of keep-alive connections to the API (one request
- * per connection at a time, like 64 browsers), speaking the contract's REST API. Only loopback
+ * per connection at a time, like 64 browsers), speaking the REST API docs/api.md describes. Only loopback
  * targets are accepted: the bench is a local measurement, never a load test of someone else.
  */
 export interface NoteView {

@@ -1,5 +1,6 @@
 import { Datagrid, DateField, FunctionField, List, NumberField, SelectInput, TextField, TextInput } from 'react-admin';
 import { auditActionChoices } from '../common/choices.ts';
+import { ListPagination } from '../common/list-pagination.tsx';
 
 const filters = [
   <SelectInput key="action" source="action" choices={auditActionChoices} alwaysOn />,
@@ -10,6 +11,7 @@ const filters = [
 export function AuditList() {
   return (
     <List
+      pagination={<ListPagination />}
       filters={filters}
       exporter={false}
       sort={{ field: 'created_at', order: 'DESC' }}

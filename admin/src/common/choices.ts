@@ -1,10 +1,10 @@
-/** Choices for filters and inputs; the API's enums (api/src/db/schema.ts, contracts). */
+import { JOB_KINDS, JOB_STATUSES, NOTE_STATUSES, PRIORITIES } from '@notes/contracts/wire';
+
+/** Choices for filters and inputs, from the enums the API validates with (contracts). */
 const choices = (values: readonly string[]) => values.map((v) => ({ id: v, name: v }));
 
-export const NOTE_STATUSES = ['queued', 'processing', 'processed', 'failed', 'dead'] as const;
-export const JOB_STATUSES = ['queued', 'processing', 'processed', 'failed', 'dead', 'discarded', 'skipped'] as const;
-export const PRIORITIES = ['low', 'normal', 'high', 'critical', 'max'] as const;
-export const JOB_KINDS = ['note.process', 'webhook.deliver'] as const;
+export { JOB_KINDS, JOB_STATUSES, NOTE_STATUSES, PRIORITIES };
+/** The roles an admin may give (UserPatch): `service` is the consumers' identity, never a user's. */
 export const ROLES = ['user', 'admin'] as const;
 export const AUDIT_ACTIONS = ['dlq.promote', 'dlq.discard', 'user.update'] as const;
 

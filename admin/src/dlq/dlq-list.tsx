@@ -15,6 +15,7 @@ import {
 } from 'react-admin';
 import { kindChoices, priorityChoices } from '../common/choices.ts';
 import { ConfirmAction } from '../common/confirm-action.tsx';
+import { ListPagination } from '../common/list-pagination.tsx';
 import { describePromote, useDlqActions } from './use-dlq-actions.ts';
 
 const filters = [
@@ -92,6 +93,7 @@ const BulkActions = () => (
 export function DlqList() {
   return (
     <List
+      pagination={<ListPagination />}
       filters={filters}
       exporter={false}
       actions={<Actions />}

@@ -2,6 +2,7 @@ import ReplayIcon from '@mui/icons-material/Replay';
 import { Datagrid, DateField, List, NumberField, SelectInput, TextField, TextInput, useListContext } from 'react-admin';
 import { jobStatusChoices, kindChoices, priorityChoices } from '../common/choices.ts';
 import { ConfirmAction } from '../common/confirm-action.tsx';
+import { ListPagination } from '../common/list-pagination.tsx';
 import { StatusChip } from '../common/status-chip.tsx';
 import { useDlqActions } from '../dlq/use-dlq-actions.ts';
 
@@ -33,7 +34,13 @@ function RetryButton() {
 /** Jobs of every user; filter by status to see what is queued, failing or dead. */
 export function JobList() {
   return (
-    <List filters={filters} exporter={false} sort={{ field: 'created_at', order: 'DESC' }} perPage={25}>
+    <List
+      pagination={<ListPagination />}
+      filters={filters}
+      exporter={false}
+      sort={{ field: 'created_at', order: 'DESC' }}
+      perPage={25}
+    >
       <Datagrid rowClick="show" bulkActionButtons={<RetryButton />}>
         <TextField source="id" sortable={false} />
         <TextField source="kind" />

@@ -1,5 +1,6 @@
 import { Datagrid, DateField, List, NumberField, SearchInput, SelectInput, TextField, TextInput } from 'react-admin';
 import { noteStatusChoices, priorityChoices } from '../common/choices.ts';
+import { ListPagination } from '../common/list-pagination.tsx';
 import { StatusChip } from '../common/status-chip.tsx';
 
 const filters = [
@@ -12,7 +13,13 @@ const filters = [
 /** Every user's notes; click one for its body, result and job history. */
 export function NoteList() {
   return (
-    <List filters={filters} exporter={false} sort={{ field: 'created_at', order: 'DESC' }} perPage={25}>
+    <List
+      pagination={<ListPagination />}
+      filters={filters}
+      exporter={false}
+      sort={{ field: 'created_at', order: 'DESC' }}
+      perPage={25}
+    >
       <Datagrid rowClick="show" bulkActionButtons={false}>
         <TextField source="title" />
         <TextField source="owner_email" label="Owner" sortable={false} />

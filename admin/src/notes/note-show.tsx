@@ -1,7 +1,7 @@
 import Chip from '@mui/material/Chip';
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
-import type { NoteResult } from '@notes/contracts';
+import type { AdminNoteDetail } from '@notes/contracts/wire';
 import type { ReactNode } from 'react';
 import {
   ArrayField,
@@ -18,10 +18,7 @@ import {
 import { Link } from 'react-router-dom';
 import { StatusChip } from '../common/status-chip.tsx';
 
-interface NoteRecord {
-  id: string;
-  result: NoteResult | null;
-}
+type NoteRecord = Pick<AdminNoteDetail, 'id' | 'result'>;
 
 function Item({ label, children }: { label: string; children: ReactNode }) {
   return (
@@ -36,7 +33,7 @@ function Item({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
-/** The note.process result (contract 11), or why there is none yet. */
+/** The note.process result (docs/api.md), or why there is none yet. */
 function ResultPanel() {
   const note = useRecordContext<NoteRecord>();
   if (!note) return null;

@@ -1,12 +1,8 @@
+import type { PublicUser } from '@notes/contracts/wire';
 import type { AuthProvider } from 'react-admin';
 import { type ApiClient, ApiError, type TokenStore } from './http.ts';
 
-interface ApiUser {
-  id: string;
-  name: string;
-  email: string;
-  role: 'user' | 'admin' | 'service';
-}
+type ApiUser = PublicUser;
 
 export const NOT_ADMIN_MESSAGE = 'This account is not an administrator: the console is for admins only.';
 

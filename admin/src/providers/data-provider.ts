@@ -1,3 +1,11 @@
+import {
+  MAX_PAGE,
+  type Page,
+  type PromoteBody,
+  type PromoteResult,
+  type QueuesResponse,
+  type StatsResponse,
+} from '@notes/contracts/wire';
 import type { DataProvider, GetListParams, GetManyReferenceParams, Identifier, RaRecord } from 'react-admin';
 import type { ApiClient, QueryValue } from './http.ts';
 import { createOperations, type Operations } from './operations.ts';
@@ -6,27 +14,13 @@ import { createOperations, type Operations } from './operations.ts';
  * What the admin API answers for a list (the same shape as the user API): `total` is exact when
  * `total_exact`, else a lower bound ("more than 10,000"); `next_cursor` pages on.
  */
-export interface ListResponse<T> {
-  data: T[];
-  total: number;
-  total_exact?: boolean;
-  next_cursor?: string | null;
-}
+export type ListResponse<T> = Page<T>;
 
-export interface PromoteRequest {
-  job_ids?: string[];
-  filter?: { kind?: string; priority?: string; note_id?: string; q?: string };
-  dry_run?: boolean;
-}
-
-export interface PromoteResult {
-  dry_run: boolean;
-  matched: number;
-  promoted: number;
-  skipped: number;
-  missing: number;
-  job_ids: string[];
-}
+/** The admin API's shapes, from the contracts the API validates with (no hand-kept twins). */
+export type PromoteRequest = PromoteBody;
+export type { PromoteResult };
+export type Stats = StatsResponse;
+export type Queues = QueuesResponse;
 
 /** The admin API's extra operations, beside react-admin's CRUD methods. */
 export interface AdminDataProvider extends DataProvider, Operations {
@@ -36,37 +30,12 @@ export interface AdminDataProvider extends DataProvider, Operations {
   discardDlq(ids: Identifier[], reason?: string): Promise<{ discarded: Identifier[]; failed: Identifier[] }>;
 }
 
-export interface Stats {
-  notes: { total: number; by_status: Record<string, number> };
-  jobs: { total: number; by_status: Record<string, number> };
-  throughput: {
-    window_minutes: number;
-    per_minute: number;
-    minutes: { minute: string; finished: number; processed: number; dead: number }[];
-  };
-  dlq: { jobs: number; messages: number | null };
-  generated_at: string;
-}
-
-export interface Queues {
-  connected: boolean;
-  queues: {
-    name: string;
-    role: 'work' | 'retry' | 'dead';
-    ready: number | null;
-    unacked: number | null;
-    consumers: number | null;
-    error?: string;
-  }[];
-  in_flight_jobs: number;
-}
-
 /** Resources whose API path differs from their name would go here; today they all match. */
 const path = (resource: string) => `/api/admin/${encodeURIComponent(resource)}`;
 const one = (resource: string, id: Identifier) => `${path(resource)}/${encodeURIComponent(String(id))}`;
 
 /** The API's page size cap: react-admin's "show 250 per page" would be a 400. */
-export const MAX_PAGE = 100;
+export { MAX_PAGE };
 
 /** The API's deepest `offset`; deeper pages are reached with the cursor of the page before. */
 export const MAX_OFFSET = 1_000;

@@ -2,14 +2,11 @@ import AdminIcon from '@mui/icons-material/AdminPanelSettings';
 import BlockIcon from '@mui/icons-material/Block';
 import CheckIcon from '@mui/icons-material/CheckCircle';
 import PersonIcon from '@mui/icons-material/Person';
-import { type RaRecord, useGetIdentity, useNotify, useRecordContext, useRefresh, useUpdate } from 'react-admin';
+import type { AdminUser } from '@notes/contracts/wire';
+import { useGetIdentity, useNotify, useRecordContext, useRefresh, useUpdate } from 'react-admin';
 import { ConfirmAction } from '../common/confirm-action.tsx';
 
-interface UserRecord extends RaRecord {
-  email: string;
-  role: 'user' | 'admin';
-  disabled: boolean;
-}
+type UserRecord = AdminUser;
 
 /** The API refuses to demote or disable yourself; the buttons don't offer it. */
 function useIsSelf(user: UserRecord | undefined) {

@@ -10,6 +10,7 @@ import {
   TextField,
 } from 'react-admin';
 import { roleChoices } from '../common/choices.ts';
+import { ListPagination } from '../common/list-pagination.tsx';
 import { ToggleDisabledButton, ToggleRoleButton } from './user-actions.tsx';
 
 const filters = [
@@ -20,7 +21,13 @@ const filters = [
 
 export function UserList() {
   return (
-    <List filters={filters} exporter={false} sort={{ field: 'created_at', order: 'DESC' }} perPage={25}>
+    <List
+      pagination={<ListPagination />}
+      filters={filters}
+      exporter={false}
+      sort={{ field: 'created_at', order: 'DESC' }}
+      perPage={25}
+    >
       <Datagrid rowClick="edit" bulkActionButtons={false}>
         <TextField source="email" />
         <TextField source="name" />

@@ -1,3 +1,4 @@
+import { MAX_OFFSET } from '@notes/contracts';
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { MySqlColumn } from 'drizzle-orm/mysql-core';
 import { BadRequestError } from '../errors/index.ts';
@@ -28,9 +29,9 @@ export interface ListOrder<Row> {
 
 /**
  * Deep `offset` costs what it skips (every skipped row is read): past this, clients page with
- * the cursor, and a larger offset is a 400.
+ * the cursor, and a larger offset is a 400. A wire limit: contracts/src/paging.ts holds it.
  */
-export const MAX_OFFSET = 1_000;
+export { MAX_OFFSET };
 
 export class CursorError extends BadRequestError {
   constructor(detail = 'cursor is not valid for this list; start again without it.') {

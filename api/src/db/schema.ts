@@ -1,4 +1,12 @@
-import { ATTEMPT_OUTCOMES, JOB_KINDS, type NoteResult, PRIORITIES } from '@notes/contracts';
+import {
+  ATTEMPT_OUTCOMES,
+  JOB_KINDS,
+  JOB_STATUSES,
+  NOTE_STATUSES,
+  type NoteResult,
+  PRIORITIES,
+  ROLES,
+} from '@notes/contracts';
 import {
   bigint,
   boolean,
@@ -24,12 +32,8 @@ import {
 const id = (name = 'id') => varchar(name, { length: 36 });
 const ts = (name: string) => datetime(name, { mode: 'date', fsp: 3 });
 
-export const ROLES = ['user', 'admin', 'service'] as const;
-export type Role = (typeof ROLES)[number];
-export const NOTE_STATUSES = ['queued', 'processing', 'processed', 'failed', 'dead'] as const;
-export type NoteStatus = (typeof NOTE_STATUSES)[number];
-export const JOB_STATUSES = ['queued', 'processing', 'processed', 'failed', 'dead', 'discarded', 'skipped'] as const;
-export type JobStatus = (typeof JOB_STATUSES)[number];
+// The enums are wire formats too (callbacks, admin API, console): contracts holds the lists.
+export { JOB_STATUSES, type JobStatus, NOTE_STATUSES, type NoteStatus, ROLES, type Role } from '@notes/contracts';
 
 /**
  * Emails are stored normalised (trim, NFC, lower case: users-repository.ts) and compared

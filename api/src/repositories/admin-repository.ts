@@ -1,10 +1,4 @@
 import { normalizeEmail } from '@notes/contracts';
-import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
-import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
-import { fulltextMatch } from '../db/fulltext.ts';
-import { finishPage, planPage } from '../db/keyset.ts';
-import { auditLog, type JobStatus, jobs, type NoteResult, type NoteStatus, notes, users } from '../db/schema.ts';
-import { cappedCount, exactTotal, pageTotal, type Total } from '../db/totals.ts';
 import type {
   AdminJob,
   AdminNote,
@@ -16,7 +10,13 @@ import type {
   JobSortField,
   NoteListQuery,
   Page,
-} from '../schemas/admin.ts';
+} from '@notes/contracts/admin-api';
+import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
+import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
+import { fulltextMatch } from '../db/fulltext.ts';
+import { finishPage, planPage } from '../db/keyset.ts';
+import { auditLog, type JobStatus, jobs, type NoteResult, type NoteStatus, notes, users } from '../db/schema.ts';
+import { cappedCount, exactTotal, pageTotal, type Total } from '../db/totals.ts';
 import type { SortField } from '../schemas/notes.ts';
 import { accessIndex, auditOrder, jobOrder, noteOrder } from './list-orders.ts';
 import { countedRows } from './status-counts-repository.ts';

@@ -2,12 +2,13 @@ import type { FailureFilter } from '@notes/contracts';
 import { and, asc, count, eq, gt, inArray, isNull, like, lt, max, min, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx, Tx } from '../db/client.ts';
 import { deadLetters, jobs, notes } from '../db/schema.ts';
-import type { DeadLetterRow } from '../services/dead-letter.ts';
 
 /**
  * SQL of the failure inbox (docs/jobs.md): dead letters in, groups, selections read a page at a
  * time along the primary key, and the two steps of a promote. The caller opens transactions.
  */
+
+export type DeadLetterRow = typeof deadLetters.$inferSelect;
 
 /** What to act on: a group, chosen jobs, a filter, or everything. */
 export type Selection = { groupId: string } | { jobIds: readonly string[] } | { filter: FailureFilter } | { all: true };

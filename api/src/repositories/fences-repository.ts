@@ -4,7 +4,7 @@ import { idempotencyFences } from '../db/schema.ts';
 import { type RowInsert, rowInsert, type Statement } from '../db/sql-writer.ts';
 
 /**
- * The database half of idempotency (contract section 5): a primary key (user_id, key_hash)
+ * The database half of idempotency (docs/guarantees.md): a primary key (user_id, key_hash)
  * inserted in the write's own transaction. A second insert of the same key waits for the first
  * transaction and then fails with a duplicate-key error, so two writes can never both commit.
  * Inserts and the completion are statements for the write path (db/sql-writer.ts); the rare

@@ -1,9 +1,9 @@
 import { JOB_KINDS, PRIORITIES } from '@notes/contracts';
+import type { JobSortField } from '@notes/contracts/admin-api';
+import type { UserSortField } from '@notes/contracts/auth-api';
 import type { MySqlColumn } from 'drizzle-orm/mysql-core';
 import type { ListOrder, SortKey } from '../db/keyset.ts';
 import { auditLog, JOB_STATUSES, jobs, NOTE_STATUSES, notes, ROLES, users } from '../db/schema.ts';
-import type { JobSortField } from '../schemas/admin.ts';
-import type { UserSortField } from '../schemas/auth.ts';
 import type { SortField } from '../schemas/notes.ts';
 
 /**

@@ -1,10 +1,10 @@
 import { normalizeEmail } from '@notes/contracts';
+import type { PublicUser, UserSortField } from '@notes/contracts/auth-api';
 import { and, eq, like, or, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.ts';
 import { finishPage, planPage } from '../db/keyset.ts';
 import { type Role, users } from '../db/schema.ts';
 import { cappedCount, type Total } from '../db/totals.ts';
-import type { PublicUser, UserSortField } from '../schemas/auth.ts';
 import { userOrder } from './list-orders.ts';
 
 /**

@@ -1,16 +1,16 @@
-import { JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
+import { JOB_KINDS, NoteResult, PRIORITIES, SORT_FIELDS, type SortField } from '@notes/contracts';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { MAX_OFFSET } from '../db/keyset.ts';
 import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
 
 /**
  * The notes resource: one TypeBox schema per shape drives request validation, response
- * serialisation, the TypeScript types and the OpenAPI document (contract sections 4 and 11).
+ * serialisation, the TypeScript types and the OpenAPI document (docs/api.md).
  */
 
-/** Contract section 11: 1–200 code points after trimming (the route trims before validating). */
+/** 1–200 code points after trimming (the route trims before validating; docs/api.md). */
 export const TITLE_MAX_CODE_POINTS = 200;
-/** Contract section 11: the body is at most 64 KiB of UTF-8; bytes are checked before validation. */
+/** The body is at most 64 KiB of UTF-8 (docs/api.md); bytes are checked before validation. */
 export const BODY_MAX_BYTES = 65_536;
 export const LIST_DEFAULT_LIMIT = 20;
 export const LIST_MAX_LIMIT = 100;
@@ -79,8 +79,9 @@ export type UpdateNoteBody = Static<typeof UpdateNoteBodySchema>;
 
 export const NoteParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
-export const SORT_FIELDS = ['created_at', 'updated_at', 'title', 'priority', 'status'] as const;
-export type SortField = (typeof SORT_FIELDS)[number];
+// The sort fields are a wire format the admin API shares: contracts holds them.
+export { SORT_FIELDS, type SortField };
+
 const SORTS = SORT_FIELDS.flatMap((f) => [f, `-${f}`]);
 
 export const ListNotesQuerySchema = Type.Object(

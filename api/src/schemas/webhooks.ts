@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 
 /**
- * Webhook endpoints (contract section 6). The signing secret is in the creation response only:
+ * Webhook endpoints (docs/guarantees.md). The signing secret is in the creation response only:
  * every other response is serialised through `WebhookSchema`, which has no `secret`, so it can't
  * leak by accident.
  */

@@ -1,14 +1,4 @@
 import { type Config, QUEUES, topologyQueuesOf } from '@notes/contracts';
-import type { ChannelModel } from 'amqplib';
-import type { Logger } from 'pino';
-import type { Database } from '../db/client.ts';
-import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
-import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors/index.ts';
-import * as repo from '../repositories/admin-repository.ts';
-import { jobsWithLetters } from '../repositories/failure-inbox-repository.ts';
-import { countsByStatus } from '../repositories/status-counts-repository.ts';
-import { getUserById, listUsers, type UserRow, updateUser } from '../repositories/users-repository.ts';
-import { listAllWebhooks, toPublicWebhook } from '../repositories/webhooks-repository.ts';
 import type {
   AdminNoteDetail,
   AdminUser,
@@ -23,7 +13,17 @@ import type {
   StatsResponse,
   UserListQuery,
   UserPatch,
-} from '../schemas/admin.ts';
+} from '@notes/contracts/admin-api';
+import type { ChannelModel } from 'amqplib';
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.ts';
+import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
+import { BadRequestError, ConflictError, NotFoundError, ServiceUnavailableError } from '../errors/index.ts';
+import * as repo from '../repositories/admin-repository.ts';
+import { jobsWithLetters } from '../repositories/failure-inbox-repository.ts';
+import { countsByStatus } from '../repositories/status-counts-repository.ts';
+import { getUserById, listUsers, type UserRow, updateUser } from '../repositories/users-repository.ts';
+import { listAllWebhooks, toPublicWebhook } from '../repositories/webhooks-repository.ts';
 import type { AdminWebhook, AdminWebhookListQuery } from '../schemas/webhooks.ts';
 import { AUDIT_ACTIONS, recordAudit } from './audit-service.ts';
 import { discardDlq, promoteDlq } from './dlq-service.ts';
@@ -43,7 +43,7 @@ export interface AdminServiceDeps {
 export const THROUGHPUT_WINDOW_MINUTES = 15;
 
 /**
- * The admin API's rules (contract 7): reads across all users, DLQ promote and discard (moving
+ * The admin API's rules (docs/operations.md): reads across all users, DLQ promote and discard (moving
  * messages is dlq-service.ts's job, shared with `npm run promote-dlq`), user management, queue
  * depths and statistics. Every change is audited.
  */

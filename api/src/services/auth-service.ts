@@ -1,4 +1,13 @@
 import { SERVICE_SUBJECT } from '@notes/contracts';
+import type {
+  AuthResult,
+  AuthUser,
+  ChangePasswordBody,
+  LoginBody,
+  PublicUser,
+  RegisterBody,
+  ServiceIdentity,
+} from '@notes/contracts/auth-api';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../db/client.ts';
 import {
@@ -18,15 +27,6 @@ import {
   type UserRow,
   updateUser,
 } from '../repositories/users-repository.ts';
-import type {
-  AuthResult,
-  AuthUser,
-  ChangePasswordBody,
-  LoginBody,
-  PublicUser,
-  RegisterBody,
-  ServiceIdentity,
-} from '../schemas/auth.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { hashPassword, needsRehash, verifyPassword } from './password-hasher.ts';
 

@@ -12,14 +12,14 @@ import {
 import type { MessageProperties, Options } from 'amqplib';
 import { uuidv7 } from 'uuidv7';
 import { parseJsonColumn } from '../db/client.ts';
-import type { deadLetters } from '../db/schema.ts';
+import type { DeadLetterRow } from '../repositories/failure-inbox-repository.ts';
 
 /**
  * A message from notes.dlq as the failure inbox keeps it (docs/jobs.md, "Failure inbox"), and
  * back: the copy a promote publishes. Pure functions, no I/O.
  */
 
-export type DeadLetterRow = typeof deadLetters.$inferSelect;
+export type { DeadLetterRow };
 
 /** Dead-letter bookkeeping, stripped (with the broker's x-death) when a message goes back to work. */
 const DEAD_HEADERS = [HEADERS.deadReason, HEADERS.deadAt, HEADERS.malformed, HEADERS.deliveries, HEADERS.errorClass];

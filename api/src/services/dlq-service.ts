@@ -23,7 +23,7 @@ import { letterFromMessage, newRun, promotedCopy } from './dead-letter.ts';
 import { publishConfirmed } from './failure-inbox.ts';
 
 /**
- * The operator's DLQ actions (contract section 7), shared by `npm run promote-dlq` and the admin
+ * The operator's DLQ actions (docs/operations.md), shared by `npm run promote-dlq` and the admin
  * API. Messages are taken from notes.dlq one at a time with basic.get and manual acks on a
  * confirm channel. A message is acked only after its copy on the work exchange is confirmed, so
  * whatever happens (a crash, a kill, a lost connection) every message is in notes.dlq, in

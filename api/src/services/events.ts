@@ -1,16 +1,11 @@
+import { NOTE_EVENT_TYPES, type NoteEventType } from '@notes/contracts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
-export const NOTE_EVENT_TYPES = [
-  'note.created',
-  'note.updated',
-  'note.deleted',
-  'note.processed',
-  'note.dead',
-] as const;
-export type NoteEventType = (typeof NOTE_EVENT_TYPES)[number];
+// The event types are a wire format: contracts holds them.
+export { NOTE_EVENT_TYPES, type NoteEventType };
 
-/** Events kept per user for `Last-Event-ID` resumption (contract: ≥ 1,000 or 1 hour). */
+/** Events kept per user for `Last-Event-ID` resumption (docs/api.md, "Live events": ≥ 1,000 or 1 hour). */
 export const EVENT_RETENTION_COUNT = 1000;
 export const EVENT_RETENTION_SECONDS = 3600;
 

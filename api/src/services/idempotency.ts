@@ -21,7 +21,7 @@ import { type IdempotencyRecord, IdempotencyStore, idempotencyRedisKey } from '.
 import { RedisUnavailableError } from './redis-guard.ts';
 
 /**
- * Idempotent writes (contract sections 5 and 11; IETF draft-ietf-httpapi-idempotency-key-header).
+ * Idempotent writes (docs/guarantees.md and docs/api.md; IETF draft-ietf-httpapi-idempotency-key-header).
  *
  * Keyed: `Idempotency-Key`, scoped to the user, kept 24 h. Unkeyed: the request fingerprint is the
  * key, kept IDEMPOTENCY_WINDOW_SECONDS. Unkeyed writes only match unkeyed writes.
@@ -30,7 +30,7 @@ import { RedisUnavailableError } from './redis-guard.ts';
  * own transaction first inserts a fence row (primary key user + key hash), so a duplicate waits
  * for the first transaction and then sees a duplicate key, under any concurrency, whatever Redis
  * says, and across a Redis restart. With Redis down, keyed writes go ahead on the fence alone;
- * unkeyed writes answer 503, because the contract reserves the silent window for Redis.
+ * unkeyed writes answer 503, because docs/api.md reserves the silent window for Redis.
  *
  * Round trips (issue 6): a write whose rows and answer are known up front (a create) inserts its
  * fence complete and goes through group commit, sharing a transaction with concurrent creates; a

@@ -1,16 +1,4 @@
 import type { JobKind, Priority } from '@notes/contracts';
-import type { Logger } from 'pino';
-import type { Database } from '../db/client.ts';
-import type { AttemptOutcome, JobStatus, NoteResult } from '../db/schema.ts';
-import type { WriteTx } from '../db/sql-writer.ts';
-import { BadRequestError } from '../errors/index.ts';
-import {
-  type JobRow,
-  type NoteRow,
-  pendingPromotions,
-  subscribedByUser,
-} from '../repositories/callbacks-repository.ts';
-import { toNote } from '../repositories/notes-repository.ts';
 import type {
   CompleteBody,
   CompleteItem,
@@ -26,7 +14,19 @@ import type {
   StartItem,
   StartItemResponse,
   StartResponse,
-} from '../schemas/internal.ts';
+} from '@notes/contracts/callbacks';
+import type { Logger } from 'pino';
+import type { Database } from '../db/client.ts';
+import type { AttemptOutcome, JobStatus, NoteResult } from '../db/schema.ts';
+import type { WriteTx } from '../db/sql-writer.ts';
+import { BadRequestError } from '../errors/index.ts';
+import {
+  type JobRow,
+  type NoteRow,
+  pendingPromotions,
+  subscribedByUser,
+} from '../repositories/callbacks-repository.ts';
+import { toNote } from '../repositories/notes-repository.ts';
 import { type AfterCommit, CallbackBatch, messageKey } from './callback-batch.ts';
 import type { OutboxNotifier } from './job-enqueue.ts';
 import { eventInsert } from './live-event-relay.ts';
@@ -55,7 +55,7 @@ export interface JobCallbackDeps {
  * The consumers' callbacks: the only way a job's outcome reaches the database. A batch of them
  * runs in one transaction that locks the job rows, records a processed-message key per callback
  * (a repeat finds it and changes nothing) and compares each note's version with its job's, so a
- * redelivered or stale job never overwrites a newer state (contract section 6). The single-job
+ * redelivered or stale job never overwrites a newer state (docs/guarantees.md). The single-job
  * routes are batches of one.
  */
 export class JobCallbacks {

@@ -28,7 +28,7 @@ export const RETENTION_BATCH = 500;
  * A breath between retention batches: the deletes never hold the connection pool or InnoDB's
  * purge for long stretches, so writes keep their latency while a backlog is pruned.
  */
-const RETENTION_PAUSE_MS = 20;
+export const RETENTION_PAUSE_MS = 20;
 
 export interface MaintenanceDeps {
   config: Config;

@@ -46,7 +46,7 @@ export function ifMatchSatisfied(header: string | undefined, version: number): b
 }
 
 /**
- * The rules of notes (contract section 4). Every write runs through IdempotencyService in one
+ * The rules of notes (docs/api.md). Every write runs through IdempotencyService in one
  * transaction with its fence, its job and outbox row; after the commit it invalidates the user's
  * read cache, nudges the outbox relay and publishes the live event.
  *

@@ -14,7 +14,7 @@ const guards = new WeakMap<Redis, RedisGuard>();
  * A small circuit breaker around the request-path Redis client. The client already fails fast
  * (no offline queue, 500 ms command timeout), but one request makes several Redis calls
  * (idempotency claim, cache, completion): once a call has failed, the others fail at once, so a
- * hung Redis costs a request one timeout, not four (contract section 5: about a second at most).
+ * hung Redis costs a request one timeout, not four (docs/guarantees.md: about a second at most).
  */
 export class RedisGuard {
   private openUntil = 0;

@@ -114,7 +114,7 @@ test('MariaDB cut under write load: not ready, errors are problem+json without h
   assert.ok(retry);
 });
 
-// Contract 11: /health/ready is 503 "when the database is unreachable (nothing can be accepted)";
+// docs/api.md, "Health": /health/ready is 503 "when the database is unreachable (nothing can be accepted)";
 // a write meeting that outage is the same condition, and a 500 ("something went wrong on our
 // side") without Retry-After tells a client nothing. Finding for the lead: the API answers 500.
 test('a database outage answers 503 with Retry-After, never 500', () => {

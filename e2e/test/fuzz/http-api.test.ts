@@ -179,7 +179,7 @@ test('the fuzzing reached the target volume', () => {
   assert.ok(sent >= RUNS, `${sent} requests`);
 });
 
-// Contract section 4: every error is RFC 9457 problem details. Known breach (reported to the lead):
+// docs/api.md, "Errors": every error is RFC 9457 problem details. Known breach (reported to the lead):
 // Fastify's own router errors (a path parameter over 100 characters → 414, a malformed
 // percent-encoding → 400) answer Fastify's default application/json; `frameworkErrors` in
 // buildApp() would route them through the problem handler.

@@ -14,7 +14,7 @@ export interface AdminStaticOptions {
 }
 
 /**
- * Serves the built react-admin console at /admin (contract 7). The console routes in the
+ * Serves the built react-admin console at /admin (docs/operations.md). The console routes in the
  * browser, so any path under /admin that isn't a file gets index.html (SPA fallback), except
  * under /admin/assets/ where a missing file is a real 404. Whether the build exists is checked
  * per request, so building while the API runs needs no restart; without a build, /admin is a

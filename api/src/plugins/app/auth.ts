@@ -6,6 +6,7 @@ import {
   serviceKeyId,
   servicePublicKey,
 } from '@notes/contracts';
+import type { AuthUser } from '@notes/contracts/auth-api';
 import { eq } from 'drizzle-orm';
 import { createVerifier } from 'fast-jwt';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -13,7 +14,6 @@ import fp from 'fastify-plugin';
 import type { Database } from '../../db/client.ts';
 import { type Role, users } from '../../db/schema.ts';
 import { ForbiddenError, UnauthorizedError } from '../../errors/index.ts';
-import type { AuthUser } from '../../schemas/auth.ts';
 
 export type { AuthUser };
 

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 
 /**
  * Redis for request paths: fail fast instead of queueing while disconnected, so a Redis outage
- * costs a request about a second at most (contract section 5), never a hang.
+ * costs a request about a second at most (docs/guarantees.md), never a hang.
  */
 export function createRedis(config: Config, name = 'api'): Redis {
   const redis = new Redis(config.redis.url, {

@@ -1,4 +1,3 @@
-import type { App } from '../../app-types.ts';
 import {
   DiscardBody,
   DiscardResult,
@@ -8,7 +7,8 @@ import {
   listOf,
   PromoteBody,
   PromoteResult,
-} from '../../schemas/admin.ts';
+} from '@notes/contracts/admin-api';
+import type { App } from '../../app-types.ts';
 import { withNextLink } from '../link-header.ts';
 import type { AdminRouteOptions } from './route-options.ts';
 

@@ -16,7 +16,7 @@ import userRoutes from './users.ts';
 import webhookRoutes from './webhooks.ts';
 
 /**
- * The admin API under /api/admin (contract 7 and 11), one plugin per resource. The role check
+ * The admin API under /api/admin (docs/operations.md and docs/api.md), one plugin per resource. The role check
  * runs on `onRequest`, before validation, so a user learns nothing about an admin route's
  * parameters: no token → 401, a non-admin → 403.
  */

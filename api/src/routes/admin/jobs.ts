@@ -1,6 +1,6 @@
 import { JobDetail, RetryResult } from '@notes/contracts';
+import { AdminJob, IdParams, JobListQuery, listOf } from '@notes/contracts/admin-api';
 import type { App } from '../../app-types.ts';
-import { AdminJob, IdParams, JobListQuery, listOf } from '../../schemas/admin.ts';
 import { withNextLink } from '../link-header.ts';
 import type { AdminRouteOptions } from './route-options.ts';
 

@@ -1,5 +1,5 @@
+import { AdminNote, AdminNoteDetail, IdParams, listOf, NoteListQuery } from '@notes/contracts/admin-api';
 import type { App } from '../../app-types.ts';
-import { AdminNote, AdminNoteDetail, IdParams, listOf, NoteListQuery } from '../../schemas/admin.ts';
 import { withNextLink } from '../link-header.ts';
 import type { AdminRouteOptions } from './route-options.ts';
 

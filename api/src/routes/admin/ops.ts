@@ -1,5 +1,5 @@
+import { AuditEntry, AuditListQuery, listOf, QueuesResponse, StatsResponse } from '@notes/contracts/admin-api';
 import type { App } from '../../app-types.ts';
-import { AuditEntry, AuditListQuery, listOf, QueuesResponse, StatsResponse } from '../../schemas/admin.ts';
 import { withNextLink } from '../link-header.ts';
 import type { AdminRouteOptions } from './route-options.ts';
 

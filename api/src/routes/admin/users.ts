@@ -1,11 +1,11 @@
+import { AdminUser, IdParams, listOf, UserListQuery, UserPatch } from '@notes/contracts/admin-api';
 import type { App } from '../../app-types.ts';
-import { AdminUser, IdParams, listOf, UserListQuery, UserPatch } from '../../schemas/admin.ts';
 import { withNextLink } from '../link-header.ts';
 import type { AdminRouteOptions } from './route-options.ts';
 
 const security = [{ bearer: [] }];
 
-/** Users: list, read, change role or disable (contract 7). */
+/** Users: list, read, change role or disable (docs/operations.md). */
 export default async function userRoutes(app: App, { service }: AdminRouteOptions) {
   app.get(
     '/users',

@@ -1,11 +1,11 @@
-import type { App, AppDeps } from '../../app-types.ts';
 import {
   AuthResultSchema,
   ChangePasswordBodySchema,
   LoginBodySchema,
   MeSchema,
   RegisterBodySchema,
-} from '../../schemas/auth.ts';
+} from '@notes/contracts/auth-api';
+import type { App, AppDeps } from '../../app-types.ts';
 import { AuthService } from '../../services/auth-service.ts';
 import { LoginThrottle } from '../../services/login-throttle.ts';
 

@@ -10,7 +10,7 @@ import { eventStreamKey } from '../../services/events.ts';
 import { StreamSlots } from '../../services/stream-slots.ts';
 
 /**
- * Live events over SSE (contract sections 7 and 11). Each user's events sit in a Redis stream
+ * Live events over SSE (docs/operations.md and docs/api.md). Each user's events sit in a Redis stream
  * (services/events.ts), so any API instance can serve any user, and `Last-Event-ID` (a stream
  * id) resumes exactly where the client stopped: XREAD returns everything after it, no gap.
  *

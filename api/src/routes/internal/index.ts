@@ -1,5 +1,4 @@
 import { ControlState, type RecordOutcome } from '@notes/contracts';
-import type { App, AppDeps } from '../../app-types.ts';
 import {
   CompleteBatchBody,
   CompleteBody,
@@ -13,7 +12,8 @@ import {
   StartBatchResponse,
   StartBody,
   StartResponse,
-} from '../../schemas/internal.ts';
+} from '@notes/contracts/callbacks';
+import type { App, AppDeps } from '../../app-types.ts';
 import { JobCallbacks } from '../../services/job-callbacks.ts';
 import { JobOperations } from '../../services/job-operations.ts';
 import { invalidateUserCache } from '../../services/note-cache.ts';

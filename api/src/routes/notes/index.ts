@@ -80,7 +80,7 @@ function sendOutcome(reply: FastifyReply, outcome: WriteOutcome) {
   return reply.send(body);
 }
 
-/** `/api/notes`: a user's own notes (contract sections 4 and 5). Another user's note is a 404. */
+/** `/api/notes`: a user's own notes (docs/api.md and docs/guarantees.md). Another user's note is a 404. */
 export default async function notesRoutes(app: App, deps: AppDeps) {
   for (const schema of SHARED_NOTE_SCHEMAS) app.addSchema(schema);
   const notes = new NotesService(deps);

@@ -8,7 +8,7 @@ import {
 } from '../../schemas/webhooks.ts';
 import { WebhooksService } from '../../services/webhooks-service.ts';
 
-/** A user's webhook endpoints (contract section 6). */
+/** A user's webhook endpoints (docs/guarantees.md). */
 export default async function webhookRoutes(app: App, deps: AppDeps) {
   const webhooks = new WebhooksService({ database: deps.database, config: deps.config });
   const common = { tags: ['webhooks'], security: [{ bearer: [] }] };

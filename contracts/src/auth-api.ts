@@ -1,8 +1,8 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { ROLES, type Role } from '../db/schema.ts';
+import { ROLES, type Role } from './statuses.ts';
 
 /**
- * Users and auth (contract section 3). These schemas validate requests (strictly: unknown
+ * Users and auth (docs/api.md). These schemas validate requests (strictly: unknown
  * fields are a 400), serialise responses (so a password hash can never leak: fields not named
  * here are dropped), type the handlers and feed the OpenAPI document.
  */
@@ -17,7 +17,7 @@ const Email = Type.String({
   description: 'Stored trimmed, in Unicode NFC and lower case, and compared exactly in that form.',
 });
 
-/** The database's roles, as one enum (schema.ts holds the list). */
+/** The roles, as one enum (statuses.ts holds the list). */
 export const RoleSchema = Type.Unsafe<Role>({
   type: 'string',
   enum: [...ROLES],

@@ -1,6 +1,9 @@
-import { AttemptReport, JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
 import { type Static, Type } from '@sinclair/typebox';
-import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
+import { JOB_KINDS } from './job-message.ts';
+import { NoteResult } from './note-result.ts';
+import { AttemptReport } from './operations.ts';
+import { PRIORITIES } from './priorities.ts';
+import { JOB_STATUSES, NOTE_STATUSES } from './statuses.ts';
 
 /**
  * The internal callback routes the consumers call (service identity only). One schema per shape

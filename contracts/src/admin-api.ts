@@ -1,12 +1,13 @@
-import { JOB_KINDS, NoteResult, PRIORITIES } from '@notes/contracts';
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { MAX_OFFSET } from '../db/keyset.ts';
-import { JOB_STATUSES, NOTE_STATUSES } from '../db/schema.ts';
-import { USER_SORT_FIELDS } from './auth.ts';
-import { SORT_FIELDS } from './notes.ts';
+import { USER_SORT_FIELDS } from './auth-api.ts';
+import { JOB_KINDS } from './job-message.ts';
+import { NoteResult } from './note-result.ts';
+import { MAX_OFFSET, SORT_FIELDS } from './paging.ts';
+import { PRIORITIES } from './priorities.ts';
+import { JOB_STATUSES, NOTE_STATUSES } from './statuses.ts';
 
 /**
- * The admin API's shapes (contract 7 and 11). Lists answer `{data, total}` like the user API;
+ * The admin API's shapes (docs/operations.md and docs/api.md). Lists answer `{data, total}` like the user API;
  * the console's own dataProvider maps react-admin's calls onto them.
  */
 const literals = <T extends readonly string[]>(values: T) =>
