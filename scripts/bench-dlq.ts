@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createDatabase, migrateDatabase } from '@notes/api/db/client.ts';
 import { countLetters } from '@notes/api/repositories/failure-inbox-repository.ts';
 import { FailureInbox } from '@notes/api/services/failure-inbox.ts';
-import { assertTopology, QUEUES } from '@notes/contracts';
+import { assertTopologyOf, QUEUES } from '@notes/contracts';
 import { createTestNamespace } from '@notes/contracts/testing';
 import amqp from 'amqplib';
 
@@ -35,7 +35,7 @@ async function main() {
   const connection = await amqp.connect(ns.amqpUrl);
   try {
     const ch = await connection.createChannel();
-    await assertTopology(ch, config.retryDelaysMs);
+    await assertTopologyOf(ch, config.retryDelaysMs, config.amqp.queueType);
     log(`seeding ${DEAD} dead jobs and their letters…`);
     const seeded = performance.now();
     const conn = await database.pool.getConnection();

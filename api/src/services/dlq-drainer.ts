@@ -1,4 +1,4 @@
-import { type AmqpConnection, assertTopology, type Config, QUEUES } from '@notes/contracts';
+import { type AmqpConnection, assertTopologyOf, type Config, QUEUES } from '@notes/contracts';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
@@ -69,7 +69,7 @@ export class DlqDrainer {
           this.#pending = []; // their tags are void; the broker redelivers them
           setTimeout(() => this.deps.amqp.connection && this.#open(this.deps.amqp.connection), REOPEN_MS).unref();
         });
-        await assertTopology(channel, this.deps.config.retryDelaysMs);
+        await assertTopologyOf(channel, this.deps.config.retryDelaysMs, this.deps.config.amqp.queueType);
         await channel.prefetch(PREFETCH);
         this.#channel = channel;
         await channel.consume(QUEUES.dead, (msg) => msg && this.#take(channel, msg), { noAck: false });

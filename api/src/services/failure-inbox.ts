@@ -1,4 +1,4 @@
-import { assertTopology, type Config, EXCHANGES, type FailureActionResult, workRoutingKey } from '@notes/contracts';
+import { assertTopologyOf, type Config, EXCHANGES, type FailureActionResult, workRoutingKey } from '@notes/contracts';
 import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
@@ -198,7 +198,7 @@ export class FailureInbox {
     });
     const returned = new Set<string>();
     ch.on('return', (msg: Message) => returned.add(String(msg.properties.messageId)));
-    await assertTopology(ch, this.deps.config.retryDelaysMs);
+    await assertTopologyOf(ch, this.deps.config.retryDelaysMs, this.deps.config.amqp.queueType);
     return {
       ch,
       returned,

@@ -1,6 +1,6 @@
 import {
   type AttemptView,
-  assertTopology,
+  assertTopologyOf,
   type Config,
   type ControlRow,
   EXCHANGES,
@@ -209,7 +209,7 @@ async function publishOnce(
     returned = true;
   });
   try {
-    await assertTopology(ch, config.retryDelaysMs);
+    await assertTopologyOf(ch, config.retryDelaysMs, config.amqp.queueType);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new ServiceUnavailableError('RabbitMQ did not confirm in time.')),

@@ -30,8 +30,13 @@ before(async () => {
     env: { QUEUE_TYPE: 'quorum', CONSUMER_PREFETCH: '16' },
   });
   await product.startApi();
-  await product.startConsumer();
-  await product.startConsumer();
+  try {
+    await product.startConsumer();
+    await product.startConsumer();
+  } catch (err) {
+    // What the consumer said is the diagnosis.
+    throw new Error(`${(err as Error).message}\n${product.consumers.map((c) => c.output().slice(-3000)).join('\n')}`);
+  }
 });
 
 after(async () => {
