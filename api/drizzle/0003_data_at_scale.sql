@@ -43,6 +43,14 @@ INSERT INTO `status_counts` (`tbl`, `status`, `shard`, `n`)
 	SELECT 'notes', `status`, 0, COUNT(*) FROM `notes` GROUP BY `status`;--> statement-breakpoint
 INSERT INTO `status_counts` (`tbl`, `status`, `shard`, `n`)
 	SELECT 'jobs', `status`, 0, COUNT(*) FROM `jobs` GROUP BY `status`;--> statement-breakpoint
+-- Every shard of every status has its row from the start, so a trigger only ever updates an existing
+-- row (a record lock). Inserting a missing one takes gap locks on the primary key, and concurrent
+-- status changes (a callback batch and an operator's retry, say) deadlocked on those.
+INSERT IGNORE INTO `status_counts` (`tbl`, `status`, `shard`, `n`)
+	SELECT k.tbl, k.status, hi.d * 8 + lo.d, 0
+	FROM (SELECT 'notes' AS tbl, 'queued' AS status UNION ALL SELECT 'notes', 'processing' UNION ALL SELECT 'notes', 'processed' UNION ALL SELECT 'notes', 'failed' UNION ALL SELECT 'notes', 'dead' UNION ALL SELECT 'jobs', 'queued' UNION ALL SELECT 'jobs', 'processing' UNION ALL SELECT 'jobs', 'processed' UNION ALL SELECT 'jobs', 'failed' UNION ALL SELECT 'jobs', 'dead' UNION ALL SELECT 'jobs', 'discarded' UNION ALL SELECT 'jobs', 'skipped') AS k
+	CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7) AS hi
+	CROSS JOIN (SELECT 0 AS d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7) AS lo;--> statement-breakpoint
 -- Each connection adds to its own shard, so concurrent transactions do not wait on one row.
 CREATE TRIGGER `notes_count_insert` AFTER INSERT ON `notes` FOR EACH ROW
 	INSERT INTO `status_counts` (`tbl`, `status`, `shard`, `n`) VALUES ('notes', NEW.`status`, CONNECTION_ID() % 64, 1)

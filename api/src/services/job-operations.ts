@@ -21,6 +21,7 @@ import type { Database } from '../db/client.ts';
 import { parseJsonColumn } from '../db/client.ts';
 import { ConflictError, NotFoundError, ServiceUnavailableError } from '../errors/index.ts';
 import { letterOfJob } from '../repositories/failure-inbox-repository.ts';
+import { isRetryableTxError } from '../repositories/fences-repository.ts';
 import {
   type AttemptRow,
   attemptsOfJob,
@@ -107,7 +108,16 @@ export class JobOperations {
     });
     await publishOnce(connection, this.deps.config, encodeJobMessage(messageOf(job)), options);
     const now = new Date();
-    await markRetried(this.db, id, now);
+    // A single UPDATE can still be picked as a deadlock victim against a callback batch that
+    // changes the same job at that moment; running it again is safe (it only moves `failed`).
+    for (let tries = 1; ; tries++) {
+      try {
+        await markRetried(this.db, id, now);
+        break;
+      } catch (err) {
+        if (tries >= 3 || !isRetryableTxError(err)) throw err;
+      }
+    }
     await recordAudit(this.db, this.deps.logger, {
       actorId,
       action: OPERATIONS_AUDIT.retry,
