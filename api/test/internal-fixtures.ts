@@ -1,10 +1,12 @@
 import { type JobKind, type Priority, signServiceToken } from '@notes/contracts';
-import { eq } from 'drizzle-orm';
+import { waitFor } from '@notes/contracts/testing';
+import { and, eq, isNull, like } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { parseJsonColumn } from '../src/db/client.ts';
 import { jobs, notes, outbox, users, webhooks } from '../src/db/schema.ts';
 import { eventStreamKey } from '../src/services/events.ts';
 import { enqueueJob } from '../src/services/job-enqueue.ts';
+import { EVENT_ROW_PREFIX } from '../src/services/live-event-relay.ts';
 import type { TestApp } from './helpers.ts';
 
 /**
@@ -102,8 +104,19 @@ export async function outboxRowsFor(t: TestApp, jobId: string) {
   return t.deps.database.db.select().from(outbox).where(eq(outbox.jobId, jobId));
 }
 
-/** The user's live events, oldest first, as {type, data}. */
+/**
+ * The user's live events, oldest first, as {type, data}, once the live-event relay has published
+ * every event the callbacks committed (events go through the outbox, docs/isolation.md).
+ */
 export async function liveEvents(t: TestApp, userId: string): Promise<{ type: string; data: { id: string } }[]> {
+  await waitFor('the committed live events to be published', async () => {
+    const pending = await t.deps.database.db
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(and(isNull(outbox.sentAt), like(outbox.jobId, `${EVENT_ROW_PREFIX}%`)))
+      .limit(1);
+    return pending.length === 0;
+  });
   const entries = await t.deps.redis.xrange(eventStreamKey(userId), '-', '+');
   return entries.map(([, fields]) => {
     const f: Record<string, string> = {};
