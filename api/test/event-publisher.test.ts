@@ -92,3 +92,22 @@ test('a stream keeps at most EVENT_RETENTION_COUNT entries', async () => {
   assert.equal(await redis.xlen(key), EVENT_RETENTION_COUNT);
   assert.equal(Number(await redis.get(`${key}:bytes`)), await streamBytes(key));
 });
+
+test('an outbox event published twice (a crash or a late reply before it was marked sent) enters the stream once', async () => {
+  const events = new EventPublisher(redis, pino({ level: 'silent' }));
+  const key = eventStreamKey('user-dup');
+  await events.publishOrThrow('user-dup', 'note.processed', '{"id":"n1"}', 41);
+  await events.publishOrThrow('user-dup', 'note.processed', '{"id":"n1"}', 41);
+  await events.publishOrThrow('user-dup', 'note.processed', '{"id":"n2"}', 42);
+  await events.publishOrThrow('user-dup', 'note.processed', '{"id":"n1"}', 41);
+  const entries = await redis.xrange(key, '-', '+');
+  assert.deepEqual(
+    entries.map(([, fields]) => fields[3]),
+    ['{"id":"n1"}', '{"id":"n2"}'],
+  );
+  assert.ok((await redis.ttl(`${key}:ids`)) > 0, 'the remembered ids expire with the stream');
+  // Without an id (a direct publish) nothing is remembered or deduplicated.
+  await events.publish('user-dup', 'note.updated', { id: 'n3' });
+  await events.publish('user-dup', 'note.updated', { id: 'n3' });
+  assert.equal(await redis.xlen(key), 4);
+});

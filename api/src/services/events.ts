@@ -26,10 +26,17 @@ const ENTRY_OVERHEAD_BYTES = 32;
  * any instance see a consistent size.
  */
 const PUBLISH_SCRIPT = `
-local key, bkey = KEYS[1], KEYS[2]
+local key, bkey, ikey = KEYS[1], KEYS[2], KEYS[3]
 local max_bytes, max_count, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local overhead = tonumber(ARGV[6])
+local eid = ARGV[7]
+if eid ~= '' and redis.call('ZSCORE', ikey, eid) then return false end
 local id = redis.call('XADD', key, '*', 'type', ARGV[4], 'data', ARGV[5])
+if eid ~= '' then
+  redis.call('ZADD', ikey, tonumber(eid), eid)
+  redis.call('ZREMRANGEBYRANK', ikey, 0, -(tonumber(ARGV[8]) + 1))
+  redis.call('EXPIRE', ikey, ttl)
+end
 local size = overhead + 8 + #ARGV[4] + #ARGV[5]
 local len = redis.call('XLEN', key)
 local bytes
@@ -67,7 +74,18 @@ redis.call('EXPIRE', bkey, ttl)
 return id
 `;
 const PUBLISH_COMMAND = 'notesPublishEvent';
-type PublishFn = (key: string, bytesKey: string, ...args: (string | number)[]) => Promise<string>;
+/**
+ * Outbox event ids remembered per user, so an event the relay publishes twice (it crashed, or a
+ * Redis reply came too late, before the row was marked sent) enters the stream once. More than
+ * the stream keeps: a republished event is always a recent one.
+ */
+const PUBLISHED_IDS_KEPT = 2 * EVENT_RETENTION_COUNT;
+type PublishFn = (
+  key: string,
+  bytesKey: string,
+  idsKey: string,
+  ...args: (string | number)[]
+) => Promise<string | null>;
 
 /**
  * Publishes a user's live events into a Redis stream per user, so any API instance can serve any
@@ -81,7 +99,7 @@ export class EventPublisher {
     /** EVENT_STREAM_MAX_BYTES: what one user's stream may hold. */
     private readonly maxBytes = 8 * 1024 * 1024,
   ) {
-    if (!(PUBLISH_COMMAND in redis)) redis.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
+    if (!(PUBLISH_COMMAND in redis)) redis.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
   }
 
   /** `json`: `data` already serialised, if the caller has it. Never throws: a failure is logged. */
@@ -93,18 +111,24 @@ export class EventPublisher {
     }
   }
 
-  /** For the live-event relay, which keeps an event that could not be published and tries again. */
-  async publishOrThrow(userId: string, type: string, json: string): Promise<void> {
+  /**
+   * For the live-event relay, which keeps an event that could not be published and tries again.
+   * `eventId` (the outbox row's id) makes a repeat of an event already in the stream a no-op.
+   */
+  async publishOrThrow(userId: string, type: string, json: string, eventId?: number): Promise<void> {
     const key = eventStreamKey(userId);
     await (this.redis as unknown as Record<string, PublishFn>)[PUBLISH_COMMAND]!(
       key,
       `${key}:bytes`,
+      `${key}:ids`,
       this.maxBytes,
       EVENT_RETENTION_COUNT,
       STREAM_TTL_SECONDS,
       type,
       json,
       ENTRY_OVERHEAD_BYTES,
+      eventId === undefined ? '' : String(eventId),
+      PUBLISHED_IDS_KEPT,
     );
   }
 }

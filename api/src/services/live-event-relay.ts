@@ -12,7 +12,8 @@ import type { EventPublisher, NoteEventType } from './events.ts';
  * the write's own transaction, and this relay publishes it to the user's Redis stream, so an API
  * that dies between its commit and the publication loses no event (another instance's relay, or
  * this one restarted, publishes it). A crash after the publication and before the row is marked
- * sent publishes it again: live events are at least once.
+ * sent publishes it again, and the stream takes it once (the publish script remembers the user's
+ * recent event ids, events.ts).
  *
  * Event rows share the outbox table with job rows and are told apart by their id: `ev-` and 32
  * hex digits in `job_id` (a job id is a UUID, which never has a `-` second). The job relay skips
@@ -135,7 +136,7 @@ export class LiveEventRelay {
         }
         const json = await this.#dataOf(event);
         try {
-          if (json !== null) await this.deps.events.publishOrThrow(event.user_id, event.type, json);
+          if (json !== null) await this.deps.events.publishOrThrow(event.user_id, event.type, json, id);
         } catch (err) {
           this.deps.logger.warn({ err }, 'live events not published (redis unavailable); they stay in the outbox');
           break;
