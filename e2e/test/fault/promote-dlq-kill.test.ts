@@ -105,7 +105,11 @@ test('promote-dlq killed -9 midway, then run again: every dead job is processed 
     );
     assert.ok(summary, rerun.output());
     assert.equal(Number(summary[5]), 0, 'nothing failed');
-    assert.ok(Number(summary[2]) >= afterKill, `the rerun moved what was left (${summary[0]})`);
+    // What the killed run had already published is finished by those copies' start callbacks
+    // (docs/jobs.md), so the rerun may find fewer letters than the kill left; together they
+    // empty the inbox.
+    assert.ok(Number(summary[2]) > 0, `the rerun moved what was left (${summary[0]})`);
+    await waitFor('the failure inbox to be empty', async () => (await letters()) === 0, 60_000);
     t.diagnostic(`killed with ${afterKill} left; rerun ${summary[0]}`);
   } finally {
     await close();
