@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { waitFor } from '@notes/contracts/testing';
 import { invalidateUserCache } from '../src/services/note-cache.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, createNote, newUser, query, type TestUser } from './notes-fixtures.ts';
@@ -120,6 +121,15 @@ describe('read cache', () => {
     const user = await newUser(t, 'cache');
     const note = await createNote(t, user, { title: 'original' });
     const url = `/api/notes/${note.id}`;
+    // The live-event relay drops a user's cached reads before it publishes their event: let it
+    // publish the create's event first, so it cannot empty the cache this test fills.
+    await waitFor('the create event published', async () => {
+      const rows = await query<{ n: number }>(
+        t,
+        "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND job_id LIKE 'ev-%'",
+      );
+      return Number(rows[0]?.n) === 0;
+    });
     assert.equal((await call(t, user, 'GET', url)).json().title, 'original'); // fills the cache
     // Changed behind the API's back: the cache still answers, which proves it is in use.
     await query(t, "UPDATE notes SET title = 'behind the back' WHERE id = ?", [note.id]);
