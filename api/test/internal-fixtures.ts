@@ -1,12 +1,11 @@
 import { type JobKind, type Priority, signServiceToken } from '@notes/contracts';
 import { waitFor } from '@notes/contracts/testing';
-import { and, eq, isNull, like } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { parseJsonColumn } from '../src/db/client.ts';
 import { jobs, notes, outbox, users, webhooks } from '../src/db/schema.ts';
 import { eventStreamKey } from '../src/services/events.ts';
 import { enqueueJob } from '../src/services/job-enqueue.ts';
-import { EVENT_ROW_PREFIX } from '../src/services/live-event-relay.ts';
 import type { TestApp } from './helpers.ts';
 
 /**
@@ -113,7 +112,7 @@ export async function liveEvents(t: TestApp, userId: string): Promise<{ type: st
     const pending = await t.deps.database.db
       .select({ id: outbox.id })
       .from(outbox)
-      .where(and(isNull(outbox.sentAt), like(outbox.jobId, `${EVENT_ROW_PREFIX}%`)))
+      .where(and(isNull(outbox.sentAt), eq(outbox.kind, 'event')))
       .limit(1);
     return pending.length === 0;
   });

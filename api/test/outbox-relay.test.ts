@@ -4,11 +4,10 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QUEUES } from '@notes/contracts';
 import { queueInfo, startFaultProxy, waitFor } from '@notes/contracts/testing';
-import { and, isNull, notLike } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { buildApp } from '../src/app.ts';
 import { notes, outbox, users } from '../src/db/schema.ts';
 import { enqueueJob } from '../src/services/job-enqueue.ts';
-import { EVENT_ROW_PREFIX } from '../src/services/live-event-relay.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, newUser } from './notes-fixtures.ts';
 
@@ -45,7 +44,7 @@ const unsent = async (t: TestApp) =>
     await t.deps.database.db
       .select({ id: outbox.id })
       .from(outbox)
-      .where(and(isNull(outbox.sentAt), notLike(outbox.jobId, `${EVENT_ROW_PREFIX}%`)))
+      .where(and(isNull(outbox.sentAt), eq(outbox.kind, 'job')))
   ).length;
 
 test('committed outbox rows are published with confirms and marked sent', async () => {

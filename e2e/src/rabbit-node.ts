@@ -22,6 +22,8 @@ export interface RabbitNode {
   /** The Erlang node name (`<name>@localhost`), for rabbitmqctl -n and join_cluster. */
   nodeName: string;
   port: number;
+  /** The node's log directory (gone after close()). */
+  logDir: string;
   /** amqp://guest:guest@127.0.0.1:<port> (the default vhost). */
   url: string;
   /** Starts the node (again) and waits until it accepts AMQP connections. */
@@ -172,6 +174,7 @@ export async function startRabbitNode(label = 'e2e', opts: RabbitNodeOptions = {
   return {
     nodeName,
     port,
+    logDir: path.join(dir, 'log'),
     url,
     start,
     stop: () => halt('SIGTERM'),

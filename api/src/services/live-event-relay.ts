@@ -5,6 +5,7 @@ import type { Database } from '../db/client.ts';
 import { outbox } from '../db/schema.ts';
 import { type RowInsert, rowInsert, type Statement } from '../db/sql-writer.ts';
 import { findNote, toNote } from '../repositories/notes-repository.ts';
+import { type RelayRound, RelayWorker } from '../workers/relay-worker.ts';
 import type { EventPublisher, NoteEventType } from './events.ts';
 
 /**
@@ -15,10 +16,10 @@ import type { EventPublisher, NoteEventType } from './events.ts';
  * sent publishes it again, and the stream takes it once (the publish script remembers the user's
  * recent event ids, events.ts).
  *
- * Event rows share the outbox table with job rows and are told apart by their id: `ev-` and 32
- * hex digits in `job_id` (a job id is a UUID, which never has a `-` second). The job relay skips
- * them and this relay takes only them, so a Redis outage never holds up jobs and a RabbitMQ outage
- * never holds up events.
+ * Event rows share the outbox table with job rows and are told apart by the row's `kind`
+ * (`event`; their `job_id` is `ev-` and 32 hex digits, the event's id). The job relay takes only
+ * job rows and this relay only event rows, so a Redis outage never holds up jobs and a RabbitMQ
+ * outage never holds up events; both run the same loop (workers/relay-worker.ts).
  */
 export const EVENT_ROW_PREFIX = 'ev-';
 const KIND = 'live.event';
@@ -44,11 +45,12 @@ export function eventInsert(userId: string, type: NoteEventType, data: unknown, 
     priority: 'normal',
     traceparent: null,
     createdAt: new Date(),
+    kind: 'event',
   });
 }
 
 const lockUnsent = (limit: number): Statement => ({
-  sql: `SELECT id, payload FROM outbox WHERE sent_at IS NULL AND job_id LIKE '${EVENT_ROW_PREFIX}%'
+  sql: `SELECT id, payload FROM outbox WHERE sent_at IS NULL AND kind = 'event'
         ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
   values: [limit],
 });
@@ -69,52 +71,28 @@ export interface LiveEventRelayDeps {
 
 /** Publishes event rows: nudged after each commit that wrote some, and polling for stragglers. */
 export class LiveEventRelay {
-  #running = false;
-  #loop: Promise<void> | null = null;
-  #wake: (() => void) | null = null;
-  #pending = false;
+  readonly #worker: RelayWorker;
 
-  constructor(private readonly deps: LiveEventRelayDeps) {}
+  constructor(private readonly deps: LiveEventRelayDeps) {
+    this.#worker = new RelayWorker(() => this.#publishBatch(), {
+      name: 'live-events',
+      logger: deps.logger,
+      pollMs: deps.config.outboxPollMs,
+    });
+  }
 
   /** Idempotent. */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#loop = this.#run();
+    this.#worker.start();
   }
 
   nudge(): void {
-    this.#pending = true;
-    this.#wake?.();
+    this.#worker.nudge();
   }
 
   /** Idempotent. Finishes the batch in progress. */
   async stop(): Promise<void> {
-    if (!this.#running) return;
-    this.#running = false;
-    this.#wake?.();
-    await this.#loop;
-  }
-
-  async #run(): Promise<void> {
-    while (this.#running) {
-      this.#pending = false;
-      let more = false;
-      try {
-        more = await this.#publishBatch();
-      } catch (err) {
-        this.deps.logger.warn({ err }, 'live event batch failed; will retry');
-      }
-      if (more || this.#pending) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.deps.config.outboxPollMs);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = null;
-    }
+    await this.#worker.stop();
   }
 
   /**
@@ -122,13 +100,14 @@ export class LiveEventRelay {
    * refuses: the published ones are marked sent, the rest wait for the next try. READ COMMITTED
    * for the reason the job relay gives (outbox-relay.ts).
    */
-  async #publishBatch(): Promise<boolean> {
-    return this.deps.database.writer.transaction(async (tx) => {
+  async #publishBatch(): Promise<RelayRound> {
+    return this.deps.database.writer.transaction(async (tx): Promise<RelayRound> => {
       const rows = await tx.query<Row>(lockUnsent(BATCH_SIZE));
-      if (rows.length === 0) return false;
+      if (rows.length === 0) return 'idle';
       const events = rows.map((r) => ({ id: r.id, event: JSON.parse(r.payload) as Payload }));
       const invalidated = new Set<string>();
       const sent: number[] = [];
+      let refused = false;
       for (const { id, event } of events) {
         if (!invalidated.has(event.user_id)) {
           invalidated.add(event.user_id);
@@ -139,12 +118,14 @@ export class LiveEventRelay {
           if (json !== null) await this.deps.events.publishOrThrow(event.user_id, event.type, json, id);
         } catch (err) {
           this.deps.logger.warn({ err }, 'live events not published (redis unavailable); they stay in the outbox');
+          refused = true;
           break;
         }
         sent.push(id);
       }
       if (sent.length) tx.defer(markSent(sent, new Date()));
-      return sent.length === BATCH_SIZE;
+      if (refused) return 'wait';
+      return sent.length === BATCH_SIZE ? 'more' : 'idle';
     }, 'READ COMMITTED');
   }
 

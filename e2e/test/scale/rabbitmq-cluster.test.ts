@@ -40,6 +40,16 @@ before(async () => {
 });
 
 after(async () => {
+  if (process.env.CLUSTER_DUMP && product) {
+    const { writeFileSync } = await import('node:fs');
+    const { cpSync } = await import('node:fs');
+    for (const n of cluster?.nodes ?? [])
+      cpSync(n.logDir, `${process.env.CLUSTER_DUMP}.${n.nodeName}`, { recursive: true });
+    writeFileSync(
+      process.env.CLUSTER_DUMP,
+      [product.api, ...product.consumers].map((p) => `=== ${p?.name}\n${p?.output()}`).join('\n'),
+    );
+  }
   await product?.close();
   await receiver?.close();
   await cluster?.close();
