@@ -12,7 +12,8 @@ import { startTestApp, type TestApp } from './helpers.ts';
  * The relay publishes every committed row whatever happens to its channel (docs/guarantees.md):
  * a channel the broker closes while the connection lives, a new channel whose topology
  * assertion fails, a connection that dies with publishes awaiting confirms and comes back on
- * another node. (A broker node that dies or blocks publishers is in e2e/test/fault/relay-nodes.test.ts.)
+ * another node. (A broker that blocks publishers is in e2e/test/fault/relay-blocked.test.ts; nodes killed
+ * in a cluster in e2e/test/scale/rabbitmq-cluster.test.ts.)
  */
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -22,16 +23,14 @@ after(async () => {
 async function writeNotes(t: TestApp, count: number) {
   const now = new Date();
   const userId = crypto.randomUUID();
-  await t.deps.database.db
-    .insert(users)
-    .values({
-      id: userId,
-      email: `${userId}@example.test`,
-      name: 'r',
-      passwordHash: 'x',
-      createdAt: now,
-      updatedAt: now,
-    });
+  await t.deps.database.db.insert(users).values({
+    id: userId,
+    email: `${userId}@example.test`,
+    name: 'r',
+    passwordHash: 'x',
+    createdAt: now,
+    updatedAt: now,
+  });
   for (let i = 0; i < count; i++) {
     await t.deps.database.db.transaction(async (tx) => {
       const noteId = crypto.randomUUID();

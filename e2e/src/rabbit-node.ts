@@ -44,6 +44,7 @@ export interface RabbitNode {
 
 const START_TIMEOUT_MS = 90_000;
 const live = new Set<number>();
+const dirs = new Set<string>();
 let exitHookInstalled = false;
 
 /** A test that dies without its after() must not leave a broker behind. */
@@ -56,6 +57,7 @@ function installExitHook(): void {
         process.kill(pid, 'SIGKILL');
       } catch {}
     }
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 }
 
@@ -85,6 +87,7 @@ export interface RabbitNodeOptions {
 export async function startRabbitNode(label = 'e2e', opts: RabbitNodeOptions = {}): Promise<RabbitNode> {
   installExitHook();
   const dir = mkdtempSync(path.join(tmpdir(), `np-rabbit-${label}-`));
+  dirs.add(dir);
   writeFileSync(path.join(dir, 'plugins'), '[].\n');
   writeFileSync(path.join(dir, 'rabbitmq.conf'), `${(opts.config ?? []).join('\n')}\n`);
   const chown = spawnSync('chown', ['-R', 'rabbitmq:rabbitmq', dir]);
@@ -170,7 +173,15 @@ export async function startRabbitNode(label = 'e2e', opts: RabbitNodeOptions = {
     }
   };
 
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    // A node that never came up is still stopped and removed: the caller gets no handle to close.
+    await halt('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    dirs.delete(dir);
+    throw err;
+  }
   return {
     nodeName,
     port,
@@ -195,6 +206,7 @@ export async function startRabbitNode(label = 'e2e', opts: RabbitNodeOptions = {
       closed = true;
       await halt('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
+      dirs.delete(dir);
     },
   };
 }
