@@ -4,8 +4,8 @@ import { EXCHANGES, QUEUES, retryQueueName } from '@notes/contracts';
 import { queueInfo, startFaultProxy, waitFor } from '@notes/contracts/testing';
 import amqp from 'amqplib';
 import { and, eq, isNull } from 'drizzle-orm';
-import { notes, outbox, users } from '../src/db/schema.ts';
-import { enqueueJob } from '../src/services/job-enqueue.ts';
+import { enqueueJob } from '../src/modules/jobs/job-enqueue.ts';
+import { notes, outbox, users } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
 /**

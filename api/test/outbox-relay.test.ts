@@ -6,8 +6,8 @@ import { QUEUES } from '@notes/contracts';
 import { queueInfo, startFaultProxy, waitFor } from '@notes/contracts/testing';
 import { and, eq, isNull } from 'drizzle-orm';
 import { buildApp } from '../src/app.ts';
-import { notes, outbox, users } from '../src/db/schema.ts';
-import { enqueueJob } from '../src/services/job-enqueue.ts';
+import { enqueueJob } from '../src/modules/jobs/job-enqueue.ts';
+import { notes, outbox, users } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, newUser } from './notes-fixtures.ts';
 
