@@ -66,12 +66,7 @@ async function triggerDefinitions(db: Connection, tables: string[]): Promise<{ n
 
 export type Step = (line: string) => void;
 
-export async function bulkLoad(
-  db: Connection,
-  tables: string[],
-  load: () => Promise<void>,
-  step: Step,
-): Promise<void> {
+export async function bulkLoad(db: Connection, tables: string[], load: () => Promise<void>, step: Step): Promise<void> {
   const before = new Map<string, string>();
   const indexes = new Map<string, Map<string, IndexColumn[]>>();
   for (const table of tables) {
@@ -82,7 +77,9 @@ export async function bulkLoad(
   for (const t of triggers) await db.query(`DROP TRIGGER ${quote(t.name)}`);
   for (const [table, byName] of indexes) {
     if (byName.size)
-      await db.query(`ALTER TABLE ${quote(table)} ${[...byName.keys()].map((n) => `DROP INDEX ${quote(n)}`).join(', ')}`);
+      await db.query(
+        `ALTER TABLE ${quote(table)} ${[...byName.keys()].map((n) => `DROP INDEX ${quote(n)}`).join(', ')}`,
+      );
   }
   await load();
   for (const [table, byName] of indexes) {
@@ -107,7 +104,11 @@ export async function bulkLoad(
   await resetStatusCounts(db, tables);
   for (const table of tables) {
     // Index order in the definition may differ (they were built in another order); nothing else may.
-    const lines = (def: string | undefined) => (def ?? '').split('\n').map((l) => l.replace(/,$/, '')).sort();
+    const lines = (def: string | undefined) =>
+      (def ?? '')
+        .split('\n')
+        .map((l) => l.replace(/,$/, ''))
+        .sort();
     const after = await showCreate(db, table);
     if (lines(after).join('\n') !== lines(before.get(table)).join('\n'))
       throw new Error(`bulk load changed ${table}'s definition:\n${after}`);

@@ -44,7 +44,12 @@ const otherUserId = (k: string) => `CONCAT('00000000-0000-7000-a000-', LPAD(LOWE
 
 export type Progress = (what: string, done: number, total: number) => void;
 
-export async function seed(db: Connection, plan: SeedPlan, progress: Progress, step: (line: string) => void): Promise<void> {
+export async function seed(
+  db: Connection,
+  plan: SeedPlan,
+  progress: Progress,
+  step: (line: string) => void,
+): Promise<void> {
   await bulkLoad(db, ['notes', 'jobs'], () => insertRows(db, plan, progress), step);
   await db.query('ANALYZE TABLE notes, jobs, users');
 }

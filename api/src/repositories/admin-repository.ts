@@ -13,12 +13,13 @@ import type {
 } from '@notes/contracts/admin-api';
 import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
-import { fulltextMatch } from '../db/fulltext.ts';
+import { fulltextMatch, searchWords } from '../db/fulltext.ts';
 import { finishPage, planPage } from '../db/keyset.ts';
 import { auditLog, type JobStatus, jobs, type NoteResult, type NoteStatus, notes, users } from '../db/schema.ts';
 import { cappedCount, exactTotal, pageTotal, type Total } from '../db/totals.ts';
 import type { SortField } from '../schemas/notes.ts';
-import { accessIndex, auditOrder, jobOrder, noteOrder } from './list-orders.ts';
+import { accessIndex, auditOrder, jobOrder, noteOrder, seeksOn } from './list-orders.ts';
+import { fulltextCondition, walkSearch } from './note-search.ts';
 import { countedRows } from './status-counts-repository.ts';
 
 /**
@@ -89,17 +90,47 @@ export async function listNotes(db: DbOrTx, q: NoteListQuery): Promise<Page<Admi
   }
   if (q.status) where.push(eq(notes.status, q.status));
   if (q.priority) where.push(eq(notes.priority, q.priority));
-  if (q.q) where.push(fulltextMatch([notes.title, notes.body], q.q));
-  const scope = { user: !!q.user, status: !!q.status, priority: !!q.priority, search: !!q.q };
+  const scope = { user: !!q.user, status: !!q.status, priority: !!q.priority };
   const order = noteOrder(field<SortField>(q.sort), scope, (r: NoteRow) => r);
   const page = planPage(order, q);
+  const read = (cond: SQL | undefined, index: string | undefined, limit: number, offset: number) =>
+    db
+      .select({ ...noteColumns, body: notes.body })
+      .from(notes, forced(index))
+      .leftJoin(users, eq(users.id, notes.userId))
+      .where(cond)
+      .orderBy(...page.orderBy)
+      .limit(limit)
+      .offset(offset);
+  if (q.q) {
+    // A search (note-search.ts): a walk of the order's index, else the FULLTEXT index.
+    const words = searchWords(q.q);
+    const withBody = noteOrder(field<SortField>(q.sort), scope, (r: NoteRow & { body: string | null }) => r);
+    const walked =
+      words.length && seeksOn(order.index, scope)
+        ? await walkSearch({
+            db,
+            order: withBody,
+            descending: q.sort.startsWith('-'),
+            plan: page,
+            filters: where,
+            words,
+            read: (cond, limit) => read(cond, order.index, limit, 0),
+            text: (r) => `${r.title} ${r.body}`,
+          })
+        : null;
+    const rows = words.length
+      ? (walked ?? (await read(and(...where, page.after, fulltextCondition(q.q)), undefined, page.fetch, page.offset)))
+      : [];
+    const { rows: shown, nextCursor } = finishPage(order, q, rows);
+    const total = pageTotal(q.offset, shown.length, nextCursor !== null);
+    return { data: shown.map(toAdminNote), ...total, next_cursor: nextCursor };
+  }
   const onlyStatus = !q.user && !q.priority;
   const filterIndex = noteOrder('created_at', scope, (r: NoteRow) => r).index;
-  const total = q.q
-    ? null
-    : onlyStatus
-      ? await countedRows(db, 'notes', q.status).then(exactTotal)
-      : await cappedCount(db, notes, and(...where), filterIndex);
+  const total = onlyStatus
+    ? await countedRows(db, 'notes', q.status).then(exactTotal)
+    : await cappedCount(db, notes, and(...where), filterIndex);
   const rows = await db
     .select(noteColumns)
     .from(notes, forced(accessIndex(order, scope, filterIndex, total)))
@@ -109,8 +140,7 @@ export async function listNotes(db: DbOrTx, q: NoteListQuery): Promise<Page<Admi
     .limit(page.fetch)
     .offset(page.offset);
   const { rows: shown, nextCursor } = finishPage(order, q, rows);
-  const counted = total ?? pageTotal(q.offset, shown.length, nextCursor !== null);
-  return { data: shown.map(toAdminNote), ...counted, next_cursor: nextCursor };
+  return { data: shown.map(toAdminNote), ...total, next_cursor: nextCursor };
 }
 
 export async function getNote(

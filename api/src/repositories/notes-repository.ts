@@ -1,12 +1,13 @@
 import { and, eq, getTableColumns, type SQL } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
-import { fulltextMatch } from '../db/fulltext.ts';
-import { finishPage, planPage } from '../db/keyset.ts';
+import { searchWords } from '../db/fulltext.ts';
+import { finishPage, type ListOrder, type PagePlan, planPage } from '../db/keyset.ts';
 import { type NoteResult, notes } from '../db/schema.ts';
 import { namesOf, type RowInsert, rowInsert, type Statement, sqlValue, type WriteTx } from '../db/sql-writer.ts';
 import { cappedCount, pageTotal, type Total } from '../db/totals.ts';
 import type { ListNotesQuery, Note, SortField } from '../schemas/notes.ts';
-import { accessIndex, noteOrder } from './list-orders.ts';
+import { accessIndex, type NoteScope, noteOrder, seeksOn } from './list-orders.ts';
+import { fulltextCondition, walkSearch } from './note-search.ts';
 
 /**
  * The SQL of the notes table. Every query is scoped to its owner: another user's note does not
@@ -81,13 +82,17 @@ export async function listNotes(
   const filters: SQL[] = [eq(notes.userId, userId)];
   if (query.status) filters.push(eq(notes.status, query.status));
   if (query.priority) filters.push(eq(notes.priority, query.priority));
-  if (query.q) filters.push(fulltextMatch([notes.title, notes.body], query.q));
   const field = query.sort.replace(/^-/, '') as SortField;
-  const scope = { user: true, status: !!query.status, priority: !!query.priority, search: !!query.q };
+  const scope = { user: true, status: !!query.status, priority: !!query.priority };
   const order = noteOrder(field, scope, (r: NoteRow) => r);
   const plan = planPage(order, query);
+  if (query.q) {
+    const rows = await searchNotes(db, query.q, filters, scope, order, plan, query.sort.startsWith('-'));
+    const page = finishPage(order, query, rows);
+    return { ...page, ...pageTotal(query.offset, page.rows.length, page.nextCursor !== null) };
+  }
   const filterIndex = noteOrder('created_at', scope, (r: NoteRow) => r).index;
-  const total = query.q ? null : await cappedCount(db, notes, and(...filters), filterIndex);
+  const total = await cappedCount(db, notes, and(...filters), filterIndex);
   const index = accessIndex(order, scope, filterIndex, total);
   const rows = await db
     .select()
@@ -96,6 +101,41 @@ export async function listNotes(
     .orderBy(...plan.orderBy)
     .limit(plan.fetch)
     .offset(plan.offset);
-  const page = finishPage(order, query, rows);
-  return { ...page, ...(total ?? pageTotal(query.offset, page.rows.length, page.nextCursor !== null)) };
+  return { ...finishPage(order, query, rows), ...total };
+}
+
+/** One page of a search (note-search.ts): a walk of the order's index, else the FULLTEXT index. */
+async function searchNotes(
+  db: DbOrTx,
+  q: string,
+  filters: SQL[],
+  scope: NoteScope,
+  order: ListOrder<NoteRow>,
+  plan: PagePlan,
+  descending: boolean,
+): Promise<NoteRow[]> {
+  const words = searchWords(q);
+  if (!words.length) return [];
+  const read = (where: SQL | undefined, limit: number, offset: number, along?: string) =>
+    db
+      .select()
+      .from(notes, along ? { forceIndex: along } : undefined)
+      .where(where)
+      .orderBy(...plan.orderBy)
+      .limit(limit)
+      .offset(offset);
+  const index = order.index;
+  const walked = seeksOn(index, scope)
+    ? await walkSearch({
+        db,
+        order,
+        descending,
+        plan,
+        filters,
+        words,
+        read: (where, limit) => read(where, limit, 0, index),
+        text: (r) => `${r.title} ${r.body}`,
+      })
+    : null;
+  return walked ?? read(and(...filters, plan.after, fulltextCondition(q)), plan.fetch, plan.offset);
 }
