@@ -27,7 +27,7 @@ export interface SeedPlan {
   batch: number;
 }
 
-/** A word in one note in 50: what the benchmark searches for. */
+/** A word in one note in 50, the heavy user's too (runs of heavyEvery notes): what the benchmark searches for. */
 export const RARE_WORD = 'zephyr';
 /** Words in 1 note of 3 and in every note: searches with more matches. */
 export const COMMON_WORD = 'harbor';
@@ -77,7 +77,7 @@ async function insertRows(db: Connection, plan: SeedPlan, progress: Progress): P
        SELECT ${noteId('s')}, ${owner('s')},
               CONCAT('${EVERY_WORD} ', s, ' ', ${word('s * 7')}),
               CONCAT_WS(' ', ${word('s * 13')}, ${word('s * 31 + 5')}, ${word('s * 101 + 9')}, ${word('s * 211 + 3')},
-                        IF(s % 50 = 7, '${RARE_WORD}', NULL), IF(s % 3 = 1, '${COMMON_WORD}', NULL)),
+                        IF((s DIV ${plan.heavyEvery}) % 50 = 7, '${RARE_WORD}', NULL), IF(s % 3 = 1, '${COMMON_WORD}', NULL)),
               ELT(1 + (s DIV 5) % 5, 'low', 'normal', 'high', 'critical', 'max'),
               CASE WHEN (s DIV 3) % 1000 = 0 THEN 'dead' WHEN (s DIV 3) % 1000 = 1 THEN 'failed'
                    WHEN (s DIV 3) % 500 = 2 THEN 'queued' ELSE 'processed' END,
