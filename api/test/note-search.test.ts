@@ -5,8 +5,8 @@ import { drizzle } from 'drizzle-orm/mysql2';
 import { createDatabase, type Database, type Db, migrateDatabase } from '../src/db/client.ts';
 import * as schema from '../src/db/schema.ts';
 import * as admin from '../src/repositories/admin-repository.ts';
-import { SEARCH_WINDOW, startsWords } from '../src/repositories/note-search.ts';
 import { listNotes } from '../src/repositories/notes-repository.ts';
+import { SEARCH_WINDOW, startsWords } from '../src/repositories/search-walk.ts';
 import type { SortField } from '../src/schemas/notes.ts';
 
 /**

@@ -1,13 +1,12 @@
 import { and, eq, getTableColumns, type SQL } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../db/client.ts';
-import { searchWords } from '../db/fulltext.ts';
 import { finishPage, type ListOrder, type PagePlan, planPage } from '../db/keyset.ts';
 import { type NoteResult, notes } from '../db/schema.ts';
 import { namesOf, type RowInsert, rowInsert, type Statement, sqlValue, type WriteTx } from '../db/sql-writer.ts';
 import { cappedCount, pageTotal, type Total } from '../db/totals.ts';
 import type { ListNotesQuery, Note, SortField } from '../schemas/notes.ts';
 import { accessIndex, type NoteScope, noteOrder, seeksOn } from './list-orders.ts';
-import { fulltextCondition, walkSearch } from './note-search.ts';
+import { searchPage } from './search-walk.ts';
 
 /**
  * The SQL of the notes table. Every query is scoped to its owner: another user's note does not
@@ -104,8 +103,8 @@ export async function listNotes(
   return { ...finishPage(order, query, rows), ...total };
 }
 
-/** One page of a search (note-search.ts): a walk of the order's index, else the FULLTEXT index. */
-async function searchNotes(
+/** One page of a search (search-walk.ts): a walk of the order's index, else the FULLTEXT index. */
+function searchNotes(
   db: DbOrTx,
   q: string,
   filters: SQL[],
@@ -114,28 +113,24 @@ async function searchNotes(
   plan: PagePlan,
   descending: boolean,
 ): Promise<NoteRow[]> {
-  const words = searchWords(q);
-  if (!words.length) return [];
-  const read = (where: SQL | undefined, limit: number, offset: number, along?: string) =>
-    db
-      .select()
-      .from(notes, along ? { forceIndex: along } : undefined)
-      .where(where)
-      .orderBy(...plan.orderBy)
-      .limit(limit)
-      .offset(offset);
-  const index = order.index;
-  const walked = seeksOn(index, scope)
-    ? await walkSearch({
-        db,
-        order,
-        descending,
-        plan,
-        filters,
-        words,
-        read: (where, limit) => read(where, limit, 0, index),
-        text: (r) => `${r.title} ${r.body}`,
-      })
-    : null;
-  return walked ?? read(and(...filters, plan.after, fulltextCondition(q)), plan.fetch, plan.offset);
+  return searchPage({
+    db,
+    table: notes,
+    columns: [notes.title, notes.body],
+    order,
+    descending,
+    plan,
+    filters,
+    q,
+    walkable: seeksOn(order.index, scope),
+    read: (where, limit, offset, index) =>
+      db
+        .select()
+        .from(notes, index ? { forceIndex: index } : undefined)
+        .where(where)
+        .orderBy(...plan.orderBy)
+        .limit(limit)
+        .offset(offset),
+    text: (r) => `${r.title} ${r.body}`,
+  });
 }
