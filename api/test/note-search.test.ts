@@ -44,7 +44,21 @@ before(async () => {
      FROM seq_1_to_${NOTES}`,
     [OTHER, USER, NOTES],
   );
-  await database.pool.query('ANALYZE TABLE notes');
+  // Jobs: every other one failed or dead with an error; "refused" in 1 of 60, "kaput" in the oldest.
+  await database.pool.query(
+    `INSERT INTO jobs (id, note_id, user_id, kind, priority, status, note_version, last_error, dead_reason,
+                       created_at, updated_at, finished_at)
+     SELECT CONCAT('00000000-0000-7000-9000-', LPAD(HEX(100000 - seq), 12, '0')), '00000000-0000-7000-8000-000000000001', ?,
+            IF(seq % 10 = 0, 'webhook.deliver', 'note.process'), ELT(1 + seq % 5, 'low', 'normal', 'high', 'critical', 'max'),
+            IF(seq % 2 = 0, 'processed', IF(seq % 4 = 1, 'dead', 'failed')), 1,
+            IF(seq % 2 = 1, CONCAT_WS(' ', 'upstream timeout', IF(seq % 60 = 1, 'connection refused', NULL),
+                                       IF(seq > ? - 3, 'kaput', NULL)), NULL),
+            IF(seq % 4 = 1, 'attempts exhausted', NULL),
+            NOW(3) - INTERVAL seq SECOND, NOW(3) - INTERVAL (seq * 7) % 1000 SECOND, NOW(3) - INTERVAL seq SECOND
+     FROM seq_1_to_${NOTES}`,
+    [USER, NOTES],
+  );
+  await database.pool.query('ANALYZE TABLE notes, jobs');
 });
 
 after(async () => {
@@ -153,6 +167,33 @@ describe('search: a walk of the list’s index, else the FULLTEXT index, gives t
       );
     }
   });
+});
+
+async function jobTruth(q: string, sort: string, dead: boolean): Promise<string[]> {
+  const field = sort.replace(/^-/, '');
+  const dir = sort.startsWith('-') ? 'DESC' : 'ASC';
+  const [rows] = await database.pool.query(
+    `SELECT id FROM jobs WHERE ${dead ? "status = 'dead' AND" : ''} MATCH (last_error, dead_reason) AGAINST (? IN BOOLEAN MODE)
+     ORDER BY ${field} ${dir}, id ${dir}`,
+    [`+${q}*`],
+  );
+  return (rows as Row[]).map((r) => r.id);
+}
+
+test('job and DLQ searches give the FULLTEXT index’s pages too', async () => {
+  for (const sort of ['-created_at', 'created_at', '-updated_at'])
+    for (const q of ['upstream', 'refused', 'kaput', 'exhausted']) {
+      const jobsGot = await pages(async (cursor) => {
+        const r = await admin.listJobs(db, { q, sort, limit: 25, offset: 0, cursor } as never);
+        return { ids: r.data.map((j) => j.id), next: r.next_cursor };
+      });
+      assert.deepEqual(jobsGot.ids, await jobTruth(q, sort, false), `jobs q=${q} sort=${sort}`);
+      const dlqGot = await pages(async (cursor) => {
+        const r = await admin.listDeadJobs(db, { q, sort, limit: 25, offset: 0, cursor } as never);
+        return { ids: r.data.map((j) => j.id), next: r.next_cursor };
+      });
+      assert.deepEqual(dlqGot.ids, await jobTruth(q, sort, true), `dlq q=${q} sort=${sort}`);
+    }
 });
 
 describe('the word check of the walk', () => {
