@@ -18,6 +18,7 @@ import { finishPage, type ListOrder, type PagePlan, planPage } from '../db/keyse
 import { auditLog, type JobStatus, jobs, type NoteResult, type NoteStatus, notes, users } from '../db/schema.ts';
 import { cappedCount, exactTotal, pageTotal, type Total } from '../db/totals.ts';
 import type { SortField } from '../schemas/notes.ts';
+import { searchJobs } from './job-search.ts';
 import { accessIndex, auditOrder, jobOrder, noteOrder, seeksOn } from './list-orders.ts';
 import { searchPage } from './search-walk.ts';
 import { countedRows } from './status-counts-repository.ts';
@@ -229,19 +230,7 @@ function jobRows<Row>(
       page.offset,
       accessIndex(order, scope, jobFilterIndex(f), total),
     );
-  return searchPage({
-    db,
-    table: jobs,
-    columns: [jobs.lastError, jobs.deadReason],
-    order,
-    descending: f.sort.startsWith('-'),
-    plan: page,
-    filters,
-    q: f.q,
-    walkable: seeksOn(order.index, scope),
-    read,
-    text: (r) => `${job(r).lastError ?? ''} ${job(r).deadReason ?? ''}`,
-  });
+  return searchJobs({ db, q: f.q, sort: f.sort, filters, scope, order, plan: page, read, job });
 }
 
 export async function listJobs(db: DbOrTx, q: JobListQuery): Promise<Page<AdminJob>> {
