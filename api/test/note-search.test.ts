@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
 import { drizzle } from 'drizzle-orm/mysql2';
-import { createDatabase, type Database, type Db, migrateDatabase } from '../src/db/client.ts';
-import * as schema from '../src/db/schema.ts';
-import * as admin from '../src/repositories/admin-repository.ts';
-import { listNotes } from '../src/repositories/notes-repository.ts';
-import { SEARCH_WINDOW, startsWords } from '../src/repositories/search-walk.ts';
-import type { SortField } from '../src/schemas/notes.ts';
+import * as admin from '../src/modules/admin/admin-repository.ts';
+import { listNotes } from '../src/modules/notes/notes-repository.ts';
+import type { SortField } from '../src/modules/notes/schemas.ts';
+import { createDatabase, type Database, type Db, migrateDatabase } from '../src/platform/db/client.ts';
+import * as schema from '../src/platform/db/schema.ts';
+import { SEARCH_WINDOW, startsWords } from '../src/platform/db/search-walk.ts';
 
 /**
  * Search walks the list's index first and falls back to the FULLTEXT index (docs/data.md,
