@@ -87,7 +87,7 @@ test('starts, completions and failures of several jobs in one request: each answ
 
   const note = await getNote(t, done.noteId);
   assert.equal(note?.status, 'processed');
-  assert.equal((note?.result as { word_count: number }).word_count, 9);
+  assert.equal((note?.result as { word_count: number } | undefined)?.word_count, 9);
   assert.equal((await getNote(t, failing.noteId))?.status, 'failed');
   assert.equal((await getJob(t, starting.jobId))?.status, 'processing');
   assert.equal((await getJob(t, delivery.id))?.status, 'processing');
