@@ -29,7 +29,7 @@ test('a lone call goes at once, as a batch of one', async () => {
 
 test('calls made in one turn share a request; calls made while it is out wait for it', async () => {
   const { requests, send } = manualSend();
-  const b = new Batcher(send, { maxBatch: 10, stallMs: 10_000 });
+  const b = new Batcher(send, { maxBatch: 10, maxInFlight: 1, stallMs: 10_000 });
   const first = [b.add(1), b.add(2), b.add(3)];
   await nextTurn();
   const later = [b.add(4), b.add(5)];
@@ -52,7 +52,7 @@ test('calls made in one turn share a request; calls made while it is out wait fo
 
 test('items that gathered behind a request go together when it returns, with no timer', async () => {
   const { requests, send } = manualSend();
-  const b = new Batcher(send, { maxBatch: 10, stallMs: 10_000 });
+  const b = new Batcher(send, { maxBatch: 10, maxInFlight: 1, stallMs: 10_000 });
   const first = b.add(1);
   await nextTurn();
   const later = [b.add(2)];
@@ -72,9 +72,35 @@ test('items that gathered behind a request go together when it returns, with no 
   assert.equal(b.inFlight, 0);
 });
 
+test('up to maxInFlight requests go at once; past them, items wait for one to return', async () => {
+  const { requests, send } = manualSend();
+  const b = new Batcher(send, { maxBatch: 10, maxInFlight: 2, stallMs: 10_000 });
+  const one = b.add(1);
+  await nextTurn();
+  const two = b.add(2);
+  await nextTurn();
+  const rest = [b.add(3), b.add(4)];
+  await nextTurn();
+  assert.deepEqual(
+    requests.map((r) => r.items),
+    [[1], [2]],
+  );
+  requests[1]?.answer();
+  assert.equal(await two, 20);
+  await nextTurn();
+  assert.deepEqual(
+    requests.map((r) => r.items),
+    [[1], [2], [3, 4]],
+  );
+  requests[0]?.answer();
+  requests[2]?.answer();
+  assert.equal(await one, 10);
+  assert.deepEqual(await Promise.all(rest), [30, 40]);
+});
+
 test('a stalled request stops holding the items behind it after stallMs', async () => {
   const { requests, send } = manualSend();
-  const b = new Batcher(send, { maxBatch: 10, stallMs: 30 });
+  const b = new Batcher(send, { maxBatch: 10, maxInFlight: 1, stallMs: 30 });
   void b.add(1);
   await nextTurn();
   void b.add(2);

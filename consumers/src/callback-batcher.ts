@@ -4,6 +4,12 @@ export interface BatcherOptions {
   /** Most items in one request. */
   maxBatch: number;
   /**
+   * Requests out at once before new items wait for one to return. Default 2: one request would
+   * make every call wait a whole round trip behind the one out whenever the API is slow to
+   * answer (a loaded event loop); two overlap, and past them batches still grow with the load.
+   */
+  maxInFlight?: number;
+  /**
    * A request out longer than this no longer holds the items gathered behind it: they go in a
    * request of their own. Only a stalled request (a hung API, a lost answer) reaches it; the
    * request's own time limit bounds it too. Default 1000.
@@ -31,17 +37,17 @@ interface Waiting<I, R> extends Pending<I> {
 
 /**
  * Gathers concurrent calls into batches (group commit for callbacks), with no timer deciding the
- * size. When no request is out, what arrived in this turn of the event loop goes at once
- * (setImmediate): an idle system answers each call with a request of its own. While a request is
- * out, new items wait for it; when it returns, everything that gathered meanwhile goes in the
- * next request. So batches grow with the load by themselves, at most one request is out in the
- * steady state, and no item ever waits for company that is not coming. A full batch (`maxBatch`)
- * goes at once; a request out past `stallMs` stops holding the queue. Every caller gets its own
- * item's answer or error.
+ * size. While fewer than `maxInFlight` requests are out, what arrived in this turn of the event
+ * loop goes at once (setImmediate): an idle system answers each call with a request of its own.
+ * Once `maxInFlight` are out, new items wait; when one returns, everything that gathered
+ * meanwhile goes in the next request. So batches grow with the load by themselves and no item
+ * ever waits for company that is not coming. A full batch (`maxBatch`) goes at once; requests
+ * out past `stallMs` stop holding the queue. Every caller gets its own item's answer or error.
  */
 export class Batcher<I, R> {
   readonly #send: SendBatch<I, R>;
   readonly #maxBatch: number;
+  readonly #maxInFlight: number;
   readonly #stallMs: number;
   #queue: Waiting<I, R>[] = [];
   #inFlight = 0;
@@ -56,6 +62,7 @@ export class Batcher<I, R> {
   constructor(send: SendBatch<I, R>, opts: BatcherOptions) {
     this.#send = send;
     this.#maxBatch = Math.max(1, opts.maxBatch);
+    this.#maxInFlight = Math.max(1, opts.maxInFlight ?? 2);
     this.#stallMs = Math.max(1, opts.stallMs ?? 1000);
   }
 
@@ -74,8 +81,8 @@ export class Batcher<I, R> {
       const inContext = AsyncResource.bind(<T>(fn: () => T): T => fn());
       this.#queue.push({ item, inContext, resolve, reject });
       if (this.#queue.length >= this.#maxBatch) this.#detachedFlush();
-      else if (this.#inFlight === 0) this.#soon();
-      // Otherwise the item waits for the request that is out (#run flushes when it returns).
+      else if (this.#inFlight < this.#maxInFlight) this.#soon();
+      // Otherwise the item waits for a request that is out (#run flushes when one returns).
     });
   }
 
