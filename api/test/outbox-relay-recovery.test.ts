@@ -95,7 +95,7 @@ test('a connection that dies with publishes awaiting confirms: the relay goes on
     () => second.close(),
   );
   const url = (port: number) => probe.ns.amqpUrl.replace('127.0.0.1:5672', `127.0.0.1:${port}`);
-  const { createDeps } = await import('../src/deps.ts');
+  const { createDeps } = await import('../src/wiring.ts');
   const deps = await createDeps(
     probe.ns.config({ AMQP_URL: `${url(first.port)},${url(second.port)}`, OUTBOX_POLL_MS: '100' }),
   );

@@ -65,7 +65,7 @@ test('while RabbitMQ is unreachable rows wait in the outbox; once it is back eve
   cleanups.push(() => probe.close());
   // A second app in the same namespace, reaching RabbitMQ only through the proxy.
   const amqpUrl = probe.ns.amqpUrl.replace('127.0.0.1:5672', `127.0.0.1:${proxy.port}`);
-  const { createDeps } = await import('../src/deps.ts');
+  const { createDeps } = await import('../src/wiring.ts');
   await probe.deps.outbox.stop(); // only the proxied relay may publish in this test
   const deps = await createDeps(probe.ns.config({ AMQP_URL: amqpUrl }));
   cleanups.push(() => deps.close());
@@ -136,7 +136,7 @@ test('a relay batch waiting for confirms never holds up new writes (no gap lock 
   const probe = await startTestApp('relaygap');
   cleanups.push(() => probe.close());
   await probe.deps.outbox.stop(); // only the app behind the proxy relays in this test
-  const { createDeps } = await import('../src/deps.ts');
+  const { createDeps } = await import('../src/wiring.ts');
   const deps = await createDeps(
     probe.ns.config({ AMQP_URL: probe.ns.amqpUrl.replace('127.0.0.1:5672', `127.0.0.1:${proxy.port}`) }),
   );

@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '@notes/contracts';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/client.ts';
 import type { RowInsert, WriteTx } from '../../platform/db/sql-writer.ts';
@@ -22,7 +21,7 @@ import {
   isDuplicateKey,
   isRetryableTxError,
 } from './fences-repository.ts';
-import { type IdempotencyRecord, IdempotencyStore, idempotencyRedisKey } from './idempotency-store.ts';
+import { type IdempotencyRecord, type IdempotencyStore, idempotencyRedisKey } from './idempotency-store.ts';
 
 /**
  * Idempotent writes (docs/guarantees.md and docs/api.md; IETF draft-ietf-httpapi-idempotency-key-header).
@@ -137,9 +136,15 @@ export class IdempotencyService {
   private readonly store: IdempotencyStore;
 
   constructor(
-    private readonly deps: { config: Config; database: Database; redis: Redis; logger: Logger; metrics: ApiMetrics },
+    private readonly deps: {
+      config: Config;
+      database: Database;
+      logger: Logger;
+      metrics: ApiMetrics;
+      store: IdempotencyStore;
+    },
   ) {
-    this.store = new IdempotencyStore(deps.redis);
+    this.store = deps.store;
   }
 
   /**

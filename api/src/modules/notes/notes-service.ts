@@ -5,9 +5,9 @@ import type { RowInsert, WriteTx } from '../../platform/db/sql-writer.ts';
 import { NotFoundError, PreconditionFailedError } from '../../platform/errors/index.ts';
 import type { NoteEventType } from '../events/index.ts';
 import { eventInsert } from '../events/index.ts';
-import { IdempotencyService, type WriteEffect, type WriteOutcome, type WriteRequest } from '../idempotency/index.ts';
+import type { IdempotencyService, WriteEffect, WriteOutcome, WriteRequest } from '../idempotency/index.ts';
 import { jobInserts, listJobsForNote, toJob } from '../jobs/index.ts';
-import { DEFAULT_LIST_FIELD, NoteCache, noteField } from './note-cache.ts';
+import { DEFAULT_LIST_FIELD, type NoteCache, noteField } from './note-cache.ts';
 import {
   deleteNote,
   findNote,
@@ -59,13 +59,13 @@ export class NotesService {
   private readonly cache: NoteCache;
 
   constructor(
-    private readonly deps: Pick<
-      AppDeps,
-      'config' | 'database' | 'redis' | 'logger' | 'liveEvents' | 'outbox' | 'metrics'
-    >,
+    private readonly deps: Pick<AppDeps, 'config' | 'database' | 'logger' | 'liveEvents' | 'outbox' | 'metrics'> & {
+      idempotency: IdempotencyService;
+      cache: NoteCache;
+    },
   ) {
-    this.idempotency = new IdempotencyService(deps);
-    this.cache = NoteCache.for(deps.redis);
+    this.idempotency = deps.idempotency;
+    this.cache = deps.cache;
   }
 
   /** A create knows all its rows up front, so it goes through group commit (see IdempotencyService). */
