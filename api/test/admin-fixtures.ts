@@ -121,6 +121,7 @@ export async function openBroker(config: Config) {
   await assertTopology(channel, config.retryDelaysMs);
   return {
     connection,
+    channel,
     /** Puts a dead job's message in notes.dlq, as a consumer would after the last attempt. */
     async deadLetter(job: { id: string; noteId: string; userId: string; priority?: Priority }, reason = 'boom') {
       const priority = job.priority ?? 'normal';

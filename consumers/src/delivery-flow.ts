@@ -23,6 +23,7 @@ import {
 } from '@notes/contracts';
 import type { ConsumeMessage, Options } from 'amqplib';
 import type { Logger } from 'pino';
+import { uuidv7 } from 'uuidv7';
 import type { ApiClient } from './api-client.ts';
 import type { EndpointGate, Release } from './endpoint-gate.ts';
 import { ApiUnavailableError, ChannelGoneError, coerceError, describeError, EndpointGoneError } from './errors.ts';
@@ -236,6 +237,7 @@ async function deadLetter(
     [HEADERS.deadReason]: reason,
     [HEADERS.deadAt]: new Date().toISOString(),
     [HEADERS.errorClass]: report.error_class ?? kind,
+    [HEADERS.letterId]: uuidv7(),
   };
   const options = jobPublishOptions({ jobId: job.job_id, kind: job.kind, priority: job.priority, attempt, headers });
   if (!(await publishOrRequeue(ctx, EXCHANGES.dead, ROUTING.dead, options))) return;
@@ -384,6 +386,7 @@ async function parkMalformed(d: Delivery, env: FlowEnv, why: string, attempt: nu
     [HEADERS.deadReason]: reason,
     [HEADERS.deadAt]: new Date().toISOString(),
     [HEADERS.errorClass]: 'malformed',
+    [HEADERS.letterId]: uuidv7(),
   });
   try {
     await d.publish(EXCHANGES.dead, ROUTING.dead, d.msg.content, options);

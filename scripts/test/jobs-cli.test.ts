@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, type Database, migrateDatabase } from '@notes/api/db/client.ts';
 import { auditLog, deadLetters, jobControls, jobs, notes } from '@notes/api/db/schema.ts';
-import { upsertLetters } from '@notes/api/repositories/failure-inbox-repository.ts';
+import { fileLetters } from '@notes/api/repositories/failure-inbox-repository.ts';
 import { letterFromMessage } from '@notes/api/services/dead-letter.ts';
 import {
   assertTopology,
@@ -111,7 +111,7 @@ async function seedDead(n: number, reason: string, status: 'dead' | 'failed' = '
       attempt: 5,
       headers: { [HEADERS.deadReason]: reason, [HEADERS.deadAt]: now.toISOString() },
     });
-    await upsertLetters(database.db, [letterFromMessage(body, options as never, now)]);
+    await fileLetters(database.db, [letterFromMessage(body, options as never, now)]);
   }
   return ids;
 }

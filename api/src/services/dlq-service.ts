@@ -13,12 +13,7 @@ import {
 import type { ChannelModel, ConfirmChannel, GetMessage, Message } from 'amqplib';
 import type { Database } from '../db/client.ts';
 import { discardJob, listDeadJobs } from '../repositories/dlq-repository.ts';
-import {
-  clearPromoting,
-  finishPromotion,
-  letterOfJob,
-  upsertLetters,
-} from '../repositories/failure-inbox-repository.ts';
+import { clearPromoting, fileLetters, finishPromotion, letterOfJob } from '../repositories/failure-inbox-repository.ts';
 import { letterFromMessage, newRun, promotedCopy } from './dead-letter.ts';
 import { publishConfirmed } from './failure-inbox.ts';
 
@@ -217,10 +212,15 @@ function requeueHeld(ch: ConfirmChannel): void {
 
 async function moveOne(ch: ConfirmChannel, msg: Message, returned: Set<string>, database: Database) {
   const run = newRun();
-  const letter = { ...letterFromMessage(msg.content, msg.properties), promoteRun: run };
-  await upsertLetters(database.db, [letter], { promoting: true });
+  const [letter] = await fileLetters(
+    database.db,
+    [{ ...letterFromMessage(msg.content, msg.properties), promoteRun: run }],
+    {
+      promoting: true,
+    },
+  );
   // A job keeps one letter: an older one for the same job took this one's place.
-  const stored = (letter.jobId ? await letterOfJob(database.db, letter.jobId) : undefined) ?? letter;
+  const stored = (letter?.jobId ? await letterOfJob(database.db, letter.jobId) : undefined) ?? letter!;
   try {
     await publishConfirmed(ch, returned, promotedCopy(stored, run));
   } catch (err) {
