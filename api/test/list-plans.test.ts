@@ -9,7 +9,7 @@ import * as schema from '../src/db/schema.ts';
 import * as admin from '../src/repositories/admin-repository.ts';
 import { SMALL_SORT } from '../src/repositories/list-orders.ts';
 import { listNotes } from '../src/repositories/notes-repository.ts';
-import { pruneDeadJobs, pruneFinishedJobs } from '../src/repositories/retention-repository.ts';
+import { pruneJobsBatch } from '../src/repositories/retention-repository.ts';
 import { countsByStatus } from '../src/repositories/status-counts-repository.ts';
 import { listUsers } from '../src/repositories/users-repository.ts';
 import { SORT_FIELDS } from '../src/schemas/notes.ts';
@@ -235,8 +235,8 @@ test('retention reads its batches of expired jobs along an index', async () => {
     });
     recorded = [];
     const cutoff = new Date(Date.now() - 30 * 60_000);
-    await pruneFinishedJobs(recording, cutoff, 100);
-    await pruneDeadJobs(recording, cutoff, 100);
+    await pruneJobsBatch(recording, 'processed', cutoff, 100);
+    await pruneJobsBatch(recording, 'dead', cutoff, 100, new Date(cutoff.getTime() - 3_600_000));
     await explainRecorded('retention');
   } finally {
     conn.release();
