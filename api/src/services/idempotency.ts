@@ -3,6 +3,7 @@ import type { Config } from '@notes/contracts';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
+import { isDuplicateKey, retryRolledBack } from '../db/retry.ts';
 import type { RowInsert, WriteTx } from '../db/sql-writer.ts';
 import { IdempotencyConflictError, IdempotencyInFlightError, ServiceUnavailableError } from '../errors/index.ts';
 import type { ApiMetrics } from '../metrics.ts';
@@ -14,8 +15,6 @@ import {
   type FenceRow,
   fenceInsert,
   findFence,
-  isDuplicateKey,
-  isRetryableTxError,
 } from '../repositories/fences-repository.ts';
 import { type IdempotencyRecord, IdempotencyStore, idempotencyRedisKey } from './idempotency-store.ts';
 import { RedisUnavailableError } from './redis-guard.ts';
@@ -270,18 +269,21 @@ export class IdempotencyService {
       const now = new Date();
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
       try {
-        if (planned && plannedAnswer) {
-          const row = fenceInsert({ ...fence, fingerprint, now, expiresAt, response: plannedAnswer });
-          await this.deps.database.commits.submit([row, ...planned.inserts], `${fence.userId}:${fence.keyHash}`);
-          return { effect: planned.effect, stored: plannedAnswer };
-        }
-        const { locked } = write as Extract<FencedWrite, { locked: unknown }>;
-        return await this.deps.database.writer.transaction(async (tx) => {
-          tx.insert(fenceInsert({ ...fence, fingerprint, now, expiresAt, response: null }));
-          const effect = await locked(tx);
-          const answer = stored(effect.response);
-          tx.defer(completeFence(fence, answer));
-          return { effect, stored: answer };
+        // A deadlock victim or a lock-wait timeout left nothing behind: the same write again.
+        return await retryRolledBack(async (): Promise<FencedResult> => {
+          if (planned && plannedAnswer) {
+            const row = fenceInsert({ ...fence, fingerprint, now, expiresAt, response: plannedAnswer });
+            await this.deps.database.commits.submit([row, ...planned.inserts], `${fence.userId}:${fence.keyHash}`);
+            return { effect: planned.effect, stored: plannedAnswer };
+          }
+          const { locked } = write as Extract<FencedWrite, { locked: unknown }>;
+          return this.deps.database.writer.transaction(async (tx) => {
+            tx.insert(fenceInsert({ ...fence, fingerprint, now, expiresAt, response: null }));
+            const effect = await locked(tx);
+            const answer = stored(effect.response);
+            tx.defer(completeFence(fence, answer));
+            return { effect, stored: answer };
+          });
         });
       } catch (err) {
         // The write's other rows have fresh app-made keys: a duplicate key is the fence's.
@@ -300,7 +302,6 @@ export class IdempotencyService {
           if (attempt < MAX_TX_ATTEMPTS) continue;
           throw new IdempotencyInFlightError(1);
         }
-        if (isRetryableTxError(err) && attempt < MAX_TX_ATTEMPTS) continue;
         throw err;
       }
     }

@@ -17,6 +17,7 @@ import type {
 } from '@notes/contracts/callbacks';
 import type { Logger } from 'pino';
 import type { Database } from '../db/client.ts';
+import { isDuplicateKey, retryRolledBack } from '../db/retry.ts';
 import type { AttemptOutcome, JobStatus, NoteResult } from '../db/schema.ts';
 import type { WriteTx } from '../db/sql-writer.ts';
 import { BadRequestError } from '../errors/index.ts';
@@ -33,9 +34,6 @@ import { eventInsert } from './live-event-relay.ts';
 
 /** A job in one of these states is settled: no callback changes it again (promote-dlq re-queues first). */
 const SETTLED: ReadonlySet<JobStatus> = new Set(['processed', 'dead', 'skipped', 'discarded']);
-
-/** A deadlock (or a key race) rolls the whole batch back; it is safe to run it again from the start. */
-const MAX_TRIES = 3;
 
 export interface JobCallbackDeps {
   database: Database;
@@ -287,10 +285,10 @@ export class JobCallbacks {
   async #inTransaction<T>(
     run: (tx: WriteTx, now: Date) => Promise<{ batch: CallbackBatch; answers: T[] }>,
   ): Promise<T[]> {
-    for (let attempt = 1; ; attempt++) {
-      const now = new Date();
-      try {
-        const { batch, answers } = await this.deps.database.writer.transaction(async (tx) => {
+    const { batch, answers } = await retryRolledBack(
+      () => {
+        const now = new Date();
+        return this.deps.database.writer.transaction(async (tx) => {
           const done = await run(tx, now);
           done.batch.write(tx);
           // The batch's live events commit with it; the relay publishes them after.
@@ -298,13 +296,17 @@ export class JobCallbacks {
             tx.insert(...done.batch.after.events.map((e) => eventInsert(e.userId, e.type, e.data)));
           return done;
         });
-        await this.#afterCommit(batch.after);
-        return answers;
-      } catch (err) {
-        if (attempt >= MAX_TRIES || !isRetryable(err)) throw err;
-        this.deps.logger.warn({ err, attempt }, 'callback batch rolled back; running it again');
-      }
-    }
+      },
+      {
+        // A processed-message key some other transaction wrote meanwhile (keys are written under
+        // their job's lock, so that should not happen; rather than guess, run again and read it).
+        also: isDuplicateKey,
+        onRetry: (err, attempt) =>
+          this.deps.logger.warn({ err, attempt }, 'callback batch rolled back; running it again'),
+      },
+    );
+    await this.#afterCommit(batch.after);
+    return answers;
   }
 
   /** Side effects after the commit never fail the callback: the outcome is already durable. */
@@ -401,16 +403,6 @@ function single(answers: RecordItemResponse[]): RecordResponse {
   const [answer] = answers as [RecordItemResponse];
   if (answer.outcome === 'rejected') throw new BadRequestError(answer.error ?? 'rejected', { result: 'missing' });
   return { recorded: answer.recorded, outcome: answer.outcome };
-}
-
-/**
- * A deadlock victim, or a processed-message key some other transaction wrote meanwhile (keys are
- * written under their job's lock, so that should not happen; rather than guess, run again and
- * read it): everything was rolled back.
- */
-function isRetryable(err: unknown): boolean {
-  const { errno } = err as { errno?: number };
-  return errno === 1213 /* ER_LOCK_DEADLOCK */ || errno === 1062 /* ER_DUP_ENTRY */;
 }
 
 function toJobView(job: JobRow): InternalJob {
