@@ -15,9 +15,9 @@ import { createTestNamespace } from '@notes/contracts/testing';
 import amqp, { type ChannelModel, type Options } from 'amqplib';
 import { uuidv7 } from 'uuidv7';
 import type { App } from '../src/app.ts';
-import { createDatabase, type Database, migrateDatabase } from '../src/db/client.ts';
-import { type JobStatus, jobs, type NoteResult, type NoteStatus, notes, type Role } from '../src/db/schema.ts';
-import { insertUser } from '../src/repositories/users-repository.ts';
+import { insertUser } from '../src/modules/auth/users-repository.ts';
+import { createDatabase, type Database, migrateDatabase } from '../src/platform/db/client.ts';
+import { type JobStatus, jobs, type NoteResult, type NoteStatus, notes, type Role } from '../src/platform/db/schema.ts';
 
 /**
  * Seeding for the admin tests (API and browser): rows written straight into the namespace's
@@ -200,19 +200,17 @@ export async function seedDeadJobs(
   const seeded = Array.from({ length: n }, () => ({ id: uuidv7(), noteId: uuidv7(), userId }));
   for (let i = 0; i < n; i += 500) {
     const page = seeded.slice(i, i + 500);
-    await database.db
-      .insert(notes)
-      .values(
-        page.map((j, k) => ({
-          id: j.noteId,
-          userId,
-          title: `t${i + k}`,
-          body: 'b',
-          status,
-          createdAt: now,
-          updatedAt: now,
-        })),
-      );
+    await database.db.insert(notes).values(
+      page.map((j, k) => ({
+        id: j.noteId,
+        userId,
+        title: `t${i + k}`,
+        body: 'b',
+        status,
+        createdAt: now,
+        updatedAt: now,
+      })),
+    );
     await database.db.insert(jobs).values(
       page.map((j) => ({
         id: j.id,

@@ -5,10 +5,10 @@ import { waitFor } from '@notes/contracts/testing';
 import type { Options } from 'amqplib';
 import { eq } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import { deadLetters } from '../src/db/schema.ts';
-import { fileLetters } from '../src/repositories/failure-inbox-repository.ts';
-import { letterFromMessage } from '../src/services/dead-letter.ts';
-import { DlqDrainer } from '../src/services/dlq-drainer.ts';
+import { letterFromMessage } from '../src/modules/dlq/dead-letter.ts';
+import { fileLetters } from '../src/modules/dlq/failure-inbox-repository.ts';
+import { deadLetters } from '../src/platform/db/schema.ts';
+import { DlqDrainer } from '../src/workers/dlq-drainer.ts';
 import { openBroker, seedJob, seedNote, seedUser } from './admin-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 

@@ -6,9 +6,9 @@ import { QUEUES } from '@notes/contracts';
 import { queueInfo, startFaultProxy, waitFor } from '@notes/contracts/testing';
 import { and, isNull, notLike } from 'drizzle-orm';
 import { buildApp } from '../src/app.ts';
-import { notes, outbox, users } from '../src/db/schema.ts';
-import { enqueueJob } from '../src/services/job-enqueue.ts';
-import { EVENT_ROW_PREFIX } from '../src/services/live-event-relay.ts';
+import { EVENT_ROW_PREFIX } from '../src/modules/events/event-rows.ts';
+import { enqueueJob } from '../src/modules/jobs/job-enqueue.ts';
+import { notes, outbox, users } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, newUser } from './notes-fixtures.ts';
 

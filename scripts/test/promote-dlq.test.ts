@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { jobs, notes } from '@notes/api/db/schema.ts';
-import { discardDlq, listDlq, promoteDlq } from '@notes/api/services/dlq-service.ts';
+import { discardDlq, listDlq, promoteDlq } from '@notes/api/modules/dlq/dlq-service.ts';
+import { jobs, notes } from '@notes/api/platform/db/schema.ts';
 import { EXCHANGES, HEADERS, QUEUES, ROUTING } from '@notes/contracts';
 import { runScript, waitFor } from '@notes/contracts/testing';
 import type { GetMessage } from 'amqplib';
