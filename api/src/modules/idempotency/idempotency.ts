@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '@notes/contracts';
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/client.ts';
+import { isDuplicateKey, retryRolledBack } from '../../platform/db/retry.ts';
 import type { RowInsert, WriteTx } from '../../platform/db/sql-writer.ts';
 import {
   IdempotencyConflictError,
@@ -18,8 +19,6 @@ import {
   type FenceRow,
   fenceInsert,
   findFence,
-  isDuplicateKey,
-  isRetryableTxError,
 } from './fences-repository.ts';
 import { type IdempotencyRecord, type IdempotencyStore, idempotencyRedisKey } from './idempotency-store.ts';
 
@@ -279,18 +278,21 @@ export class IdempotencyService {
       const now = new Date();
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
       try {
-        if (planned && plannedAnswer) {
-          const row = fenceInsert({ ...fence, fingerprint, now, expiresAt, response: plannedAnswer });
-          await this.deps.database.commits.submit([row, ...planned.inserts], `${fence.userId}:${fence.keyHash}`);
-          return { effect: planned.effect, stored: plannedAnswer };
-        }
-        const { locked } = write as Extract<FencedWrite, { locked: unknown }>;
-        return await this.deps.database.writer.transaction(async (tx) => {
-          tx.insert(fenceInsert({ ...fence, fingerprint, now, expiresAt, response: null }));
-          const effect = await locked(tx);
-          const answer = stored(effect.response);
-          tx.defer(completeFence(fence, answer));
-          return { effect, stored: answer };
+        // A deadlock victim or a lock-wait timeout left nothing behind: the same write again.
+        return await retryRolledBack(async (): Promise<FencedResult> => {
+          if (planned && plannedAnswer) {
+            const row = fenceInsert({ ...fence, fingerprint, now, expiresAt, response: plannedAnswer });
+            await this.deps.database.commits.submit([row, ...planned.inserts], `${fence.userId}:${fence.keyHash}`);
+            return { effect: planned.effect, stored: plannedAnswer };
+          }
+          const { locked } = write as Extract<FencedWrite, { locked: unknown }>;
+          return this.deps.database.writer.transaction(async (tx) => {
+            tx.insert(fenceInsert({ ...fence, fingerprint, now, expiresAt, response: null }));
+            const effect = await locked(tx);
+            const answer = stored(effect.response);
+            tx.defer(completeFence(fence, answer));
+            return { effect, stored: answer };
+          });
         });
       } catch (err) {
         // The write's other rows have fresh app-made keys: a duplicate key is the fence's.
@@ -309,7 +311,6 @@ export class IdempotencyService {
           if (attempt < MAX_TX_ATTEMPTS) continue;
           throw new IdempotencyInFlightError(1);
         }
-        if (isRetryableTxError(err) && attempt < MAX_TX_ATTEMPTS) continue;
         throw err;
       }
     }

@@ -152,7 +152,8 @@ export const jobs = mysqlTable(
  * Rows per status of notes and jobs, kept by triggers in the transaction that changes a row
  * (api/drizzle/0003_data_at_scale.sql), so the dashboard reads a few hundred rows instead of
  * counting millions. Each connection adds to its own shard (CONNECTION_ID() % 64): concurrent
- * writers do not queue on one hot row; a status's count is the sum of its shards.
+ * writers do not queue on one hot row; a status's count is the sum of its shards. The retention's
+ * deletes count in shard 64, which no writer uses (api/drizzle/0007_retention_counter_shard.sql).
  */
 export const statusCounts = mysqlTable(
   'status_counts',
