@@ -1,6 +1,7 @@
 import { getTableColumns, getTableName } from 'drizzle-orm';
 import type { MySqlTable } from 'drizzle-orm/mysql-core';
 import type { Pool, PoolConnection } from 'mysql2';
+import { StatusTally } from './status-tally.ts';
 
 /**
  * The write path's SQL, cut to the fewest round trips (issue 6: round trips dominate the CPU).
@@ -133,6 +134,8 @@ function send(conn: PoolConnection, statements: readonly Statement[]): Promise<R
 export class WriteTx {
   #pending: Statement[];
   #begun = false;
+  /** The notes' and jobs' status changes, counted at the commit (status-tally.ts). Inserts count themselves. */
+  readonly counts = new StatusTally();
 
   constructor(
     private readonly conn: PoolConnection,
@@ -147,6 +150,7 @@ export class WriteTx {
 
   insert(...rows: RowInsert[]): void {
     for (const s of insertStatements(rows)) this.#pending.push(s);
+    this.counts.inserted(rows);
   }
 
   /** Sends what is queued and this statement; answers this statement's rows. */
@@ -169,6 +173,8 @@ export class WriteTx {
   }
 
   async commit(): Promise<void> {
+    const counted = this.counts.statement();
+    if (counted) this.#pending.push(counted);
     this.#pending.push(COMMIT);
     await this.#flush();
   }
@@ -211,6 +217,11 @@ export class SqlWriter {
       if (healthy) conn.release();
       else conn.destroy();
     }
+  }
+
+  /** Rows in one transaction and one round trip (one multi-row INSERT per table). */
+  insert(rows: readonly RowInsert[]): Promise<void> {
+    return this.transaction(async (tx) => tx.insert(...rows));
   }
 
   /** Statements that need no answer, in one transaction and one round trip. */

@@ -1,6 +1,7 @@
 import type { JobKind, Priority } from '@notes/contracts';
 import { jobAttempts, jobs, notes } from '../db/schema.ts';
-import { insertStatements, type RowInsert, rowInsert, type WriteTx } from '../db/sql-writer.ts';
+import { type RowInsert, rowInsert, type WriteTx } from '../db/sql-writer.ts';
+import type { StatusTally } from '../db/status-tally.ts';
 import {
   deleteDeadLetters,
   disableWebhook,
@@ -56,6 +57,7 @@ export class CallbackBatch {
     readonly notes: Map<string, NoteRow>,
     readonly webhooks: readonly WebhookRow[],
     claimed: Set<string>,
+    private readonly counts: StatusTally,
   ) {
     this.#claimed = claimed;
   }
@@ -92,7 +94,7 @@ export class CallbackBatch {
     ]);
     const noteRows = new Map((noteRaw as Record<string, unknown>[]).map((raw) => toNoteRow(raw)).map((n) => [n.id, n]));
     const webhookRows = (hookRaw as Record<string, unknown>[]).map((raw) => toWebhookRow(raw));
-    return new CallbackBatch(now, jobRows, noteRows, webhookRows, claimed);
+    return new CallbackBatch(now, jobRows, noteRows, webhookRows, claimed, tx.counts);
   }
 
   /** Claims a processed-message key: false when the callback was applied before (a duplicate). */
@@ -106,6 +108,7 @@ export class CallbackBatch {
   /** Changes a job (in memory now, in the database at write()); returns the job as it now is. */
   patchJob(job: JobRow, patch: Partial<JobRow>): JobRow {
     const next = { ...job, ...patch };
+    this.counts.move('jobs', this.jobs.get(job.id)?.status ?? job.status, next.status);
     this.jobs.set(job.id, next);
     this.#jobPatches.set(job.id, { ...this.#jobPatches.get(job.id), ...patch });
     return next;
@@ -113,6 +116,7 @@ export class CallbackBatch {
 
   patchNote(note: NoteRow, patch: Partial<NoteRow>): NoteRow {
     const next = { ...note, ...patch };
+    this.counts.move('notes', this.notes.get(note.id)?.status ?? note.status, next.status);
     this.notes.set(note.id, next);
     this.#notePatches.set(note.id, { ...this.#notePatches.get(note.id), ...patch });
     return next;
@@ -153,10 +157,9 @@ export class CallbackBatch {
     for (const s of updateRows(jobs, this.#jobPatches)) tx.defer(s);
     for (const s of updateRows(notes, this.#notePatches)) tx.defer(s);
     for (const [id, reason] of this.#disabled) tx.defer(disableWebhook(id, this.now, reason));
-    for (const s of insertStatements(this.#attempts)) tx.defer(s);
+    tx.insert(...this.#attempts);
     if (this.#settledDeadLetters.length > 0) tx.defer(deleteDeadLetters(this.#settledDeadLetters));
-    const inserts = this.#enqueues.flatMap((job) => jobInserts(job, this.now).inserts);
-    for (const s of insertStatements(inserts)) tx.defer(s);
+    tx.insert(...this.#enqueues.flatMap((job) => jobInserts(job, this.now).inserts));
   }
 }
 

@@ -120,6 +120,7 @@ export class NotesService {
           };
           const row = { ...current, ...changes };
           tx.defer(updateNote(userId, id, changes));
+          tx.counts.move('notes', current.status, changes.status);
           const { effect, event } = this.enqueued(row, 'note.updated', { status: 200, location: null });
           tx.insert(...this.jobOf(row).inserts, event);
           return effect;
@@ -134,8 +135,9 @@ export class NotesService {
       { ...meta, userId, body: undefined },
       {
         locked: async (tx) => {
-          await this.lockOwned(tx, userId, id, meta.ifMatch);
+          const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
           tx.defer(deleteNote(userId, id));
+          tx.counts.move('notes', current.status, null);
           tx.insert(eventInsert(userId, 'note.deleted', { id }));
           return {
             response: { status: 204, body: null, location: null },
