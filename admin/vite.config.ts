@@ -1,7 +1,7 @@
 import { defineConfig } from 'vite';
 
 /**
- * The console is served by the API at /admin (api/src/plugins/app/admin-static.ts), so every
+ * The console is served by the API at /admin (api/src/platform/http/admin-static.ts), so every
  * asset URL starts with /admin/. TSX is compiled by esbuild's automatic JSX runtime: no React
  * plugin is needed (no fast refresh in `npm run dev`, which is fine for an operator console).
  * `npm run dev` proxies /api to a locally running API.

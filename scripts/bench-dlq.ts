@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { createDatabase, migrateDatabase } from '@notes/api/db/client.ts';
-import { countLetters } from '@notes/api/repositories/failure-inbox-repository.ts';
-import { FailureInbox } from '@notes/api/services/failure-inbox.ts';
+import { FailureInbox } from '@notes/api/modules/dlq/failure-inbox.ts';
+import { countLetters } from '@notes/api/modules/dlq/failure-inbox-repository.ts';
+import { createDatabase, migrateDatabase } from '@notes/api/platform/db/client.ts';
 import { assertTopologyOf, QUEUES } from '@notes/contracts';
 import { createTestNamespace } from '@notes/contracts/testing';
 import amqp from 'amqplib';

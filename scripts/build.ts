@@ -70,7 +70,7 @@ const externalPackages: esbuild.Plugin = {
 
 /**
  * In the bundle every module shares the output file's `import.meta.url`, which would move paths
- * computed from it (api/src/db/client.ts finds `../../drizzle`, admin-static.ts the admin build,
+ * computed from it (api/src/platform/db/client.ts finds `../../../drizzle`, admin-static.ts the admin build,
  * contracts' telemetry resolves the OpenTelemetry loader hook). Each source file's own
  * `import.meta.url` is rewritten to its source location, relative to where the bundle lands, so
  * those paths stay what they are when running from source, on this machine or in an image.

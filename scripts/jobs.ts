@@ -17,11 +17,11 @@ class NotFound extends Error {
 
 async function run(args: JobsArgs, config: Config): Promise<number> {
   // Loaded here, not at the top, so a usage error or --help answers at once.
-  const { createDatabase } = await import('@notes/api/db/client.ts');
-  const { FailureInbox } = await import('@notes/api/services/failure-inbox.ts');
-  const { JobOperations } = await import('@notes/api/services/job-operations.ts');
-  const { recentJobs, jobCountsByStatus } = await import('@notes/api/repositories/operations-repository.ts');
-  const { countLetters } = await import('@notes/api/repositories/failure-inbox-repository.ts');
+  const { createDatabase } = await import('@notes/api/platform/db/client.ts');
+  const { FailureInbox } = await import('@notes/api/modules/dlq/failure-inbox.ts');
+  const { JobOperations } = await import('@notes/api/modules/jobs/job-operations.ts');
+  const { recentJobs, jobCountsByStatus } = await import('@notes/api/modules/jobs/operations-repository.ts');
+  const { countLetters } = await import('@notes/api/modules/dlq/failure-inbox-repository.ts');
   const amqp = (await import('amqplib')).default;
 
   const out = createReporter(args.json);

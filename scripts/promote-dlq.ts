@@ -1,4 +1,4 @@
-import type { PromoteSummary } from '@notes/api/services/dlq-service.ts';
+import type { PromoteSummary } from '@notes/api/modules/dlq/dlq-service.ts';
 import { type Config, ConfigError, connectFirst, loadConfig } from '@notes/contracts';
 import { PROMOTE_USAGE, type PromoteArgs, parsePromoteArgs } from './lib/promote-dlq-args.ts';
 
@@ -7,7 +7,7 @@ import { PROMOTE_USAGE, type PromoteArgs, parsePromoteArgs } from './lib/promote
  *
  * Moves dead messages from notes.dlq back to work (attempt reset to 1, x-death stripped, jobs
  * back to `queued`), then those in the failure inbox a running API drained notes.dlq into; see
- * api/src/services/dlq-service.ts and docs/jobs.md for why a kill at any moment loses no message. Progress goes to stderr, the summary line to stdout.
+ * api/src/modules/dlq/dlq-service.ts and docs/jobs.md for why a kill at any moment loses no message. Progress goes to stderr, the summary line to stdout.
  * Exit codes: 0 success, 1 failure (a message could not be moved, a service is down, or
  * interrupted), 2 bad usage.
  */
@@ -26,9 +26,9 @@ const counts = (s: PromoteSummary) =>
 
 async function run(args: PromoteArgs, config: Config): Promise<number> {
   // Loaded here, not at the top, so a usage error or --help answers at once.
-  const { createDatabase } = await import('@notes/api/db/client.ts');
-  const { promoteDlq } = await import('@notes/api/services/dlq-service.ts');
-  const { FailureInbox } = await import('@notes/api/services/failure-inbox.ts');
+  const { createDatabase } = await import('@notes/api/platform/db/client.ts');
+  const { promoteDlq } = await import('@notes/api/modules/dlq/dlq-service.ts');
+  const { FailureInbox } = await import('@notes/api/modules/dlq/failure-inbox.ts');
   const controller = new AbortController();
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

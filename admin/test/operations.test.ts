@@ -7,7 +7,7 @@ import { ConsumerProcess } from '@notes/consumers';
 import type { ControlList, FailureGroups, JobDetail } from '@notes/contracts';
 import { freePort, waitFor } from '@notes/contracts/testing';
 import type { Page } from 'playwright-core';
-import { DlqDrainer } from '../../api/src/services/dlq-drainer.ts';
+import { DlqDrainer } from '../../api/src/workers/dlq-drainer.ts';
 import { bearer } from '../../api/test/admin-fixtures.ts';
 import { type Browser, launchBrowser } from './browser.ts';
 import { type ConsoleServer, ensureBuilt, PASSWORD, startConsoleServer } from './support.ts';

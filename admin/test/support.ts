@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashPassword } from '../../api/src/services/auth-service.ts';
+import { hashPassword } from '../../api/src/modules/auth/auth-service.ts';
 import { type SeededUser, seedUser } from '../../api/test/admin-fixtures.ts';
 import { startTestApp, type TestApp } from '../../api/test/helpers.ts';
 

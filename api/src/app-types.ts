@@ -4,11 +4,11 @@ import type { AmqpConnection, Config } from '@notes/contracts';
 import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Database } from './db/client.ts';
-import type { ApiMetrics } from './metrics.ts';
-import type { EventPublisher } from './services/events.ts';
-import type { LiveEventRelay } from './services/live-event-relay.ts';
-import type { OutboxRelay } from './services/outbox-relay.ts';
+import type { EventPublisher } from './modules/events/events.ts';
+import type { Database } from './platform/db/client.ts';
+import type { ApiMetrics } from './platform/metrics.ts';
+import type { LiveEventRelay } from './workers/live-event-relay.ts';
+import type { OutboxRelay } from './workers/outbox-relay.ts';
 
 /*
  * The app's types, apart from app.ts: routes, plugins, services and the error handler need them,
@@ -21,10 +21,10 @@ export interface AppDeps {
   config: Config;
   logger: Logger;
   database: Database;
-  /** Fail-fast Redis for request paths (see plugins/external/redis.ts). */
+  /** Fail-fast Redis for request paths (see platform/redis/redis.ts). */
   redis: Redis;
   amqp: AmqpConnection;
-  /** Live events for SSE (services/events.ts). */
+  /** Live events for SSE (modules/events/events.ts). */
   events: EventPublisher;
   /** Publishes the outbox; services nudge it after a commit that wrote outbox rows. */
   outbox: OutboxRelay;

@@ -6,12 +6,12 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import FindMyWay from 'find-my-way';
 import type { App, AppDeps } from './app-types.ts';
-import { installErrorHandler, PROBLEM_TYPE_BASE, sendProblem } from './errors/handler.ts';
-import auth from './plugins/app/auth.ts';
-import rateLimit from './plugins/app/rate-limit.ts';
-import securityHeaders from './plugins/external/security-headers.ts';
-import { registerRoutes } from './routes/index.ts';
-import { configurePasswordHasher } from './services/password-hasher.ts';
+import auth from './modules/auth/auth-plugin.ts';
+import { configurePasswordHasher } from './modules/auth/password-hasher.ts';
+import { installErrorHandler, PROBLEM_TYPE_BASE, sendProblem } from './platform/errors/handler.ts';
+import rateLimit from './platform/http/rate-limit.ts';
+import securityHeaders from './platform/http/security-headers.ts';
+import { registerRoutes } from './routes.ts';
 
 export type { App, AppDeps } from './app-types.ts';
 

@@ -1,14 +1,14 @@
 import { AmqpConnection, type Config } from '@notes/contracts';
 import type { AppDeps } from './app-types.ts';
-import { createDatabase } from './db/client.ts';
-import { createLogger } from './logger.ts';
-import { createApiMetrics } from './metrics.ts';
-import { connectRedis, createRedis } from './plugins/external/redis.ts';
-import { countLetters } from './repositories/failure-inbox-repository.ts';
-import { EventPublisher } from './services/events.ts';
-import { LiveEventRelay } from './services/live-event-relay.ts';
-import { invalidateUserCache } from './services/note-cache.ts';
-import { OutboxRelay } from './services/outbox-relay.ts';
+import { countLetters } from './modules/dlq/failure-inbox-repository.ts';
+import { EventPublisher } from './modules/events/events.ts';
+import { invalidateUserCache } from './modules/notes/note-cache.ts';
+import { createDatabase } from './platform/db/client.ts';
+import { createLogger } from './platform/logger.ts';
+import { createApiMetrics } from './platform/metrics.ts';
+import { connectRedis, createRedis } from './platform/redis/redis.ts';
+import { LiveEventRelay } from './workers/live-event-relay.ts';
+import { OutboxRelay } from './workers/outbox-relay.ts';
 
 /**
  * Builds the API's clients in dependency order; `close()` closes them in reverse. Used by

@@ -2,12 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigOrExit, shutdownTelemetry } from '@notes/contracts';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
-import { migrateDatabase } from './db/client.ts';
-import { EmailCollisionError } from './db/email-normalisation.ts';
 import { createDeps } from './deps.ts';
-import { AdminBootstrapRefusedError, ensureAdmin } from './services/admin-bootstrap.ts';
-import { DlqDrainer } from './services/dlq-drainer.ts';
-import { startMaintenance } from './services/maintenance.ts';
+import { AdminBootstrapRefusedError, ensureAdmin } from './modules/auth/admin-bootstrap.ts';
+import { migrateDatabase } from './platform/db/client.ts';
+import { EmailCollisionError } from './platform/db/email-normalisation.ts';
+import { DlqDrainer } from './workers/dlq-drainer.ts';
+import { startMaintenance } from './workers/maintenance.ts';
 
 const DRAIN_MS = 1000;
 

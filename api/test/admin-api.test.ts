@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { getUserById } from '../src/repositories/users-repository.ts';
+import { getUserById } from '../src/modules/auth/users-repository.ts';
 import { bearer, type SeededUser, seedJob, seedNote, seedUser } from './admin-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DEFERRED, QUEUES, retryQueueName } from '@notes/contracts';
 import { eq } from 'drizzle-orm';
-import { jobs, notes } from '../src/db/schema.ts';
+import { jobs, notes } from '../src/platform/db/schema.ts';
 import { bearer, openBroker, type SeededUser, seedJob, seedNote, seedUser } from './admin-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 

@@ -14,9 +14,9 @@ import {
 import amqp, { type ChannelModel } from 'amqplib';
 import { uuidv7 } from 'uuidv7';
 import type { App } from '../src/app.ts';
-import type { Database } from '../src/db/client.ts';
-import { type JobStatus, jobs, type NoteResult, type NoteStatus, notes, type Role } from '../src/db/schema.ts';
-import { insertUser } from '../src/repositories/users-repository.ts';
+import { insertUser } from '../src/modules/auth/users-repository.ts';
+import type { Database } from '../src/platform/db/client.ts';
+import { type JobStatus, jobs, type NoteResult, type NoteStatus, notes, type Role } from '../src/platform/db/schema.ts';
 
 /**
  * Seeding for the admin tests (API and browser): rows written straight into the namespace's

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { installErrorHandler } from '../src/errors/handler.ts';
-import adminStatic from '../src/plugins/app/admin-static.ts';
+import { installErrorHandler } from '../src/platform/errors/handler.ts';
+import adminStatic from '../src/platform/http/admin-static.ts';
 
 /**
  * Serving the built console at /admin: files, SPA fallback, caching, and a clear 503 before

@@ -7,8 +7,8 @@ import {
   type TestNamespace,
 } from '@notes/contracts/testing';
 import type { Redis } from 'ioredis';
-import { connectRedis, createRedis } from '../src/plugins/external/redis.ts';
-import { LoginThrottle } from '../src/services/login-throttle.ts';
+import { LoginThrottle } from '../src/modules/auth/login-throttle.ts';
+import { connectRedis, createRedis } from '../src/platform/redis/redis.ts';
 import { type AuthTestApp, login, newUser, startAuthTestApp } from './auth-helpers.ts';
 
 /**

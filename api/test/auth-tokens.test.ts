@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SERVICE_SUBJECT, signServiceToken } from '@notes/contracts';
 import { eq } from 'drizzle-orm';
-import { users } from '../src/db/schema.ts';
-import { updateUser } from '../src/repositories/users-repository.ts';
+import { updateUser } from '../src/modules/auth/users-repository.ts';
+import { users } from '../src/platform/db/schema.ts';
 import {
   ADMIN_EMAIL,
   ADMIN_PASSWORD,

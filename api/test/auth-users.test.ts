@@ -4,7 +4,7 @@ import { createTestNamespace, type TestNamespace } from '@notes/contracts/testin
 import * as argon2 from 'argon2';
 import pino from 'pino';
 import { uuidv7 } from 'uuidv7';
-import { createDatabase, type Database, migrateDatabase } from '../src/db/client.ts';
+import { AdminBootstrapRefusedError, ensureAdmin } from '../src/modules/auth/admin-bootstrap.ts';
 import {
   findUserByEmail,
   getUserById,
@@ -13,8 +13,8 @@ import {
   listUsers,
   toPublicUser,
   updateUser,
-} from '../src/repositories/users-repository.ts';
-import { AdminBootstrapRefusedError, ensureAdmin } from '../src/services/admin-bootstrap.ts';
+} from '../src/modules/auth/users-repository.ts';
+import { createDatabase, type Database, migrateDatabase } from '../src/platform/db/client.ts';
 
 /** The admin bootstrap and the users repository, against a real database of this file's own. */
 let ns: TestNamespace;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as argon2 from 'argon2';
-import { findUserByEmail } from '../src/repositories/users-repository.ts';
+import { findUserByEmail } from '../src/modules/auth/users-repository.ts';
 import {
   type AuthTestApp,
   decodePayload,

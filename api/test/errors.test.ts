@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startFaultProxy } from '@notes/contracts/testing';
-import { users } from '../src/db/schema.ts';
+import { users } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
 /** Errors raised outside our handlers still answer RFC 9457 problem details. */

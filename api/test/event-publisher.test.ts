@@ -3,13 +3,13 @@ import { after, before, test } from 'node:test';
 import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { connectRedis, createRedis } from '../src/plugins/external/redis.ts';
 import {
   EVENT_RETENTION_COUNT,
   EVENT_RETENTION_SECONDS,
   EventPublisher,
   eventStreamKey,
-} from '../src/services/events.ts';
+} from '../src/modules/events/events.ts';
+import { connectRedis, createRedis } from '../src/platform/redis/redis.ts';
 
 /**
  * The live-event stream per user: its TTL covers the retention after every event, and it is

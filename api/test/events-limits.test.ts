@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@notes/contracts/testing';
 import { type App, buildApp } from '../src/app.ts';
 import { createDeps } from '../src/deps.ts';
-import { StreamSlots } from '../src/services/stream-slots.ts';
+import { StreamSlots } from '../src/modules/events/stream-slots.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { newUser, type TestUser } from './notes-fixtures.ts';
 

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
-import { createDatabase, type Database, migrateDatabase } from '../src/db/client.ts';
-import { GroupCommitter } from '../src/db/group-commit.ts';
-import { notes } from '../src/db/schema.ts';
-import { rowInsert } from '../src/db/sql-writer.ts';
-import { fenceInsert, isDuplicateKey } from '../src/repositories/fences-repository.ts';
+import { fenceInsert, isDuplicateKey } from '../src/modules/idempotency/fences-repository.ts';
+import { createDatabase, type Database, migrateDatabase } from '../src/platform/db/client.ts';
+import { GroupCommitter } from '../src/platform/db/group-commit.ts';
+import { notes } from '../src/platform/db/schema.ts';
+import { rowInsert } from '../src/platform/db/sql-writer.ts';
 
 /**
- * Group commit and the write path's transactions (db/group-commit.ts, db/sql-writer.ts) on the
+ * Group commit and the write path's transactions (platform/db/group-commit.ts, platform/db/sql-writer.ts) on the
  * real MariaDB: writes share transactions, yet each write gets its own outcome and a duplicate
  * fence never commits.
  */

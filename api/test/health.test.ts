@@ -36,7 +36,7 @@ test('an unknown path is a 404 problem, an unsupported method a 405 with Allow',
 });
 
 test('migrating twice is harmless', async () => {
-  const { migrateDatabase } = await import('../src/db/client.ts');
+  const { migrateDatabase } = await import('../src/platform/db/client.ts');
   await migrateDatabase(t.deps.config);
   await migrateDatabase(t.deps.config);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { idempotencyBytesKey, idempotencyRedisKey } from '../src/services/idempotency-store.ts';
+import { idempotencyBytesKey, idempotencyRedisKey } from '../src/modules/idempotency/idempotency-store.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, newUser } from './notes-fixtures.ts';
 

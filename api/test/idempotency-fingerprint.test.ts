@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalJson, fingerprintOf, keyHashOf, type WriteRequest } from '../src/services/idempotency.ts';
-import { ifMatchSatisfied } from '../src/services/notes-service.ts';
+import { canonicalJson, fingerprintOf, keyHashOf, type WriteRequest } from '../src/modules/idempotency/idempotency.ts';
+import { ifMatchSatisfied } from '../src/modules/notes/notes-service.ts';
 
 /** The pure parts of idempotency and conditional writes (no services needed). */
 

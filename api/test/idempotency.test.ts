@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { deleteRedisKeys } from '@notes/contracts/testing';
 import type { LightMyRequestResponse } from 'fastify';
-import { fingerprintOf, keyHashOf } from '../src/services/idempotency.ts';
-import { idempotencyRedisKey } from '../src/services/idempotency-store.ts';
+import { fingerprintOf, keyHashOf } from '../src/modules/idempotency/idempotency.ts';
+import { idempotencyRedisKey } from '../src/modules/idempotency/idempotency-store.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, count, createNote, isProblem, newUser, query, type TestUser, tableCounts } from './notes-fixtures.ts';
 

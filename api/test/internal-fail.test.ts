@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eq } from 'drizzle-orm';
-import { jobs } from '../src/db/schema.ts';
+import { jobs } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import {
   callInternal,

@@ -2,12 +2,12 @@ import { type JobKind, type Priority, signServiceToken } from '@notes/contracts'
 import { waitFor } from '@notes/contracts/testing';
 import { and, eq, isNull, like } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import { parseJsonColumn } from '../src/db/client.ts';
-import { jobs, notes, outbox, users, webhooks } from '../src/db/schema.ts';
-import { noteInsert, updateNote } from '../src/repositories/notes-repository.ts';
-import { eventStreamKey } from '../src/services/events.ts';
-import { jobInserts } from '../src/services/job-enqueue.ts';
-import { EVENT_ROW_PREFIX } from '../src/services/live-event-relay.ts';
+import { EVENT_ROW_PREFIX } from '../src/modules/events/event-rows.ts';
+import { eventStreamKey } from '../src/modules/events/events.ts';
+import { jobInserts } from '../src/modules/jobs/job-enqueue.ts';
+import { noteInsert, updateNote } from '../src/modules/notes/notes-repository.ts';
+import { parseJsonColumn } from '../src/platform/db/client.ts';
+import { jobs, notes, outbox, users, webhooks } from '../src/platform/db/schema.ts';
 import type { TestApp } from './helpers.ts';
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { MAX_OFFSET } from '../src/db/keyset.ts';
-import { COUNT_CAP } from '../src/db/totals.ts';
+import { MAX_OFFSET } from '../src/platform/db/keyset.ts';
+import { COUNT_CAP } from '../src/platform/db/totals.ts';
 import { bearer, type SeededUser, seedUser } from './admin-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, createNote, newUser, query, type TestUser } from './notes-fixtures.ts';

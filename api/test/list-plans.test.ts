@@ -4,15 +4,15 @@ import { DLQ_SORTS, JOB_SORTS } from '@notes/contracts/admin-api';
 import { USER_SORT_FIELDS } from '@notes/contracts/auth-api';
 import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
 import { drizzle } from 'drizzle-orm/mysql2';
-import { createDatabase, type Database, type Db, migrateDatabase } from '../src/db/client.ts';
-import * as schema from '../src/db/schema.ts';
-import * as admin from '../src/repositories/admin-repository.ts';
-import { SMALL_SORT } from '../src/repositories/list-orders.ts';
-import { listNotes } from '../src/repositories/notes-repository.ts';
-import { pruneDeadJobs, pruneFinishedJobs } from '../src/repositories/retention-repository.ts';
-import { countsByStatus } from '../src/repositories/status-counts-repository.ts';
-import { listUsers } from '../src/repositories/users-repository.ts';
-import { SORT_FIELDS } from '../src/schemas/notes.ts';
+import * as admin from '../src/modules/admin/admin-repository.ts';
+import { countsByStatus } from '../src/modules/admin/status-counts-repository.ts';
+import { listUsers } from '../src/modules/auth/users-repository.ts';
+import { SMALL_SORT } from '../src/modules/notes/list-orders.ts';
+import { listNotes } from '../src/modules/notes/notes-repository.ts';
+import { SORT_FIELDS } from '../src/modules/notes/schemas.ts';
+import { createDatabase, type Database, type Db, migrateDatabase } from '../src/platform/db/client.ts';
+import * as schema from '../src/platform/db/schema.ts';
+import { pruneDeadJobs, pruneFinishedJobs } from '../src/workers/retention-repository.ts';
 
 /**
  * Every list query the API runs, EXPLAINed (docs/data.md, "Indexes"). The real repository

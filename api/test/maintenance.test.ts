@@ -4,9 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
 import { count } from 'drizzle-orm';
 import pino from 'pino';
-import { createDatabase, type Database, migrateDatabase } from '../src/db/client.ts';
-import { idempotencyFences, outbox, processedMessages } from '../src/db/schema.ts';
-import { type MaintenanceDeps, runMaintenanceOnce, startMaintenance } from '../src/services/maintenance.ts';
+import { createDatabase, type Database, migrateDatabase } from '../src/platform/db/client.ts';
+import { idempotencyFences, outbox, processedMessages } from '../src/platform/db/schema.ts';
+import { type MaintenanceDeps, runMaintenanceOnce, startMaintenance } from '../src/workers/maintenance.ts';
 
 let ns: TestNamespace;
 let database: Database;

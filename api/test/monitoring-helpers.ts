@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { createConsumerMetrics } from '../../consumers/src/metrics.ts';
-import { createApiMetrics } from '../src/metrics.ts';
+import { createApiMetrics } from '../src/platform/metrics.ts';
 
 /** Helpers for the monitoring-*.test.ts files: paths, promtool, PromQL metric names. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { JOB_KINDS, METRICS, PRIORITIES } from '@notes/contracts';
 import { createConsumerMetrics } from '../../consumers/src/metrics.ts';
-import { createApiMetrics } from '../src/metrics.ts';
+import { createApiMetrics } from '../src/platform/metrics.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { promtool, sampleValue } from './monitoring-helpers.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@notes/contracts/testing';
-import { invalidateUserCache } from '../src/services/note-cache.ts';
+import { invalidateUserCache } from '../src/modules/notes/note-cache.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, createNote, newUser, query, type TestUser } from './notes-fixtures.ts';
 

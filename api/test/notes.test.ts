@@ -120,7 +120,7 @@ describe('create and read', () => {
       'processed',
       note.id,
     ]);
-    const { invalidateUserCache } = await import('../src/services/note-cache.ts');
+    const { invalidateUserCache } = await import('../src/modules/notes/note-cache.ts');
     await invalidateUserCache(t.deps.redis, alice.id);
     const got = (await call(t, alice, 'GET', `/api/notes/${note.id}`)).json();
     assert.deepEqual(got.result, result);

@@ -3,9 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { HEADERS, QUEUES, signServiceToken } from '@notes/contracts';
 import { waitFor } from '@notes/contracts/testing';
 import { eq } from 'drizzle-orm';
-import { deadLetters, jobs, notes } from '../src/db/schema.ts';
-import { markPromoting } from '../src/repositories/failure-inbox-repository.ts';
-import { DlqDrainer } from '../src/services/dlq-drainer.ts';
+import { markPromoting } from '../src/modules/dlq/failure-inbox-repository.ts';
+import { deadLetters, jobs, notes } from '../src/platform/db/schema.ts';
+import { DlqDrainer } from '../src/workers/dlq-drainer.ts';
 import { bearer, openBroker, type SeededUser, seedJob, seedNote, seedUser } from './admin-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 

@@ -6,10 +6,10 @@ import { QUEUES } from '@notes/contracts';
 import { queueInfo, startFaultProxy, waitFor } from '@notes/contracts/testing';
 import { and, isNull, notLike } from 'drizzle-orm';
 import { buildApp } from '../src/app.ts';
-import { outbox, users } from '../src/db/schema.ts';
-import { noteInsert } from '../src/repositories/notes-repository.ts';
-import { jobInserts } from '../src/services/job-enqueue.ts';
-import { EVENT_ROW_PREFIX } from '../src/services/live-event-relay.ts';
+import { EVENT_ROW_PREFIX } from '../src/modules/events/event-rows.ts';
+import { jobInserts } from '../src/modules/jobs/job-enqueue.ts';
+import { noteInsert } from '../src/modules/notes/notes-repository.ts';
+import { outbox, users } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, newUser } from './notes-fixtures.ts';
 

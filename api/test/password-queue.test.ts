@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { ConcurrencyLimit, HasherBusyError } from '../src/services/password-hasher.ts';
+import { ConcurrencyLimit, HasherBusyError } from '../src/modules/auth/password-hasher.ts';
 import { startTestApp } from './helpers.ts';
 
 /**

@@ -4,9 +4,9 @@ import { createTestNamespace, type TestNamespace } from '@notes/contracts/testin
 import { inArray } from 'drizzle-orm';
 import pino from 'pino';
 import { uuidv7 } from 'uuidv7';
-import { createDatabase, type Database, migrateDatabase } from '../src/db/client.ts';
-import { deadLetters, type JobStatus, jobAttempts, jobs } from '../src/db/schema.ts';
-import { type MaintenanceDeps, RETENTION_BATCH, runMaintenanceOnce } from '../src/services/maintenance.ts';
+import { createDatabase, type Database, migrateDatabase } from '../src/platform/db/client.ts';
+import { deadLetters, type JobStatus, jobAttempts, jobs } from '../src/platform/db/schema.ts';
+import { type MaintenanceDeps, RETENTION_BATCH, runMaintenanceOnce } from '../src/workers/maintenance.ts';
 
 /**
  * Job retention (docs/jobs.md): finished jobs and their attempts go after JOB_RETENTION_HOURS,

@@ -9,10 +9,10 @@ import { drizzle } from 'drizzle-orm/mysql2';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
 import mysql from 'mysql2/promise';
 import { uuidv7 } from 'uuidv7';
-import { MIGRATIONS_FOLDER, migrateDatabase } from '../src/db/client.ts';
-import { EmailCollisionError } from '../src/db/email-normalisation.ts';
-import { insertUser, normalizeEmail } from '../src/repositories/users-repository.ts';
-import { hashPassword } from '../src/services/password-hasher.ts';
+import { hashPassword } from '../src/modules/auth/password-hasher.ts';
+import { insertUser, normalizeEmail } from '../src/modules/auth/users-repository.ts';
+import { MIGRATIONS_FOLDER, migrateDatabase } from '../src/platform/db/client.ts';
+import { EmailCollisionError } from '../src/platform/db/email-normalisation.ts';
 import { type AuthTestApp, login, register, startAuthTestApp } from './auth-helpers.ts';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { countsByStatus } from '../src/repositories/status-counts-repository.ts';
+import { countsByStatus } from '../src/modules/admin/status-counts-repository.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { callInternal, jobsOf, RESULT } from './internal-fixtures.ts';
 import { call, createNote, newUser, query } from './notes-fixtures.ts';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import { users, webhooks } from '../src/db/schema.ts';
-import { getWebhookById, listWebhooksForEvent } from '../src/repositories/webhooks-repository.ts';
+import { getWebhookById, listWebhooksForEvent } from '../src/modules/webhooks/webhooks-repository.ts';
+import { users, webhooks } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
 /** A user row and a token for it (the auth routes are not under test here). */

@@ -57,7 +57,7 @@ export const NoteListQuery = Type.Object(
 );
 export type NoteListQuery = Static<typeof NoteListQuery>;
 
-/** Orders an index holds (repositories/list-orders.ts). */
+/** Orders an index holds (api/src/modules/notes/list-orders.ts). */
 export const JOB_SORTS = ['created_at', 'updated_at', 'finished_at', 'priority', 'status', 'kind'] as const;
 export type JobSortField = (typeof JOB_SORTS)[number];
 export const JobListQuery = Type.Object(

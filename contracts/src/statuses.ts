@@ -1,6 +1,6 @@
 /**
  * The enums every wire format and the database share: the API's tables store them
- * (api/src/db/schema.ts builds its column enums from these lists), the callbacks, the admin
+ * (api/src/platform/db/schema.ts builds its column enums from these lists), the callbacks, the admin
  * API and the console show them.
  */
 export const ROLES = ['user', 'admin', 'service'] as const;

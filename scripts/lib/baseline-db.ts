@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { migrateDatabase } from '@notes/api/db/client.ts';
+import { migrateDatabase } from '@notes/api/platform/db/client.ts';
 import type { Config } from '@notes/contracts';
 import mysql from 'mysql2/promise';
 import { uuidv7 } from 'uuidv7';

@@ -3,10 +3,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createDatabase, type Database, migrateDatabase } from '@notes/api/db/client.ts';
-import { auditLog, deadLetters, jobControls, jobs, notes } from '@notes/api/db/schema.ts';
-import { upsertLetters } from '@notes/api/repositories/failure-inbox-repository.ts';
-import { letterFromMessage } from '@notes/api/services/dead-letter.ts';
+import { letterFromMessage } from '@notes/api/modules/dlq/dead-letter.ts';
+import { upsertLetters } from '@notes/api/modules/dlq/failure-inbox-repository.ts';
+import { createDatabase, type Database, migrateDatabase } from '@notes/api/platform/db/client.ts';
+import { auditLog, deadLetters, jobControls, jobs, notes } from '@notes/api/platform/db/schema.ts';
 import {
   assertTopology,
   type Config,

@@ -4,9 +4,9 @@ import { once } from 'node:events';
 import { after, before, beforeEach, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createDatabase, type Database, migrateDatabase } from '@notes/api/db/client.ts';
-import { jobs, notes } from '@notes/api/db/schema.ts';
-import { discardDlq, listDlq, promoteDlq } from '@notes/api/services/dlq-service.ts';
+import { discardDlq, listDlq, promoteDlq } from '@notes/api/modules/dlq/dlq-service.ts';
+import { createDatabase, type Database, migrateDatabase } from '@notes/api/platform/db/client.ts';
+import { jobs, notes } from '@notes/api/platform/db/schema.ts';
 import {
   assertTopology,
   type Config,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import type { InjectOptions } from 'fastify';
-import { searchWords } from '../../../api/src/db/fulltext.ts';
+import { searchWords } from '../../../api/src/platform/db/fulltext.ts';
 import { Breaches, checkAnswer, type FuzzTarget, startFuzzTarget } from '../../src/fuzz-app.ts';
 import { buildRequest, pct, ROUTES, requestArb, type TokenKind, WRITES } from '../../src/fuzz-requests.ts';
 import { hostileString, invalidUtf8Body, MALFORMED_JSON } from '../../src/hostile.ts';

@@ -1,0 +1,341 @@
+import { normalizeEmail } from '@notes/contracts';
+import type {
+  AdminJob,
+  AdminNote,
+  AuditEntry,
+  AuditListQuery,
+  DlqEntry,
+  DlqListQuery,
+  JobListQuery,
+  JobSortField,
+  NoteListQuery,
+  Page,
+} from '@notes/contracts/admin-api';
+import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
+import { type DbOrTx, parseJsonColumn } from '../../platform/db/client.ts';
+import { fulltextMatch } from '../../platform/db/fulltext.ts';
+import { finishPage, planPage } from '../../platform/db/keyset.ts';
+import {
+  auditLog,
+  type JobStatus,
+  jobs,
+  type NoteResult,
+  type NoteStatus,
+  notes,
+  users,
+} from '../../platform/db/schema.ts';
+import { cappedCount, exactTotal, pageTotal, type Total } from '../../platform/db/totals.ts';
+import type { SortField } from '../notes/index.ts';
+import { accessIndex, auditOrder, jobOrder, noteOrder } from '../notes/index.ts';
+import { countedRows } from './status-counts-repository.ts';
+
+/**
+ * The admin console's reads across every user, and the audit log. All SQL for the admin API
+ * lives here; users come from users-repository.ts. A list is one page read along an index
+ * (list-orders.ts), the cursor of the next page, and a total that is exact where cheap
+ * (docs/data.md, "Totals").
+ */
+
+const field = <F extends string>(sort: string) => sort.replace(/^-/, '') as F;
+const forced = (index: string | undefined) => (index ? { forceIndex: index } : undefined);
+
+const iso = (d: Date) => d.toISOString();
+const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
+
+// ---------------------------------------------------------------- notes
+
+const noteColumns = {
+  id: notes.id,
+  userId: notes.userId,
+  ownerEmail: users.email,
+  title: notes.title,
+  priority: notes.priority,
+  status: notes.status,
+  version: notes.version,
+  attempts: notes.attempts,
+  lastError: notes.lastError,
+  createdAt: notes.createdAt,
+  updatedAt: notes.updatedAt,
+  processedAt: notes.processedAt,
+};
+type NoteRow = { [K in keyof typeof noteColumns]: (typeof noteColumns)[K]['_']['data'] | null };
+
+function toAdminNote(r: NoteRow): AdminNote {
+  return {
+    id: r.id as string,
+    user_id: r.userId as string,
+    owner_email: r.ownerEmail,
+    title: r.title as string,
+    priority: r.priority as AdminNote['priority'],
+    status: r.status as NoteStatus,
+    version: r.version as number,
+    attempts: r.attempts as number,
+    last_error: r.lastError,
+    created_at: iso(r.createdAt as Date),
+    updated_at: iso(r.updatedAt as Date),
+    processed_at: isoOrNull(r.processedAt),
+  };
+}
+
+/** The owner filter: a user id, or an email resolved to one first (so the notes index does the rest). */
+async function ownerId(db: DbOrTx, user: string): Promise<string | null> {
+  if (!user.includes('@')) return user;
+  const [row] = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(eq(users.email, normalizeEmail(user)))
+    .limit(1);
+  return row?.id ?? null;
+}
+
+export async function listNotes(db: DbOrTx, q: NoteListQuery): Promise<Page<AdminNote>> {
+  const where: SQL[] = [];
+  if (q.user) {
+    const owner = await ownerId(db, q.user);
+    if (owner === null) return { data: [], total: 0, total_exact: true, next_cursor: null };
+    where.push(eq(notes.userId, owner));
+  }
+  if (q.status) where.push(eq(notes.status, q.status));
+  if (q.priority) where.push(eq(notes.priority, q.priority));
+  if (q.q) where.push(fulltextMatch([notes.title, notes.body], q.q));
+  const scope = { user: !!q.user, status: !!q.status, priority: !!q.priority, search: !!q.q };
+  const order = noteOrder(field<SortField>(q.sort), scope, (r: NoteRow) => r);
+  const page = planPage(order, q);
+  const onlyStatus = !q.user && !q.priority;
+  const filterIndex = noteOrder('created_at', scope, (r: NoteRow) => r).index;
+  const total = q.q
+    ? null
+    : onlyStatus
+      ? await countedRows(db, 'notes', q.status).then(exactTotal)
+      : await cappedCount(db, notes, and(...where), filterIndex);
+  const rows = await db
+    .select(noteColumns)
+    .from(notes, forced(accessIndex(order, scope, filterIndex, total)))
+    .leftJoin(users, eq(users.id, notes.userId))
+    .where(and(...where, page.after))
+    .orderBy(...page.orderBy)
+    .limit(page.fetch)
+    .offset(page.offset);
+  const { rows: shown, nextCursor } = finishPage(order, q, rows);
+  const counted = total ?? pageTotal(q.offset, shown.length, nextCursor !== null);
+  return { data: shown.map(toAdminNote), ...counted, next_cursor: nextCursor };
+}
+
+export async function getNote(
+  db: DbOrTx,
+  id: string,
+): Promise<(AdminNote & { body: string; result: NoteResult | null }) | null> {
+  const [row] = await db
+    .select({ ...noteColumns, body: notes.body, result: notes.result })
+    .from(notes)
+    .leftJoin(users, eq(users.id, notes.userId))
+    .where(eq(notes.id, id))
+    .limit(1);
+  if (!row) return null;
+  return { ...toAdminNote(row), body: row.body, result: parseJsonColumn<NoteResult>(row.result) };
+}
+
+// ---------------------------------------------------------------- jobs
+
+type JobRow = typeof jobs.$inferSelect;
+
+export function toAdminJob(r: JobRow): AdminJob {
+  return {
+    id: r.id,
+    note_id: r.noteId,
+    user_id: r.userId,
+    kind: r.kind,
+    priority: r.priority,
+    status: r.status,
+    note_version: r.noteVersion,
+    webhook_id: r.webhookId,
+    attempts: r.attempts,
+    last_error: r.lastError,
+    dead_reason: r.deadReason,
+    created_at: iso(r.createdAt),
+    updated_at: iso(r.updatedAt),
+    started_at: isoOrNull(r.startedAt),
+    finished_at: isoOrNull(r.finishedAt),
+  };
+}
+
+type JobFilter = Pick<JobListQuery, 'kind' | 'priority' | 'note_id' | 'q'> & { status?: JobStatus };
+
+function jobConditions(f: JobFilter): SQL[] {
+  const where: SQL[] = [];
+  if (f.status) where.push(eq(jobs.status, f.status));
+  if (f.kind) where.push(eq(jobs.kind, f.kind));
+  if (f.priority) where.push(eq(jobs.priority, f.priority));
+  if (f.note_id) where.push(eq(jobs.noteId, f.note_id));
+  if (f.q) where.push(fulltextMatch([jobs.lastError, jobs.deadReason], f.q));
+  return where;
+}
+
+const jobScope = (f: JobFilter) => ({
+  status: !!f.status,
+  kind: !!f.kind,
+  priority: !!f.priority,
+  note: !!f.note_id,
+  search: !!f.q,
+});
+
+/**
+ * Exact from the counters when the only filter is the status; a search's from its page
+ * (pageTotal); otherwise counted up to the cap.
+ */
+function jobTotal(db: DbOrTx, f: JobFilter, where: SQL[]): Promise<Total | null> {
+  if (f.q) return Promise.resolve(null);
+  if (!f.kind && !f.priority && !f.note_id) return countedRows(db, 'jobs', f.status).then(exactTotal);
+  return cappedCount(db, jobs, and(...where), jobFilterIndex(f));
+}
+
+/** The index that seeks on the filters (the newest-first order's). */
+const jobFilterIndex = (f: JobFilter) => jobOrder('created_at', jobScope(f), (r: JobRow) => r).index;
+
+export async function listJobs(db: DbOrTx, q: JobListQuery): Promise<Page<AdminJob>> {
+  const where = jobConditions(q);
+  const order = jobOrder(field<JobSortField>(q.sort), jobScope(q), (r: JobRow) => r);
+  const page = planPage(order, q);
+  const total = await jobTotal(db, q, where);
+  const rows = await db
+    .select()
+    .from(jobs, forced(accessIndex(order, jobScope(q), jobFilterIndex(q), total)))
+    .where(and(...where, page.after))
+    .orderBy(...page.orderBy)
+    .limit(page.fetch)
+    .offset(page.offset);
+  const { rows: shown, nextCursor } = finishPage(order, q, rows);
+  const counted = total ?? pageTotal(q.offset, shown.length, nextCursor !== null);
+  return { data: shown.map(toAdminJob), ...counted, next_cursor: nextCursor };
+}
+
+export async function getJob(db: DbOrTx, id: string): Promise<AdminJob | null> {
+  const [row] = await db.select().from(jobs).where(eq(jobs.id, id)).limit(1);
+  return row ? toAdminJob(row) : null;
+}
+
+/** A note's job history, newest first (capped: a note rewritten thousands of times is rare). */
+export async function jobsOfNote(db: DbOrTx, noteId: string, limit = 200): Promise<AdminJob[]> {
+  const rows = await db
+    .select()
+    .from(jobs)
+    .where(eq(jobs.noteId, noteId))
+    .orderBy(desc(jobs.createdAt), desc(jobs.id))
+    .limit(limit);
+  return rows.map(toAdminJob);
+}
+
+// ---------------------------------------------------------------- DLQ (dead jobs)
+
+export async function listDeadJobs(db: DbOrTx, q: DlqListQuery): Promise<Page<DlqEntry>> {
+  const filter = { ...q, status: 'dead' as const };
+  const where = jobConditions(filter);
+  type Row = { job: JobRow; noteTitle: string | null; ownerEmail: string | null };
+  const order = jobOrder(field<JobSortField>(q.sort), jobScope(filter), (r: Row) => r.job);
+  const page = planPage(order, q);
+  const total = await jobTotal(db, filter, where);
+  const rows = await db
+    .select({ job: jobs, noteTitle: notes.title, ownerEmail: users.email })
+    .from(jobs, forced(accessIndex(order, jobScope(filter), jobFilterIndex(filter), total)))
+    .leftJoin(notes, eq(notes.id, jobs.noteId))
+    .leftJoin(users, eq(users.id, jobs.userId))
+    .where(and(...where, page.after))
+    .orderBy(...page.orderBy)
+    .limit(page.fetch)
+    .offset(page.offset);
+  const { rows: shown, nextCursor } = finishPage(order, q, rows as Row[]);
+  const data = shown.map(({ job, noteTitle, ownerEmail }) => ({
+    ...toAdminJob(job),
+    reason: job.deadReason ?? job.lastError,
+    dead_at: iso(job.finishedAt ?? job.updatedAt),
+    note_title: noteTitle,
+    owner_email: ownerEmail,
+  }));
+  return { data, ...(total ?? pageTotal(q.offset, shown.length, nextCursor !== null)), next_cursor: nextCursor };
+}
+
+/** Ids of dead jobs matching a filter, optionally limited to `ids`; oldest death first. */
+export async function deadJobIds(
+  db: DbOrTx,
+  filter: Omit<JobFilter, 'status'>,
+  ids?: readonly string[],
+  limit = 100_000,
+): Promise<string[]> {
+  const cond = and(...jobConditions({ ...filter, status: 'dead' }), ids ? inArray(jobs.id, [...ids]) : undefined);
+  const rows = await db.select({ id: jobs.id }).from(jobs).where(cond).orderBy(asc(jobs.updatedAt)).limit(limit);
+  return rows.map((r) => r.id);
+}
+
+// ---------------------------------------------------------------- stats
+
+/**
+ * Jobs finished since `since`, per UTC minute and outcome. DATE_FORMAT works on the stored
+ * value, which the pool writes in UTC (timezone 'Z').
+ */
+export async function finishedPerMinute(
+  db: DbOrTx,
+  since: Date,
+): Promise<{ minute: string; status: JobStatus; n: number }[]> {
+  const minute = sql<string>`DATE_FORMAT(${jobs.finishedAt}, '%Y-%m-%dT%H:%i:00.000Z')`;
+  const rows = await db
+    .select({ minute, status: jobs.status, n: count() })
+    .from(jobs)
+    .where(gte(jobs.finishedAt, since))
+    .groupBy(minute, jobs.status);
+  return rows.map((r) => ({ minute: String(r.minute), status: r.status, n: Number(r.n) }));
+}
+
+// ---------------------------------------------------------------- audit log
+
+export interface AuditRecord {
+  actorId: string;
+  action: string;
+  target?: string | null;
+  count?: number;
+  detail?: Record<string, unknown> | null;
+}
+
+export async function insertAudit(db: DbOrTx, entry: AuditRecord, now = new Date()): Promise<void> {
+  await db.insert(auditLog).values({
+    actorId: entry.actorId,
+    action: entry.action,
+    target: entry.target ?? null,
+    count: entry.count ?? 0,
+    detail: entry.detail ?? null,
+    createdAt: now,
+  });
+}
+
+export async function listAudit(db: DbOrTx, q: AuditListQuery): Promise<Page<AuditEntry>> {
+  const where: SQL[] = [];
+  if (q.action) where.push(eq(auditLog.action, q.action));
+  if (q.actor_id) where.push(eq(auditLog.actorId, q.actor_id));
+  if (q.target) where.push(eq(auditLog.target, q.target));
+  type Row = { entry: typeof auditLog.$inferSelect; actorEmail: string | null };
+  const scope = { action: !!q.action, actor: !!q.actor_id, target: !!q.target };
+  const order = auditOrder(field<'created_at' | 'action'>(q.sort), scope, (r: Row) => r.entry);
+  const page = planPage(order, q);
+  const [rows, total] = await Promise.all([
+    db
+      .select({ entry: auditLog, actorEmail: users.email })
+      .from(auditLog, forced(order.index))
+      .leftJoin(users, eq(users.id, auditLog.actorId))
+      .where(and(...where, page.after))
+      .orderBy(...page.orderBy)
+      .limit(page.fetch)
+      .offset(page.offset),
+    cappedCount(db, auditLog, and(...where), auditOrder('created_at', scope, (r: Row) => r.entry).index),
+  ]);
+  const { rows: shown, nextCursor } = finishPage(order, q, rows as Row[]);
+  const data = shown.map(({ entry, actorEmail }) => ({
+    id: Number(entry.id),
+    actor_id: entry.actorId,
+    actor_email: actorEmail,
+    action: entry.action,
+    target: entry.target,
+    count: entry.count,
+    detail: parseJsonColumn<Record<string, unknown>>(entry.detail),
+    created_at: iso(entry.createdAt),
+  }));
+  return { data, ...total, next_cursor: nextCursor };
+}

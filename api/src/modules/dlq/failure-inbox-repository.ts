@@ -1,0 +1,220 @@
+import type { FailureFilter } from '@notes/contracts';
+import { and, asc, count, eq, gt, inArray, isNull, like, lt, max, min, type SQL, sql } from 'drizzle-orm';
+import type { DbOrTx, Tx } from '../../platform/db/client.ts';
+import { deadLetters, jobs, notes } from '../../platform/db/schema.ts';
+
+/**
+ * SQL of the failure inbox (docs/jobs.md): dead letters in, groups, selections read a page at a
+ * time along the primary key, and the two steps of a promote. The caller opens transactions.
+ */
+
+export type DeadLetterRow = typeof deadLetters.$inferSelect;
+
+/** What to act on: a group, chosen jobs, a filter, or everything. */
+export type Selection = { groupId: string } | { jobIds: readonly string[] } | { filter: FailureFilter } | { all: true };
+
+/**
+ * Stores dead letters; a job has at most one (a later death of the same job replaces the older
+ * copy, but a promotion under way keeps its run).
+ */
+export async function upsertLetters(
+  db: DbOrTx,
+  rows: readonly DeadLetterRow[],
+  opts: { promoting?: boolean } = {},
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db
+    .insert(deadLetters)
+    .values([...rows])
+    .onDuplicateKeyUpdate({
+      set: {
+        kind: sql`VALUES(${deadLetters.kind})`,
+        priority: sql`VALUES(${deadLetters.priority})`,
+        userId: sql`VALUES(${deadLetters.userId})`,
+        groupId: sql`VALUES(${deadLetters.groupId})`,
+        errorClass: sql`VALUES(${deadLetters.errorClass})`,
+        message: sql`VALUES(${deadLetters.message})`,
+        reason: sql`VALUES(${deadLetters.reason})`,
+        malformed: sql`VALUES(${deadLetters.malformed})`,
+        attempt: sql`VALUES(${deadLetters.attempt})`,
+        body: sql`VALUES(${deadLetters.body})`,
+        headers: sql`VALUES(${deadLetters.headers})`,
+        deadAt: sql`VALUES(${deadLetters.deadAt})`,
+        ...(opts.promoting ? { promoteRun: sql`VALUES(${deadLetters.promoteRun})` } : {}),
+      },
+    });
+}
+
+export async function groups(db: DbOrTx, kind?: string) {
+  return db
+    .select({
+      groupId: deadLetters.groupId,
+      kind: min(deadLetters.kind),
+      errorClass: min(deadLetters.errorClass),
+      message: min(deadLetters.message),
+      count: count(),
+      firstSeen: min(deadLetters.deadAt),
+      lastSeen: max(deadLetters.deadAt),
+    })
+    .from(deadLetters)
+    .where(kind ? eq(deadLetters.kind, kind) : undefined)
+    .groupBy(deadLetters.groupId)
+    .orderBy(sql`COUNT(*) DESC`)
+    .limit(1000);
+}
+
+/** LIKE pattern for a substring, with the user's wildcards taken literally. */
+const contains = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+function where(selection: Selection, now: Date, includeMalformed: boolean): SQL | undefined {
+  const parts: (SQL | undefined)[] = [includeMalformed ? undefined : eq(deadLetters.malformed, false)];
+  if ('groupId' in selection) parts.push(eq(deadLetters.groupId, selection.groupId));
+  else if ('jobIds' in selection) parts.push(inArray(deadLetters.jobId, [...selection.jobIds]));
+  else if ('filter' in selection) {
+    const f = selection.filter;
+    if (f.kind) parts.push(eq(deadLetters.kind, f.kind));
+    if (f.user_id) parts.push(eq(deadLetters.userId, f.user_id));
+    if (f.reason) parts.push(like(deadLetters.reason, contains(f.reason)));
+    if (f.older_than_hours !== undefined) {
+      parts.push(lt(deadLetters.deadAt, new Date(now.getTime() - f.older_than_hours * 3_600_000)));
+    }
+  }
+  return and(...parts);
+}
+
+export async function countSelection(db: DbOrTx, selection: Selection, now: Date, includeMalformed = false) {
+  const [row] = await db
+    .select({ n: count() })
+    .from(deadLetters)
+    .where(where(selection, now, includeMalformed));
+  return Number(row?.n ?? 0);
+}
+
+/** One page of the selection after `afterId` (primary-key order: a page costs its own rows). */
+export async function selectPage(
+  db: DbOrTx,
+  selection: Selection,
+  opts: { afterId: string | null; limit: number; now: Date; includeMalformed?: boolean },
+): Promise<DeadLetterRow[]> {
+  const page = opts.afterId ? gt(deadLetters.id, opts.afterId) : undefined;
+  return db
+    .select()
+    .from(deadLetters)
+    .where(and(where(selection, opts.now, opts.includeMalformed ?? false), page))
+    .orderBy(asc(deadLetters.id))
+    .limit(opts.limit);
+}
+
+/** Step 1 of a promote: the letters carry the run their copies will be published with. */
+export async function markPromoting(db: DbOrTx, ids: readonly string[], run: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .update(deadLetters)
+    .set({ promoteRun: run })
+    .where(inArray(deadLetters.id, [...ids]));
+}
+
+/** A promote whose publish failed: the letter stays, as if nothing was tried. */
+export async function clearPromoting(db: DbOrTx, ids: readonly string[], run: string): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .update(deadLetters)
+    .set({ promoteRun: null })
+    .where(and(inArray(deadLetters.id, [...ids]), eq(deadLetters.promoteRun, run)));
+}
+
+/**
+ * Step 2, after the copies are confirmed: each letter still promoting with `run` leaves the inbox
+ * and its job (if dead) goes back to `queued` in that run, its note with it. Locks jobs before
+ * letters, as the start callback does. A letter already gone was taken over by its copy's start.
+ * Returns how many letters this step settled.
+ */
+export async function finishPromotion(tx: Tx, letters: readonly DeadLetterRow[], run: string, now: Date) {
+  const jobIds = letters.flatMap((l) => (l.jobId ? [l.jobId] : []));
+  const locked = jobIds.length > 0 ? await tx.select().from(jobs).where(inArray(jobs.id, jobIds)).for('update') : [];
+  const still = await tx
+    .select({ id: deadLetters.id, jobId: deadLetters.jobId })
+    .from(deadLetters)
+    .where(
+      and(
+        inArray(
+          deadLetters.id,
+          letters.map((l) => l.id),
+        ),
+        eq(deadLetters.promoteRun, run),
+      ),
+    )
+    .for('update');
+  if (still.length === 0) return 0;
+  const settledJobs = new Set(still.flatMap((l) => (l.jobId ? [l.jobId] : [])));
+  const dead = locked.filter((j) => j.status === 'dead' && settledJobs.has(j.id));
+  if (dead.length > 0) {
+    await tx
+      .update(jobs)
+      .set({ status: 'queued', attempts: 0, deadReason: null, finishedAt: null, run, updatedAt: now })
+      .where(
+        inArray(
+          jobs.id,
+          dead.map((j) => j.id),
+        ),
+      );
+    for (const job of dead.filter((j) => j.kind === 'note.process')) {
+      await tx
+        .update(notes)
+        .set({ status: 'queued' })
+        .where(and(eq(notes.id, job.noteId), eq(notes.status, 'dead'), eq(notes.version, job.noteVersion)));
+    }
+  }
+  await tx.delete(deadLetters).where(
+    inArray(
+      deadLetters.id,
+      still.map((l) => l.id),
+    ),
+  );
+  return still.length;
+}
+
+/**
+ * Discards letters: they leave the inbox, their dead jobs become `discarded` with the reason.
+ * Returns how many letters went.
+ */
+export async function discardLetters(tx: Tx, letters: readonly DeadLetterRow[], reason: string, now: Date) {
+  // A letter whose promotion is under way is left to it.
+  const jobIds = letters.flatMap((l) => (l.jobId && !l.promoteRun ? [l.jobId] : []));
+  if (jobIds.length > 0) {
+    await tx
+      .update(jobs)
+      .set({ status: 'discarded', deadReason: reason, finishedAt: now, updatedAt: now })
+      .where(and(inArray(jobs.id, jobIds), eq(jobs.status, 'dead')));
+  }
+  const [res] = await tx.delete(deadLetters).where(
+    and(
+      inArray(
+        deadLetters.id,
+        letters.map((l) => l.id),
+      ),
+      isNull(deadLetters.promoteRun),
+    ),
+  );
+  return res.affectedRows;
+}
+
+export async function letterOfJob(db: DbOrTx, jobId: string): Promise<DeadLetterRow | undefined> {
+  const [row] = await db.select().from(deadLetters).where(eq(deadLetters.jobId, jobId)).limit(1);
+  return row;
+}
+
+export async function countLetters(db: DbOrTx): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(deadLetters);
+  return Number(row?.n ?? 0);
+}
+
+/** Which of these jobs have a letter in the inbox. */
+export async function jobsWithLetters(db: DbOrTx, jobIds: readonly string[]): Promise<Set<string>> {
+  if (jobIds.length === 0) return new Set();
+  const rows = await db
+    .select({ jobId: deadLetters.jobId })
+    .from(deadLetters)
+    .where(inArray(deadLetters.jobId, [...jobIds]));
+  return new Set(rows.flatMap((r) => (r.jobId ? [r.jobId] : [])));
+}

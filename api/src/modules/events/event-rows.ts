@@ -1,0 +1,40 @@
+import { uuidv7 } from 'uuidv7';
+import { outbox } from '../../platform/db/schema.ts';
+import { type RowInsert, rowInsert } from '../../platform/db/sql-writer.ts';
+import type { NoteEventType } from './events.ts';
+
+/**
+ * Live events through the outbox (docs/isolation.md): a write's event is an outbox row written in
+ * the write's own transaction, and this relay publishes it to the user's Redis stream, so an API
+ * that dies between its commit and the publication loses no event (another instance's relay, or
+ * this one restarted, publishes it). A crash after the publication and before the row is marked
+ * sent publishes it again, and the stream takes it once (the publish script remembers the user's
+ * recent event ids, events.ts).
+ *
+ * Event rows share the outbox table with job rows and are told apart by their id: `ev-` and 32
+ * hex digits in `job_id` (a job id is a UUID, which never has a `-` second). The job relay skips
+ * them and this relay takes only them, so a Redis outage never holds up jobs and a RabbitMQ outage
+ * never holds up events.
+ */
+export const EVENT_ROW_PREFIX = 'ev-';
+const KIND = 'live.event';
+/** The outbox payload is TEXT: an event whose note doesn't fit is stored by reference. */
+const MAX_INLINE_BYTES = 60_000;
+
+/** The outbox row carrying one live event; `json` is `data` serialised, when the caller has it. */
+export function eventInsert(userId: string, type: NoteEventType, data: unknown, json?: string): RowInsert {
+  const head = `{"kind":"${KIND}","user_id":${JSON.stringify(userId)},"type":"${type}"`;
+  let payload = `${head},"data":${json ?? JSON.stringify(data)}}`;
+  if (Buffer.byteLength(payload, 'utf8') > MAX_INLINE_BYTES) {
+    // The relay reads the note when it publishes (the newest version, which a client reading
+    // the note on this event would get anyway).
+    payload = `${head},"note_id":${JSON.stringify((data as { id: string }).id)}}`;
+  }
+  return rowInsert(outbox, {
+    jobId: `${EVENT_ROW_PREFIX}${uuidv7().replaceAll('-', '')}`,
+    payload,
+    priority: 'normal',
+    traceparent: null,
+    createdAt: new Date(),
+  });
+}

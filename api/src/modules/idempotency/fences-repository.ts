@@ -1,0 +1,93 @@
+import { and, eq, lte } from 'drizzle-orm';
+import type { DbOrTx } from '../../platform/db/client.ts';
+import { idempotencyFences } from '../../platform/db/schema.ts';
+import { type RowInsert, rowInsert, type Statement } from '../../platform/db/sql-writer.ts';
+
+/**
+ * The database half of idempotency (docs/guarantees.md): a primary key (user_id, key_hash)
+ * inserted in the write's own transaction. A second insert of the same key waits for the first
+ * transaction and then fails with a duplicate-key error, so two writes can never both commit.
+ * Inserts and the completion are statements for the write path (platform/db/sql-writer.ts); the rare
+ * reads and deletes after a duplicate use drizzle.
+ */
+export type FenceRow = typeof idempotencyFences.$inferSelect;
+
+export interface FenceKey {
+  userId: string;
+  keyHash: string;
+}
+
+/** What a fence holds for replays: the first answer, verbatim. */
+export interface FencedResponse {
+  status: number;
+  /** The JSON body, serialised once (null for a 204). */
+  body: string | null;
+  location: string | null;
+}
+
+/**
+ * The fence row, inserted first in the write's transaction. A write whose answer is known before
+ * it runs (a create) inserts it complete; one that must read first inserts status 0 and fills it
+ * in with completeFence before the same transaction commits, so nobody ever sees the 0.
+ */
+export function fenceInsert(
+  fence: FenceKey & { fingerprint: string; now: Date; expiresAt: Date; response: FencedResponse | null },
+): RowInsert {
+  return rowInsert(idempotencyFences, {
+    userId: fence.userId,
+    keyHash: fence.keyHash,
+    fingerprint: fence.fingerprint,
+    responseStatus: fence.response?.status ?? 0,
+    responseBody: fence.response?.body ?? null,
+    location: fence.response?.location ?? null,
+    createdAt: fence.now,
+    expiresAt: fence.expiresAt,
+  });
+}
+
+export function completeFence(key: FenceKey, response: FencedResponse): Statement {
+  return {
+    sql: 'UPDATE idempotency_fences SET response_status = ?, response_body = ?, location = ? WHERE user_id = ? AND key_hash = ?',
+    values: [response.status, response.body, response.location, key.userId, key.keyHash],
+  };
+}
+
+export async function findFence(db: DbOrTx, key: FenceKey): Promise<FenceRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(idempotencyFences)
+    .where(and(eq(idempotencyFences.userId, key.userId), eq(idempotencyFences.keyHash, key.keyHash)));
+  return row;
+}
+
+/** Deletes the key only if it has expired, so a live fence is never removed. */
+export async function deleteExpiredFence(db: DbOrTx, key: FenceKey, now: Date): Promise<void> {
+  await db
+    .delete(idempotencyFences)
+    .where(
+      and(
+        eq(idempotencyFences.userId, key.userId),
+        eq(idempotencyFences.keyHash, key.keyHash),
+        lte(idempotencyFences.expiresAt, now),
+      ),
+    );
+}
+
+/** mysql2 wraps driver errors; drizzle may wrap them again (`cause`). */
+function driverCode(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; i++) {
+    if (typeof e.code === 'string' && e.code.startsWith('ER_')) return e.code;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+export function isDuplicateKey(err: unknown): boolean {
+  return driverCode(err) === 'ER_DUP_ENTRY';
+}
+
+/** A deadlock or lock-wait timeout rolled the transaction back; running it again is safe. */
+export function isRetryableTxError(err: unknown): boolean {
+  const code = driverCode(err);
+  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT';
+}

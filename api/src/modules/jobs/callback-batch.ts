@@ -1,0 +1,169 @@
+import type { JobKind, Priority } from '@notes/contracts';
+import { jobAttempts, jobs, notes } from '../../platform/db/schema.ts';
+import { type RowInsert, rowInsert, type WriteTx } from '../../platform/db/sql-writer.ts';
+import type { StatusTally } from '../../platform/db/status-tally.ts';
+import type { NoteEventType } from '../events/index.ts';
+import type { Note } from '../notes/index.ts';
+import {
+  deleteDeadLetters,
+  disableWebhook,
+  existingMessageKeys,
+  findWebhooks,
+  insertMessageKeys,
+  type JobRow,
+  lockJobs,
+  lockNotes,
+  type NoteRow,
+  toJobRow,
+  toNoteRow,
+  toWebhookRow,
+  updateRows,
+  type WebhookRow,
+  webhooksOfUsers,
+} from './callbacks-repository.ts';
+import { type JobToEnqueue, jobInserts } from './job-enqueue.ts';
+
+/** Work to do once the transaction has committed: never before, so nobody sees a rolled-back state. */
+export class AfterCommit {
+  readonly enqueued = new Map<Priority, number>();
+  readonly events: { userId: string; type: NoteEventType; data: Note }[] = [];
+  readonly invalidate = new Set<string>();
+  readonly recorded: { job: JobRow; outcome: string }[] = [];
+}
+
+/**
+ * One batch of callbacks inside its transaction. Loads everything the rules need in two round
+ * trips (jobs and notes locked, in that order), lets the service apply each item in request order
+ * against the in-memory rows, then writes what changed in a few statements that travel with the
+ * COMMIT.
+ * Applying items to the rows in memory makes a batch behave exactly like its items sent one by one:
+ * a job that appears twice sees its first item's effect (its key is claimed, its status moved on).
+ */
+export class CallbackBatch {
+  readonly after = new AfterCommit();
+  readonly #newKeys: string[] = [];
+  readonly #jobPatches = new Map<string, Partial<JobRow>>();
+  readonly #notePatches = new Map<string, Partial<NoteRow>>();
+  readonly #enqueues: JobToEnqueue[] = [];
+  readonly #disabled = new Map<string, string>();
+  readonly #attempts: RowInsert[] = [];
+  readonly #settledDeadLetters: string[] = [];
+
+  readonly #claimed: Set<string>;
+
+  private constructor(
+    readonly now: Date,
+    readonly jobs: Map<string, JobRow>,
+    readonly notes: Map<string, NoteRow>,
+    readonly webhooks: readonly WebhookRow[],
+    claimed: Set<string>,
+    private readonly counts: StatusTally,
+  ) {
+    this.#claimed = claimed;
+  }
+
+  /**
+   * Locks the batch's jobs and reads which of `keys` were recorded before (one round trip), then
+   * locks the notes of the jobs `needsNote` picks and reads the webhooks the batch needs (a
+   * second): those of its webhook.deliver jobs (`'of-jobs'`) or every endpoint of its notes'
+   * owners (`'of-owners'`).
+   */
+  static async load(
+    tx: WriteTx,
+    now: Date,
+    jobIds: readonly string[],
+    keys: readonly { jobId: string; key: string }[],
+    needsNote: (job: JobRow) => boolean,
+    hooks: 'of-jobs' | 'of-owners' | 'none' = 'none',
+  ): Promise<CallbackBatch> {
+    const [jobRaw, keyRaw] = await tx.queryAll([lockJobs(jobIds), existingMessageKeys(keys.map((k) => k.key))]);
+    const jobRows = new Map((jobRaw as Record<string, unknown>[]).map((raw) => toJobRow(raw)).map((j) => [j.id, j]));
+    const claimed = new Set((keyRaw as { key: string }[]).map((r) => r.key));
+
+    const owned = [...jobRows.values()].filter(needsNote);
+    const hookIds = [...jobRows.values()].flatMap((j) =>
+      j.kind === 'webhook.deliver' && j.webhookId ? [j.webhookId] : [],
+    );
+    const [noteRaw, hookRaw] = await tx.queryAll([
+      owned.length > 0 ? lockNotes(owned.map((job) => job.noteId)) : null,
+      hooks === 'of-jobs' && hookIds.length > 0
+        ? findWebhooks(hookIds)
+        : hooks === 'of-owners' && owned.length > 0
+          ? webhooksOfUsers(owned.map((job) => job.userId))
+          : null,
+    ]);
+    const noteRows = new Map((noteRaw as Record<string, unknown>[]).map((raw) => toNoteRow(raw)).map((n) => [n.id, n]));
+    const webhookRows = (hookRaw as Record<string, unknown>[]).map((raw) => toWebhookRow(raw));
+    return new CallbackBatch(now, jobRows, noteRows, webhookRows, claimed, tx.counts);
+  }
+
+  /** Claims a processed-message key: false when the callback was applied before (a duplicate). */
+  claim(key: string): boolean {
+    if (this.#claimed.has(key)) return false;
+    this.#claimed.add(key);
+    this.#newKeys.push(key);
+    return true;
+  }
+
+  /** Changes a job (in memory now, in the database at write()); returns the job as it now is. */
+  patchJob(job: JobRow, patch: Partial<JobRow>): JobRow {
+    const next = { ...job, ...patch };
+    this.counts.move('jobs', this.jobs.get(job.id)?.status ?? job.status, next.status);
+    this.jobs.set(job.id, next);
+    this.#jobPatches.set(job.id, { ...this.#jobPatches.get(job.id), ...patch });
+    return next;
+  }
+
+  patchNote(note: NoteRow, patch: Partial<NoteRow>): NoteRow {
+    const next = { ...note, ...patch };
+    this.counts.move('notes', this.notes.get(note.id)?.status ?? note.status, next.status);
+    this.notes.set(note.id, next);
+    this.#notePatches.set(note.id, { ...this.#notePatches.get(note.id), ...patch });
+    return next;
+  }
+
+  /** The job can never apply (its note changed or is gone): settle it without touching the note. */
+  skip(job: JobRow, why: string): void {
+    this.patchJob(job, { status: 'skipped', lastError: why, finishedAt: this.now, updatedAt: this.now });
+  }
+
+  /** Disables a webhook endpoint (it answered 410 Gone), at write(). */
+  disableWebhook(id: string, reason: string): void {
+    if (!this.#disabled.has(id)) this.#disabled.set(id, reason);
+  }
+
+  /** Keeps one finished attempt (docs/jobs.md, "Attempts"); written with the batch. */
+  recordAttempt(row: typeof jobAttempts.$inferInsert): void {
+    this.#attempts.push(rowInsert(jobAttempts, row));
+  }
+
+  /** The job's dead letter leaves the failure inbox: its promotion took effect. */
+  dropDeadLetter(jobId: string): void {
+    this.#settledDeadLetters.push(jobId);
+  }
+
+  enqueue(job: JobToEnqueue & { kind: JobKind }): void {
+    this.#enqueues.push(job);
+    this.after.enqueued.set(job.priority, (this.after.enqueued.get(job.priority) ?? 0) + 1);
+  }
+
+  /**
+   * Queues the keys, then every changed row, then the enqueued jobs (with their outbox rows), to
+   * go with the COMMIT. A key that some other transaction wrote meanwhile fails the INSERT with a
+   * duplicate key and nothing after it runs; the caller rolls back and runs the batch again.
+   */
+  write(tx: WriteTx): void {
+    if (this.#newKeys.length > 0) tx.defer(insertMessageKeys(this.#newKeys, this.now));
+    for (const s of updateRows(jobs, this.#jobPatches)) tx.defer(s);
+    for (const s of updateRows(notes, this.#notePatches)) tx.defer(s);
+    for (const [id, reason] of this.#disabled) tx.defer(disableWebhook(id, this.now, reason));
+    tx.insert(...this.#attempts);
+    if (this.#settledDeadLetters.length > 0) tx.defer(deleteDeadLetters(this.#settledDeadLetters));
+    tx.insert(...this.#enqueues.flatMap((job) => jobInserts(job, this.now).inserts));
+  }
+}
+
+/** The processed-message key of one callback: job, run (a promoted job starts a new one) and operation. */
+export function messageKey(jobId: string, run: string | undefined, op: string): string {
+  return `job:${jobId}:${run ?? '0'}:${op}`;
+}

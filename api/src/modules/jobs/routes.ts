@@ -1,0 +1,115 @@
+import { ControlState, type RecordOutcome } from '@notes/contracts';
+import {
+  CompleteBatchBody,
+  CompleteBody,
+  FailBatchBody,
+  FailBody,
+  JobIdParams,
+  RecordBatchResponse,
+  RecordResponse,
+  type RecordResult,
+  StartBatchBody,
+  StartBatchResponse,
+  StartBody,
+  StartResponse,
+} from '@notes/contracts/callbacks';
+import type { App, AppDeps } from '../../app-types.ts';
+import { invalidateUserCache } from '../notes/index.ts';
+import { JobCallbacks } from './job-callbacks.ts';
+import { JobOperations } from './job-operations.ts';
+
+/** The metric's closed set is coarser than the answer: gone or settled jobs count as stale or duplicate. */
+const METRIC_OUTCOME: Record<RecordResult, RecordOutcome> = {
+  processed: 'processed',
+  failed: 'failed',
+  dead: 'dead',
+  stale: 'stale',
+  deleted: 'stale',
+  unknown: 'stale',
+  duplicate: 'duplicate',
+  finished: 'duplicate',
+};
+
+/**
+ * The consumers' callbacks under /internal (service identity only). The role check runs on
+ * `onRequest`, before validation: no token → 401, any identity but `service` → 403. Every
+ * answer to a valid request is 200; the body says what was recorded, and the consumer acks.
+ *
+ * Each callback exists twice: for one job (`/jobs/:jobId/start`) and for a batch (`/jobs/start`
+ * with `{jobs: [...]}`), which the consumers use under load: one request and one transaction for
+ * many jobs, answered per job in request order.
+ */
+export default async function internalRoutes(app: App, deps: AppDeps) {
+  const { metrics } = deps;
+  const callbacks = new JobCallbacks({
+    database: deps.database,
+    logger: deps.logger,
+    liveEvents: deps.liveEvents,
+    outbox: deps.outbox,
+    invalidateNotes: (userId) => invalidateUserCache(deps.redis, userId),
+    onRecorded: (job, outcome) =>
+      metrics.jobsRecorded.inc({ kind: job.kind, priority: job.priority, outcome: METRIC_OUTCOME[outcome] }),
+    onEnqueued: (job, count) => metrics.jobsEnqueued.inc(job, count),
+  });
+
+  const operations = new JobOperations({
+    config: deps.config,
+    database: deps.database,
+    logger: deps.logger,
+    connection: () => deps.amqp.connection,
+  });
+
+  await app.register(
+    // Named: tracing names the route's hook spans after this function.
+    async function internalJobRoutes(internal: App) {
+      internal.addHook('onRequest', internal.requireRole('service'));
+      // Every log line of a callback names its job(s), so logs join the consumer's by job_id.
+      internal.addHook('preHandler', async (request) => {
+        const { jobId } = request.params as { jobId?: string };
+        if (jobId) request.log = request.log.child({ job_id: jobId });
+        const { jobs } = (request.body ?? {}) as { jobs?: { job_id: string }[] };
+        if (Array.isArray(jobs)) request.log = request.log.child({ job_ids: jobs.map((j) => j.job_id) });
+      });
+      const common = { tags: ['internal'], security: [{ bearer: [] }] };
+      const one = { ...common, params: JobIdParams };
+
+      internal.post(
+        '/jobs/:jobId/start',
+        { schema: { ...one, body: StartBody, response: { 200: StartResponse } } },
+        async (request) => callbacks.start(request.params.jobId, request.body),
+      );
+      internal.post(
+        '/jobs/:jobId/complete',
+        { schema: { ...one, body: CompleteBody, response: { 200: RecordResponse } } },
+        async (request) => callbacks.complete(request.params.jobId, request.body),
+      );
+      internal.post(
+        '/jobs/:jobId/fail',
+        { schema: { ...one, body: FailBody, response: { 200: RecordResponse } } },
+        async (request) => callbacks.fail(request.params.jobId, request.body),
+      );
+
+      // What every consumer polls about once a second: the kinds paused now (docs/jobs.md, "Control").
+      internal.get('/control', { schema: { ...common, response: { 200: ControlState } } }, async () => ({
+        paused: await operations.pausedKinds(),
+      }));
+
+      internal.post(
+        '/jobs/start',
+        { schema: { ...common, body: StartBatchBody, response: { 200: StartBatchResponse } } },
+        async (request) => ({ results: await callbacks.startMany(request.body.jobs) }),
+      );
+      internal.post(
+        '/jobs/complete',
+        { schema: { ...common, body: CompleteBatchBody, response: { 200: RecordBatchResponse } } },
+        async (request) => ({ results: await callbacks.completeMany(request.body.jobs) }),
+      );
+      internal.post(
+        '/jobs/fail',
+        { schema: { ...common, body: FailBatchBody, response: { 200: RecordBatchResponse } } },
+        async (request) => ({ results: await callbacks.failMany(request.body.jobs) }),
+      );
+    },
+    { prefix: '/internal' },
+  );
+}

@@ -1,0 +1,108 @@
+import { and, eq, getTableColumns, type SQL } from 'drizzle-orm';
+import { type DbOrTx, parseJsonColumn } from '../../platform/db/client.ts';
+import { fulltextMatch } from '../../platform/db/fulltext.ts';
+import { finishPage, planPage } from '../../platform/db/keyset.ts';
+import { type NoteResult, notes } from '../../platform/db/schema.ts';
+import {
+  namesOf,
+  type RowInsert,
+  rowInsert,
+  type Statement,
+  sqlValue,
+  type WriteTx,
+} from '../../platform/db/sql-writer.ts';
+import { cappedCount, pageTotal, type Total } from '../../platform/db/totals.ts';
+import { accessIndex, noteOrder } from './list-orders.ts';
+import type { ListNotesQuery, Note, SortField } from './schemas.ts';
+
+/**
+ * The SQL of the notes table. Every query is scoped to its owner: another user's note does not
+ * exist. Writes are statements for the write path (platform/db/sql-writer.ts); reads use drizzle.
+ */
+export type NoteRow = typeof notes.$inferSelect;
+export type NewNoteRow = typeof notes.$inferInsert;
+
+/** A row as the API shows it (section 4). MariaDB returns the JSON `result` as a string. */
+export function toNote(row: NoteRow): Note {
+  return {
+    id: row.id,
+    title: row.title,
+    body: row.body,
+    priority: row.priority,
+    status: row.status,
+    version: row.version,
+    result: parseJsonColumn<NoteResult>(row.result),
+    attempts: row.attempts,
+    last_error: row.lastError ?? null,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    processed_at: row.processedAt ? row.processedAt.toISOString() : null,
+  };
+}
+
+export function noteInsert(row: NewNoteRow): RowInsert {
+  return rowInsert(notes, row);
+}
+
+export async function findNote(db: DbOrTx, userId: string, id: string): Promise<NoteRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(notes)
+    .where(and(eq(notes.id, id), eq(notes.userId, userId)));
+  return row;
+}
+
+/** Every column under its property name, so a raw row is a NoteRow (dates: mysql2 with timezone Z). */
+const NOTE_COLUMNS = Object.entries(getTableColumns(notes))
+  .map(([key, column]) => `\`${column.name}\` AS \`${key}\``)
+  .join(', ');
+
+/** Locks the row for the rest of the transaction, so a version check and its update are one step. */
+export async function findNoteForUpdate(tx: WriteTx, userId: string, id: string): Promise<NoteRow | undefined> {
+  const [row] = await tx.query<NoteRow>({
+    sql: `SELECT ${NOTE_COLUMNS} FROM notes WHERE id = ? AND user_id = ? FOR UPDATE`,
+    values: [id, userId],
+  });
+  return row;
+}
+
+export function updateNote(userId: string, id: string, changes: Partial<Omit<NewNoteRow, 'id' | 'userId'>>): Statement {
+  const { columns } = namesOf(notes);
+  const entries = Object.entries(changes).filter(([, v]) => v !== undefined);
+  return {
+    sql: `UPDATE notes SET ${entries.map(([k]) => `\`${columns.get(k)}\` = ?`).join(', ')} WHERE id = ? AND user_id = ?`,
+    values: [...entries.map(([, v]) => sqlValue(v)), id, userId],
+  };
+}
+
+export function deleteNote(userId: string, id: string): Statement {
+  return { sql: 'DELETE FROM notes WHERE id = ? AND user_id = ?', values: [id, userId] };
+}
+
+/** Newest first by default; the sort's index holds the user's rows in order (list-orders.ts). */
+export async function listNotes(
+  db: DbOrTx,
+  userId: string,
+  query: ListNotesQuery,
+): Promise<{ rows: NoteRow[]; nextCursor: string | null } & Total> {
+  const filters: SQL[] = [eq(notes.userId, userId)];
+  if (query.status) filters.push(eq(notes.status, query.status));
+  if (query.priority) filters.push(eq(notes.priority, query.priority));
+  if (query.q) filters.push(fulltextMatch([notes.title, notes.body], query.q));
+  const field = query.sort.replace(/^-/, '') as SortField;
+  const scope = { user: true, status: !!query.status, priority: !!query.priority, search: !!query.q };
+  const order = noteOrder(field, scope, (r: NoteRow) => r);
+  const plan = planPage(order, query);
+  const filterIndex = noteOrder('created_at', scope, (r: NoteRow) => r).index;
+  const total = query.q ? null : await cappedCount(db, notes, and(...filters), filterIndex);
+  const index = accessIndex(order, scope, filterIndex, total);
+  const rows = await db
+    .select()
+    .from(notes, index ? { forceIndex: index } : undefined)
+    .where(and(...filters, plan.after))
+    .orderBy(...plan.orderBy)
+    .limit(plan.fetch)
+    .offset(plan.offset);
+  const page = finishPage(order, query, rows);
+  return { ...page, ...(total ?? pageTotal(query.offset, page.rows.length, page.nextCursor !== null)) };
+}

@@ -1,0 +1,252 @@
+import { currentTraceparent, DEFAULT_PRIORITY } from '@notes/contracts';
+import { uuidv7 } from 'uuidv7';
+import type { AppDeps } from '../../app-types.ts';
+import type { RowInsert, WriteTx } from '../../platform/db/sql-writer.ts';
+import { NotFoundError, PreconditionFailedError } from '../../platform/errors/index.ts';
+import type { NoteEventType } from '../events/index.ts';
+import { eventInsert } from '../events/index.ts';
+import { IdempotencyService, type WriteEffect, type WriteOutcome, type WriteRequest } from '../idempotency/index.ts';
+import { jobInserts, listJobsForNote, toJob } from '../jobs/index.ts';
+import { DEFAULT_LIST_FIELD, NoteCache, noteField } from './note-cache.ts';
+import {
+  deleteNote,
+  findNote,
+  findNoteForUpdate,
+  listNotes,
+  type NoteRow,
+  noteInsert,
+  toNote,
+  updateNote,
+} from './notes-repository.ts';
+import {
+  type CreateNoteBody,
+  DEFAULT_SORT,
+  type Job,
+  LIST_DEFAULT_LIMIT,
+  type ListNotesQuery,
+  type Note,
+  type NoteList,
+  type UpdateNoteBody,
+} from './schemas.ts';
+
+/** How a write arrived: what idempotency needs besides the user. */
+export type WriteMeta = Omit<WriteRequest, 'userId' | 'body'>;
+
+export const noteLocation = (id: string) => `/api/notes/${id}`;
+
+/**
+ * `If-Match` against a note's version (ETag `"<version>"`). Strong comparison (RFC 9110): a weak
+ * tag never matches; `*` matches any existing note; a list matches if any member does.
+ */
+export function ifMatchSatisfied(header: string | undefined, version: number): boolean {
+  if (header === undefined) return true;
+  const tags = header.split(',').map((t) => t.trim());
+  return tags.includes('*') || tags.includes(`"${version}"`);
+}
+
+/**
+ * The rules of notes (docs/api.md). Every write runs through IdempotencyService in one
+ * transaction with its fence, its job and outbox row; after the commit it invalidates the user's
+ * read cache, nudges the outbox relay and publishes the live event.
+ *
+ * Every accepted PATCH is a change: the version goes up and a new note.process job is queued,
+ * even when only the priority changed (the job carries the priority, and the old job's result
+ * would be recorded against a stale version and discarded). The note goes back to `queued` and
+ * its result, attempts and error are cleared, since they described the previous version.
+ */
+export class NotesService {
+  private readonly idempotency: IdempotencyService;
+  private readonly cache: NoteCache;
+
+  constructor(
+    private readonly deps: Pick<
+      AppDeps,
+      'config' | 'database' | 'redis' | 'logger' | 'liveEvents' | 'outbox' | 'metrics'
+    >,
+  ) {
+    this.idempotency = new IdempotencyService(deps);
+    this.cache = NoteCache.for(deps.redis);
+  }
+
+  /** A create knows all its rows up front, so it goes through group commit (see IdempotencyService). */
+  create(userId: string, input: CreateNoteBody, meta: WriteMeta): Promise<WriteOutcome> {
+    return this.idempotency.execute(
+      { ...meta, userId, body: input },
+      {
+        planned: () => {
+          const now = new Date();
+          const row: NoteRow = {
+            id: uuidv7(),
+            userId,
+            title: input.title,
+            body: input.body ?? '',
+            priority: input.priority ?? DEFAULT_PRIORITY,
+            status: 'queued',
+            version: 1,
+            result: null,
+            attempts: 0,
+            lastError: null,
+            createdAt: now,
+            updatedAt: now,
+            processedAt: null,
+          };
+          const job = this.jobOf(row);
+          const { effect, event } = this.enqueued(row, 'note.created', { status: 201, location: noteLocation(row.id) });
+          return { inserts: [noteInsert(row), ...job.inserts, event], effect };
+        },
+      },
+    );
+  }
+
+  update(userId: string, id: string, input: UpdateNoteBody, meta: WriteMeta): Promise<WriteOutcome> {
+    return this.idempotency.execute(
+      { ...meta, userId, body: input },
+      {
+        locked: async (tx) => {
+          const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
+          const now = new Date();
+          const changes = {
+            ...(input.title !== undefined ? { title: input.title } : {}),
+            ...(input.body !== undefined ? { body: input.body } : {}),
+            ...(input.priority !== undefined ? { priority: input.priority } : {}),
+            version: current.version + 1,
+            status: 'queued' as const,
+            result: null,
+            attempts: 0,
+            lastError: null,
+            processedAt: null,
+            updatedAt: now,
+          };
+          const row = { ...current, ...changes };
+          tx.defer(updateNote(userId, id, changes));
+          tx.counts.move('notes', current.status, changes.status);
+          const { effect, event } = this.enqueued(row, 'note.updated', { status: 200, location: null });
+          tx.insert(...this.jobOf(row).inserts, event);
+          return effect;
+        },
+      },
+    );
+  }
+
+  /** Deletes the note; its jobs stay as history (a job of a deleted note is discarded by the pipeline). */
+  remove(userId: string, id: string, meta: WriteMeta): Promise<WriteOutcome> {
+    return this.idempotency.execute(
+      { ...meta, userId, body: undefined },
+      {
+        locked: async (tx) => {
+          const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
+          tx.defer(deleteNote(userId, id));
+          tx.counts.move('notes', current.status, null);
+          tx.insert(eventInsert(userId, 'note.deleted', { id }));
+          return {
+            response: { status: 204, body: null, location: null },
+            afterCommit: () => this.afterCommit(userId),
+          };
+        },
+      },
+    );
+  }
+
+  async get(userId: string, id: string): Promise<Note> {
+    const cached = await this.cache.read<Note>(userId, noteField(id));
+    this.countCache('note', cached.hit);
+    if (cached.hit) return cached.value;
+    const row = await findNote(this.deps.database.db, userId, id);
+    if (!row) throw new NotFoundError('No such note.');
+    const note = toNote(row);
+    await this.cache.fill(userId, noteField(id), cached.generation, note);
+    return note;
+  }
+
+  private countCache(cache: 'note' | 'list', hit: boolean): void {
+    (hit ? this.deps.metrics.cacheHits : this.deps.metrics.cacheMisses).inc({ cache });
+  }
+
+  async list(userId: string, query: ListNotesQuery): Promise<NoteList> {
+    // Only the first page of the default listing is cached: it is what a client opens with.
+    const cacheable =
+      query.limit === LIST_DEFAULT_LIMIT &&
+      query.offset === 0 &&
+      query.sort === DEFAULT_SORT &&
+      !query.status &&
+      !query.priority &&
+      !query.q &&
+      !query.cursor;
+    const cached = cacheable ? await this.cache.read<NoteList>(userId, DEFAULT_LIST_FIELD) : null;
+    if (cached) this.countCache('list', cached.hit);
+    if (cached?.hit) return cached.value;
+    const { rows, total, total_exact, nextCursor } = await listNotes(this.deps.database.db, userId, query);
+    const page = { data: rows.map(toNote), total, total_exact, next_cursor: nextCursor };
+    if (cached) await this.cache.fill(userId, DEFAULT_LIST_FIELD, cached.generation, page);
+    return page;
+  }
+
+  async jobs(
+    userId: string,
+    id: string,
+    page: { limit: number; offset: number },
+  ): Promise<{ data: Job[]; total: number }> {
+    if (!(await findNote(this.deps.database.db, userId, id))) throw new NotFoundError('No such note.');
+    const { rows, total } = await listJobsForNote(this.deps.database.db, userId, id, page);
+    return { data: rows.map(toJob), total };
+  }
+
+  /** The caller's note, locked for this transaction; 404 for anyone else's, 412 for a stale If-Match. */
+  private async lockOwned(tx: WriteTx, userId: string, id: string, ifMatch: string | undefined): Promise<NoteRow> {
+    const row = await findNoteForUpdate(tx, userId, id);
+    if (!row) throw new NotFoundError('No such note.');
+    if (!ifMatchSatisfied(ifMatch, row.version)) throw new PreconditionFailedError();
+    return row;
+  }
+
+  /**
+   * The note's processing job, written with the note. The trace context is taken here, in the
+   * request: the rows may be written from another request's batch (group commit).
+   */
+  private jobOf(row: NoteRow) {
+    return jobInserts(
+      {
+        kind: 'note.process',
+        noteId: row.id,
+        noteVersion: row.version,
+        userId: row.userId,
+        priority: row.priority,
+        traceparent: currentTraceparent(),
+      },
+      row.updatedAt,
+    );
+  }
+
+  /**
+   * The answer, what follows the commit, and the live event's outbox row (written in the same
+   * transaction: live-event-relay.ts). The note is serialised once: answer, fence, Redis, event.
+   */
+  private enqueued(
+    row: NoteRow,
+    event: NoteEventType,
+    answer: { status: number; location: string | null },
+  ): { effect: WriteEffect; event: RowInsert } {
+    const note = toNote(row);
+    const json = JSON.stringify(note);
+    return {
+      effect: {
+        response: { ...answer, body: note, json },
+        afterCommit: async () => {
+          this.deps.metrics.jobsEnqueued.inc({ kind: 'note.process', priority: row.priority });
+          this.deps.outbox.nudge();
+          await this.afterCommit(row.userId);
+        },
+      },
+      event: eventInsert(row.userId, event, note, json),
+    };
+  }
+
+  /**
+   * Invalidate, then let the event relay publish: once this write has answered no read sees the
+   * old note (the relay invalidates again before the event goes out, for a client reacting to it).
+   */
+  private async afterCommit(userId: string): Promise<void> {
+    await this.cache.invalidate(userId);
+    this.deps.liveEvents.nudge();
+  }
+}

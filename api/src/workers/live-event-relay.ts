@@ -1,0 +1,124 @@
+import type { Config } from '@notes/contracts';
+import type { Logger } from 'pino';
+import type { EventPublisher, NoteEventType } from '../modules/events/index.ts';
+import { EVENT_ROW_PREFIX } from '../modules/events/index.ts';
+import { findNote, toNote } from '../modules/notes/index.ts';
+import type { Database } from '../platform/db/client.ts';
+import type { Statement } from '../platform/db/sql-writer.ts';
+
+/**
+ * Publishes the live-event rows of the outbox (event-rows.ts) to the users' Redis streams.
+ */
+const BATCH_SIZE = 250;
+
+type Row = { id: number; payload: string };
+type Payload = { kind: string; user_id: string; type: NoteEventType; data?: unknown; note_id?: string };
+
+const lockUnsent = (limit: number): Statement => ({
+  sql: `SELECT id, payload FROM outbox WHERE sent_at IS NULL AND job_id LIKE '${EVENT_ROW_PREFIX}%'
+        ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
+  values: [limit],
+});
+
+const markSent = (ids: readonly number[], now: Date): Statement => ({
+  sql: `UPDATE outbox SET sent_at = ?, publish_attempts = publish_attempts + 1 WHERE id IN (${ids.map(() => '?').join(',')})`,
+  values: [now, ...ids],
+});
+
+export interface LiveEventRelayDeps {
+  config: Config;
+  database: Database;
+  events: EventPublisher;
+  logger: Logger;
+  /** Drops the user's cached note reads before their event goes out (a client reading on it gets the new note). */
+  invalidateNotes: (userId: string) => Promise<unknown>;
+}
+
+/** Publishes event rows: nudged after each commit that wrote some, and polling for stragglers. */
+export class LiveEventRelay {
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #wake: (() => void) | null = null;
+  #pending = false;
+
+  constructor(private readonly deps: LiveEventRelayDeps) {}
+
+  /** Idempotent. */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  nudge(): void {
+    this.#pending = true;
+    this.#wake?.();
+  }
+
+  /** Idempotent. Finishes the batch in progress. */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      this.#pending = false;
+      let more = false;
+      try {
+        more = await this.#publishBatch();
+      } catch (err) {
+        this.deps.logger.warn({ err }, 'live event batch failed; will retry');
+      }
+      if (more || this.#pending) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.deps.config.outboxPollMs);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = null;
+    }
+  }
+
+  /**
+   * One batch, in id order (each user's events keep their order). Stops at the first event Redis
+   * refuses: the published ones are marked sent, the rest wait for the next try. READ COMMITTED
+   * for the reason the job relay gives (outbox-relay.ts).
+   */
+  async #publishBatch(): Promise<boolean> {
+    return this.deps.database.writer.transaction(async (tx) => {
+      const rows = await tx.query<Row>(lockUnsent(BATCH_SIZE));
+      if (rows.length === 0) return false;
+      const events = rows.map((r) => ({ id: r.id, event: JSON.parse(r.payload) as Payload }));
+      const invalidated = new Set<string>();
+      const sent: number[] = [];
+      for (const { id, event } of events) {
+        if (!invalidated.has(event.user_id)) {
+          invalidated.add(event.user_id);
+          await this.deps.invalidateNotes(event.user_id).catch(() => {});
+        }
+        const json = await this.#dataOf(event);
+        try {
+          if (json !== null) await this.deps.events.publishOrThrow(event.user_id, event.type, json, id);
+        } catch (err) {
+          this.deps.logger.warn({ err }, 'live events not published (redis unavailable); they stay in the outbox');
+          break;
+        }
+        sent.push(id);
+      }
+      if (sent.length) tx.defer(markSent(sent, new Date()));
+      return sent.length === BATCH_SIZE;
+    }, 'READ COMMITTED');
+  }
+
+  /** The event's data as JSON; null when it referred to a note that is gone (nothing to send). */
+  async #dataOf(event: Payload): Promise<string | null> {
+    if (event.note_id === undefined) return JSON.stringify(event.data ?? null);
+    const row = await findNote(this.deps.database.db, event.user_id, event.note_id);
+    return row ? JSON.stringify(toNote(row)) : null;
+  }
+}

@@ -1,0 +1,169 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '@notes/contracts';
+import { and, isNotNull, lt } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/mysql2';
+import type { Logger } from 'pino';
+import type { Database } from '../platform/db/client.ts';
+import * as schema from '../platform/db/schema.ts';
+import { idempotencyFences, outbox, processedMessages } from '../platform/db/schema.ts';
+import { pruneDeadJobs, pruneDeadLetters, pruneFinishedJobs } from './retention-repository.ts';
+
+/**
+ * Housekeeping on a timer: deletes sent outbox rows and processed-message keys older than
+ * RETENTION_HOURS, idempotency fences past their expiry, finished jobs past JOB_RETENTION_HOURS
+ * and dead ones past DEAD_RETENTION_DAYS (docs/jobs.md, "Retention"). Deletes run in batches of
+ * `MAINTENANCE_BATCH` rows (short transactions, no long locks next to the outbox relay) and
+ * each run takes a MariaDB named lock, so with several API instances one cleans while the others
+ * skip that round. The deletes are idempotent anyway: the lock only saves wasted work and
+ * avoids lock waits between instances.
+ */
+
+export const MAINTENANCE_INTERVAL_MS = 60_000;
+export const MAINTENANCE_BATCH = 1000;
+/** Batches per table per run; what is left waits for the next run rather than hogging the pool. */
+const MAX_BATCHES_PER_RUN = 200;
+/** Jobs per retention batch (each is three short statements by primary key). */
+export const RETENTION_BATCH = 500;
+/**
+ * A breath between retention batches: the deletes never hold the connection pool or InnoDB's
+ * purge for long stretches, so writes keep their latency while a backlog is pruned.
+ */
+export const RETENTION_PAUSE_MS = 20;
+
+export interface MaintenanceDeps {
+  config: Config;
+  database: Database;
+  logger: Logger;
+}
+
+export interface MaintenanceResult {
+  /** False when another instance held the lock. */
+  ran: boolean;
+  outbox: number;
+  fences: number;
+  processedMessages: number;
+  /** Finished jobs deleted (with their attempts), past JOB_RETENTION_HOURS. */
+  finishedJobs: number;
+  /** Dead jobs deleted (with attempts and dead letters), past DEAD_RETENTION_DAYS. */
+  deadJobs: number;
+  deadLetters: number;
+}
+
+/** Named locks are server-wide in MariaDB: scope ours to the database. */
+function lockName(config: Config): string {
+  return `notes_maintenance:${config.database.name}`.slice(0, 64);
+}
+
+/** One maintenance pass; `now` is injectable so a test decides what is old. */
+export async function runMaintenanceOnce(deps: MaintenanceDeps, now = new Date()): Promise<MaintenanceResult> {
+  const result: MaintenanceResult = {
+    ran: false,
+    outbox: 0,
+    fences: 0,
+    processedMessages: 0,
+    finishedJobs: 0,
+    deadJobs: 0,
+    deadLetters: 0,
+  };
+  const cutoff = new Date(now.getTime() - deps.config.retentionHours * 3_600_000);
+  // GET_LOCK belongs to a connection: hold one for the whole pass.
+  const conn = await deps.database.pool.getConnection();
+  const lock = lockName(deps.config);
+  try {
+    const [rows] = await conn.query('SELECT GET_LOCK(?, 0) AS got', [lock]);
+    if ((rows as { got: number | null }[])[0]?.got !== 1) return result;
+    result.ran = true;
+    // Under REPEATABLE READ a ranged DELETE also locks the gap new outbox rows are inserted into,
+    // stalling every write for the length of the batch; READ COMMITTED locks only the rows it deletes.
+    await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    try {
+      const db = drizzle(conn, { schema, mode: 'default' });
+      result.outbox = await deleteInBatches(() =>
+        db
+          .delete(outbox)
+          .where(and(isNotNull(outbox.sentAt), lt(outbox.sentAt, cutoff)))
+          .limit(MAINTENANCE_BATCH),
+      );
+      result.fences = await deleteInBatches(() =>
+        db.delete(idempotencyFences).where(lt(idempotencyFences.expiresAt, now)).limit(MAINTENANCE_BATCH),
+      );
+      result.processedMessages = await deleteInBatches(() =>
+        db.delete(processedMessages).where(lt(processedMessages.createdAt, cutoff)).limit(MAINTENANCE_BATCH),
+      );
+      const jobCutoff = new Date(now.getTime() - deps.config.jobRetentionHours * 3_600_000);
+      const deadCutoff = new Date(now.getTime() - deps.config.deadRetentionDays * 86_400_000);
+      result.finishedJobs = await pruneInBatches(() => pruneFinishedJobs(conn, jobCutoff, RETENTION_BATCH));
+      result.deadJobs = await pruneInBatches(() => pruneDeadJobs(conn, deadCutoff, RETENTION_BATCH));
+      result.deadLetters = await pruneInBatches(() => pruneDeadLetters(conn, deadCutoff, RETENTION_BATCH));
+    } finally {
+      await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      await conn.query('SELECT RELEASE_LOCK(?)', [lock]);
+    }
+  } finally {
+    conn.release();
+  }
+  return result;
+}
+
+async function deleteInBatches(batch: () => Promise<[{ affectedRows: number }, unknown]>): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
+    const [res] = await batch();
+    total += res.affectedRows;
+    if (res.affectedRows < MAINTENANCE_BATCH) break;
+  }
+  return total;
+}
+
+async function pruneInBatches(batch: () => Promise<number>): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
+    const n = await batch();
+    total += n;
+    if (n < RETENTION_BATCH) break;
+    await sleep(RETENTION_PAUSE_MS);
+  }
+  return total;
+}
+
+/** ±20 %, so instances started together drift apart. */
+const jittered = (ms: number) => Math.round(ms * (0.8 + Math.random() * 0.4));
+
+/**
+ * Runs maintenance every minute (jittered) until stopped; the first pass comes after a random
+ * part of an interval. A failed pass is logged and retried next time. `stop()` is idempotent
+ * and waits for a pass in progress.
+ */
+export function startMaintenance(deps: MaintenanceDeps, opts: { intervalMs?: number } = {}): { stop(): Promise<void> } {
+  const interval = opts.intervalMs ?? MAINTENANCE_INTERVAL_MS;
+  let stopped = false;
+  let running: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+
+  const schedule = (delay: number) => {
+    if (stopped) return;
+    timer = setTimeout(tick, delay);
+    timer.unref();
+  };
+  const tick = () => {
+    running = runMaintenanceOnce(deps)
+      .then((r) => {
+        if (r.outbox || r.fences || r.processedMessages || r.finishedJobs || r.deadJobs || r.deadLetters)
+          deps.logger.info({ maintenance: r }, 'maintenance deleted rows');
+      })
+      .catch((err) => deps.logger.warn({ err }, 'maintenance pass failed; will retry'))
+      .finally(() => {
+        running = null;
+        schedule(jittered(interval));
+      });
+  };
+  schedule(Math.round(Math.random() * interval));
+
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}
