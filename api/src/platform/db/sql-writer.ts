@@ -130,10 +130,13 @@ function send(conn: PoolConnection, statements: readonly Statement[]): Promise<R
  * A transaction that holds its statements back until it must talk to the server: `defer`
  * queues, `query` sends everything queued plus the query (BEGIN rides along with the first),
  * `commit` sends the rest plus COMMIT. A write that reads once costs two round trips in all.
+ * It holds its connection until `commit` succeeds or `rollback` runs (which never throws): a
+ * caller that does not commit must roll back.
  */
 export class WriteTx {
   #pending: Statement[];
   #begun = false;
+  #done = false;
   /** The notes' and jobs' status changes, counted at the commit (status-tally.ts). Inserts count themselves. */
   readonly counts = new StatusTally();
 
@@ -172,18 +175,37 @@ export class WriteTx {
     return statements.map((s) => (s === null ? [] : (answers.shift() as unknown[])));
   }
 
+  /** Sends the rest with COMMIT and gives the connection back. If it throws, roll back. */
   async commit(): Promise<void> {
     const counted = this.counts.statement();
     if (counted) this.#pending.push(counted);
     this.#pending.push(COMMIT);
     await this.#flush();
+    this.#finish(true);
   }
 
-  /** Nothing to undo when BEGIN never left; otherwise roll back what the server holds. */
+  /**
+   * Nothing to undo when BEGIN never left; otherwise rolls back what the server holds. Never
+   * throws: a connection whose rollback failed may still hold a transaction, so it is closed
+   * instead of reused. Idempotent, and a no-op after a commit.
+   */
   async rollback(): Promise<void> {
+    if (this.#done) return;
     const begun = this.#begun;
     this.#pending = [];
-    if (begun) await send(this.conn, [ROLLBACK]);
+    try {
+      if (begun) await send(this.conn, [ROLLBACK]);
+      this.#finish(true);
+    } catch {
+      this.#finish(false);
+    }
+  }
+
+  #finish(healthy: boolean): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (healthy) this.conn.release();
+    else this.conn.destroy();
   }
 
   #flush(): Promise<Results> {
@@ -198,24 +220,21 @@ export class WriteTx {
 export class SqlWriter {
   constructor(readonly pool: Pool) {}
 
+  /** A transaction on a connection of its own: the caller commits it, or rolls it back. */
+  async begin(isolation?: TxIsolation): Promise<WriteTx> {
+    return new WriteTx(await this.#connection(), isolation);
+  }
+
   /** `fn` in one transaction on one connection; rolled back if it throws. */
   async transaction<T>(fn: (tx: WriteTx) => Promise<T>, isolation?: TxIsolation): Promise<T> {
-    const conn = await this.#connection();
-    const tx = new WriteTx(conn, isolation);
-    let healthy = true;
+    const tx = await this.begin(isolation);
     try {
       const out = await fn(tx);
       await tx.commit();
       return out;
     } catch (err) {
-      await tx.rollback().catch(() => {
-        healthy = false;
-      });
+      await tx.rollback();
       throw err;
-    } finally {
-      // A connection whose rollback failed may still hold a transaction: never reuse it.
-      if (healthy) conn.release();
-      else conn.destroy();
     }
   }
 
