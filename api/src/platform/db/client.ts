@@ -8,7 +8,6 @@ import { normaliseStoredEmails } from './email-normalisation.ts';
 import { GroupCommitter } from './group-commit.ts';
 import * as schema from './schema.ts';
 import { SqlWriter } from './sql-writer.ts';
-import { MARK_WRITE_PATH_SESSION } from './status-tally.ts';
 
 export type Db = MySql2Database<typeof schema>;
 /** A transaction handle; services open it and hand it down to repositories. */
@@ -55,8 +54,6 @@ export function createDatabase(config: Config): Database {
   // Multi-statement queries only here, where every statement is a constant with placeholders;
   // drizzle's pool keeps the default (one statement per query) for everything else.
   const writePool = mysqlCore.createPool({ ...options, multipleStatements: true });
-  // The write path counts its own status changes; the counter triggers skip its sessions (status-tally.ts).
-  writePool.on('connection', (conn) => conn.query(MARK_WRITE_PATH_SESSION));
   const writer = new SqlWriter(writePool);
   const callbackPool = mysqlCore.createPool({
     ...options,

@@ -1,7 +1,7 @@
 import { getTableColumns, getTableName } from 'drizzle-orm';
 import type { MySqlTable } from 'drizzle-orm/mysql-core';
 import type { Pool, PoolConnection } from 'mysql2';
-import { StatusTally } from './status-tally.ts';
+import { MARK_WRITE_PATH_SESSION, StatusTally } from './status-tally.ts';
 
 /**
  * The write path's SQL, cut to the fewest round trips (issue 6: round trips dominate the CPU).
@@ -216,9 +216,14 @@ export class WriteTx {
   }
 }
 
-/** Runs write transactions on the multi-statement pool. */
+/**
+ * Runs write transactions on a multi-statement pool. Every transaction counts its own status
+ * changes (status-tally.ts), so the pool's sessions are marked for the counter triggers to skip.
+ */
 export class SqlWriter {
-  constructor(readonly pool: Pool) {}
+  constructor(readonly pool: Pool) {
+    pool.on('connection', (conn) => conn.query(MARK_WRITE_PATH_SESSION));
+  }
 
   /** A transaction on a connection of its own: the caller commits it, or rolls it back. */
   async begin(isolation?: TxIsolation): Promise<WriteTx> {
