@@ -123,7 +123,7 @@ test('finished jobs and their attempts go after JOB_RETENTION_HOURS, dead ones a
   assert.equal((await runMaintenanceOnce(deps, now)).finishedJobs, 0, 'a second pass finds nothing');
 
   // The counters still equal the rows; the deletes were counted in the retention's own shard,
-  // never in a shard a writer's connection uses (api/drizzle/0007_retention_counter_shard.sql).
+  // never in a shard a writer's connection uses (api/drizzle/0006_retention_counter_shard.sql).
   const [counted] = await database.pool.query('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status');
   const byCounter = Object.entries(await countsByStatus(database.db, 'jobs')).filter(([, n]) => n !== 0);
   assert.deepEqual(

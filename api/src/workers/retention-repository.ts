@@ -9,7 +9,7 @@ import type { PoolConnection } from 'mysql2/promise';
 export const FINISHED_STATUSES = ['processed', 'skipped', 'discarded'] as const;
 
 /**
- * The shard of the status counters the retention's deletes count in (migration 0007): no writer
+ * The shard of the status counters the retention's deletes count in (migration 0006): no writer
  * uses it (theirs are CONNECTION_ID() % 64), so a batch's counter row is never a row a write
  * waits for.
  */

@@ -8,6 +8,10 @@ INSERT IGNORE INTO `status_counts` (`tbl`, `status`, `shard`, `n`)
 	FROM (SELECT 'queued' AS status UNION ALL SELECT 'processing' UNION ALL SELECT 'processed' UNION ALL SELECT 'failed' UNION ALL SELECT 'dead' UNION ALL SELECT 'discarded' UNION ALL SELECT 'skipped') AS k;--> statement-breakpoint
 DROP TRIGGER IF EXISTS `jobs_count_delete`;--> statement-breakpoint
 CREATE TRIGGER `jobs_count_delete` AFTER DELETE ON `jobs` FOR EACH ROW
-	INSERT INTO `status_counts` (`tbl`, `status`, `shard`, `n`)
-	VALUES ('jobs', OLD.`status`, IF(@notes_counter_shard = 64, 64, CONNECTION_ID() % 64), -1)
-	ON DUPLICATE KEY UPDATE `n` = `n` - 1;
+BEGIN
+	IF @counts_by_write_path IS NULL THEN
+		INSERT INTO `status_counts` (`tbl`, `status`, `shard`, `n`)
+		VALUES ('jobs', OLD.`status`, IF(@notes_counter_shard = 64, 64, CONNECTION_ID() % 64), -1)
+		ON DUPLICATE KEY UPDATE `n` = `n` - 1;
+	END IF;
+END;
