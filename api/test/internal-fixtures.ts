@@ -1,8 +1,7 @@
 import { type JobKind, type Priority, signServiceToken } from '@notes/contracts';
 import { waitFor } from '@notes/contracts/testing';
-import { and, eq, isNull, like } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
-import { EVENT_ROW_PREFIX } from '../src/modules/events/event-rows.ts';
 import { eventStreamKey } from '../src/modules/events/events.ts';
 import { enqueueJob } from '../src/modules/jobs/job-enqueue.ts';
 import { parseJsonColumn } from '../src/platform/db/client.ts';
@@ -113,7 +112,7 @@ export async function liveEvents(t: TestApp, userId: string): Promise<{ type: st
     const pending = await t.deps.database.db
       .select({ id: outbox.id })
       .from(outbox)
-      .where(and(isNull(outbox.sentAt), like(outbox.jobId, `${EVENT_ROW_PREFIX}%`)))
+      .where(and(isNull(outbox.sentAt), eq(outbox.kind, 'event')))
       .limit(1);
     return pending.length === 0;
   });

@@ -36,7 +36,7 @@ test('events committed by an API that died before publishing them are published 
   // A first instance takes writes and dies before its relay publishes anything.
   const dying = await createDeps(t.deps.config);
   const dyingApp = await buildApp(dying);
-  const pending = "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND job_id LIKE 'ev-%'";
+  const pending = "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND kind = 'event'";
   let noteId = '';
   let bigId = '';
   let goneId = '';

@@ -126,7 +126,7 @@ describe('read cache', () => {
     await waitFor('the create event published', async () => {
       const rows = await query<{ n: number }>(
         t,
-        "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND job_id LIKE 'ev-%'",
+        "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND kind = 'event'",
       );
       return Number(rows[0]?.n) === 0;
     });

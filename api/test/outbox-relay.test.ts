@@ -4,9 +4,8 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QUEUES } from '@notes/contracts';
 import { queueInfo, startFaultProxy, waitFor } from '@notes/contracts/testing';
-import { and, isNull, notLike } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { buildApp } from '../src/app.ts';
-import { EVENT_ROW_PREFIX } from '../src/modules/events/event-rows.ts';
 import { enqueueJob } from '../src/modules/jobs/job-enqueue.ts';
 import { notes, outbox, users } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
@@ -45,7 +44,7 @@ const unsent = async (t: TestApp) =>
     await t.deps.database.db
       .select({ id: outbox.id })
       .from(outbox)
-      .where(and(isNull(outbox.sentAt), notLike(outbox.jobId, `${EVENT_ROW_PREFIX}%`)))
+      .where(and(isNull(outbox.sentAt), eq(outbox.kind, 'job')))
   ).length;
 
 test('committed outbox rows are published with confirms and marked sent', async () => {

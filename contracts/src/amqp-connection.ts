@@ -17,7 +17,13 @@ export interface AmqpConnectionOptions {
   heartbeatSeconds?: number;
 }
 
-type Events = { connected: [ChannelModel]; disconnected: [Error | undefined] };
+type Events = {
+  connected: [ChannelModel];
+  disconnected: [Error | undefined];
+  /** The broker stopped reading from this connection (a memory or disk alarm): publishes wait. */
+  blocked: [string];
+  unblocked: [];
+};
 
 /**
  * The nodes named by an `AMQP_URL` value: one URL or several separated by commas (the nodes of a
@@ -83,6 +89,17 @@ export class AmqpConnection extends EventEmitter<Events> {
     return this.#conn !== null;
   }
 
+  /**
+   * True while the broker blocks the connection (connection.blocked: a resource alarm somewhere
+   * in the cluster). A publish sent now is not read until the alarm clears, and on a cluster the
+   * alarm holds on every node, so failing over would not help: publishers wait for `unblocked`.
+   */
+  get blocked(): boolean {
+    return this.#blocked;
+  }
+
+  #blocked = false;
+
   /** The node the connection is on now (null while disconnected). */
   get node(): string | null {
     return this.#node;
@@ -131,6 +148,18 @@ export class AmqpConnection extends EventEmitter<Events> {
           conn.on('error', (err: Error) => this.#opts.logger.warn({ err }, 'amqp connection error'));
           conn.on('close', (err?: Error) => resolve(err));
         });
+        conn.on('blocked', (reason: string) => {
+          if (this.#conn !== conn) return;
+          this.#blocked = true;
+          this.#opts.logger.warn({ reason, node: this.#node }, 'amqp connection blocked by the broker');
+          this.#safeEmit('blocked', reason);
+        });
+        conn.on('unblocked', () => {
+          if (this.#conn !== conn) return;
+          this.#blocked = false;
+          this.#opts.logger.info({ node: this.#node }, 'amqp connection unblocked');
+          this.#safeEmit('unblocked');
+        });
         if (!this.#running) {
           await conn.close().catch(() => {});
           break;
@@ -144,6 +173,7 @@ export class AmqpConnection extends EventEmitter<Events> {
         const err = await closed;
         this.#conn = null;
         this.#node = null;
+        this.#blocked = false;
         if (!this.#running) break;
         this.#opts.logger.warn({ err }, 'amqp connection closed; reconnecting');
         this.#safeEmit('disconnected', err);

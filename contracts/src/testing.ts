@@ -203,6 +203,8 @@ export interface FaultProxy {
   /** Drops every open connection and refuses new ones, like a service that went away. */
   cut(): void;
   restore(): void;
+  /** Stops passing bytes either way on the open connections, closing nothing: a peer gone quiet. */
+  pause(): void;
   close(): Promise<void>;
 }
 
@@ -212,6 +214,7 @@ export interface FaultProxy {
  */
 export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<FaultProxy> {
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<[net.Socket, net.Socket]>();
   let down = false;
   const server = net.createServer((client) => {
     if (down) {
@@ -229,6 +232,9 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
     }
     client.pipe(upstream);
     upstream.pipe(client);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on('close', () => pairs.delete(pair));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as net.AddressInfo;
@@ -240,6 +246,14 @@ export async function startFaultProxy(targetPort: number, targetHost = '127.0.0.
     },
     restore() {
       down = false;
+    },
+    pause() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
     },
     close: () =>
       new Promise<void>((r) => {

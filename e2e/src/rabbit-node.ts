@@ -22,6 +22,8 @@ export interface RabbitNode {
   /** The Erlang node name (`<name>@localhost`), for rabbitmqctl -n and join_cluster. */
   nodeName: string;
   port: number;
+  /** The node's log directory (gone after close()). */
+  logDir: string;
   /** amqp://guest:guest@127.0.0.1:<port> (the default vhost). */
   url: string;
   /** Starts the node (again) and waits until it accepts AMQP connections. */
@@ -42,6 +44,7 @@ export interface RabbitNode {
 
 const START_TIMEOUT_MS = 90_000;
 const live = new Set<number>();
+const dirs = new Set<string>();
 let exitHookInstalled = false;
 
 /** A test that dies without its after() must not leave a broker behind. */
@@ -54,6 +57,7 @@ function installExitHook(): void {
         process.kill(pid, 'SIGKILL');
       } catch {}
     }
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 }
 
@@ -83,6 +87,7 @@ export interface RabbitNodeOptions {
 export async function startRabbitNode(label = 'e2e', opts: RabbitNodeOptions = {}): Promise<RabbitNode> {
   installExitHook();
   const dir = mkdtempSync(path.join(tmpdir(), `np-rabbit-${label}-`));
+  dirs.add(dir);
   writeFileSync(path.join(dir, 'plugins'), '[].\n');
   writeFileSync(path.join(dir, 'rabbitmq.conf'), `${(opts.config ?? []).join('\n')}\n`);
   const chown = spawnSync('chown', ['-R', 'rabbitmq:rabbitmq', dir]);
@@ -168,10 +173,19 @@ export async function startRabbitNode(label = 'e2e', opts: RabbitNodeOptions = {
     }
   };
 
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    // A node that never came up is still stopped and removed: the caller gets no handle to close.
+    await halt('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    dirs.delete(dir);
+    throw err;
+  }
   return {
     nodeName,
     port,
+    logDir: path.join(dir, 'log'),
     url,
     start,
     stop: () => halt('SIGTERM'),
@@ -192,6 +206,7 @@ export async function startRabbitNode(label = 'e2e', opts: RabbitNodeOptions = {
       closed = true;
       await halt('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
+      dirs.delete(dir);
     },
   };
 }

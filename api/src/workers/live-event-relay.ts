@@ -1,13 +1,16 @@
 import type { Config } from '@notes/contracts';
 import type { Logger } from 'pino';
 import type { EventPublisher, NoteEventType } from '../modules/events/index.ts';
-import { EVENT_ROW_PREFIX } from '../modules/events/index.ts';
 import { findNote, toNote } from '../modules/notes/index.ts';
 import type { Database } from '../platform/db/client.ts';
 import type { Statement } from '../platform/db/sql-writer.ts';
+import { type RelayRound, RelayWorker } from './relay-worker.ts';
 
 /**
- * Publishes the live-event rows of the outbox (event-rows.ts) to the users' Redis streams.
+ * Publishes the live-event rows of the outbox (modules/events/event-rows.ts) to the users' Redis
+ * streams. Event rows share the outbox table with job rows and are told apart by the row's `kind`:
+ * the job relay takes only job rows and this relay only event rows, so a Redis outage never holds
+ * up jobs and a RabbitMQ outage never holds up events; both run the same loop (relay-worker.ts).
  */
 const BATCH_SIZE = 250;
 
@@ -15,7 +18,7 @@ type Row = { id: number; payload: string };
 type Payload = { kind: string; user_id: string; type: NoteEventType; data?: unknown; note_id?: string };
 
 const lockUnsent = (limit: number): Statement => ({
-  sql: `SELECT id, payload FROM outbox WHERE sent_at IS NULL AND job_id LIKE '${EVENT_ROW_PREFIX}%'
+  sql: `SELECT id, payload FROM outbox WHERE sent_at IS NULL AND kind = 'event'
         ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
   values: [limit],
 });
@@ -36,52 +39,28 @@ export interface LiveEventRelayDeps {
 
 /** Publishes event rows: nudged after each commit that wrote some, and polling for stragglers. */
 export class LiveEventRelay {
-  #running = false;
-  #loop: Promise<void> | null = null;
-  #wake: (() => void) | null = null;
-  #pending = false;
+  readonly #worker: RelayWorker;
 
-  constructor(private readonly deps: LiveEventRelayDeps) {}
+  constructor(private readonly deps: LiveEventRelayDeps) {
+    this.#worker = new RelayWorker(() => this.#publishBatch(), {
+      name: 'live-events',
+      logger: deps.logger,
+      pollMs: deps.config.outboxPollMs,
+    });
+  }
 
   /** Idempotent. */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#loop = this.#run();
+    this.#worker.start();
   }
 
   nudge(): void {
-    this.#pending = true;
-    this.#wake?.();
+    this.#worker.nudge();
   }
 
   /** Idempotent. Finishes the batch in progress. */
   async stop(): Promise<void> {
-    if (!this.#running) return;
-    this.#running = false;
-    this.#wake?.();
-    await this.#loop;
-  }
-
-  async #run(): Promise<void> {
-    while (this.#running) {
-      this.#pending = false;
-      let more = false;
-      try {
-        more = await this.#publishBatch();
-      } catch (err) {
-        this.deps.logger.warn({ err }, 'live event batch failed; will retry');
-      }
-      if (more || this.#pending) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.deps.config.outboxPollMs);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = null;
-    }
+    await this.#worker.stop();
   }
 
   /**
@@ -89,13 +68,14 @@ export class LiveEventRelay {
    * refuses: the published ones are marked sent, the rest wait for the next try. READ COMMITTED
    * for the reason the job relay gives (outbox-relay.ts).
    */
-  async #publishBatch(): Promise<boolean> {
-    return this.deps.database.writer.transaction(async (tx) => {
+  async #publishBatch(): Promise<RelayRound> {
+    return this.deps.database.writer.transaction(async (tx): Promise<RelayRound> => {
       const rows = await tx.query<Row>(lockUnsent(BATCH_SIZE));
-      if (rows.length === 0) return false;
+      if (rows.length === 0) return 'idle';
       const events = rows.map((r) => ({ id: r.id, event: JSON.parse(r.payload) as Payload }));
       const invalidated = new Set<string>();
       const sent: number[] = [];
+      let refused = false;
       for (const { id, event } of events) {
         if (!invalidated.has(event.user_id)) {
           invalidated.add(event.user_id);
@@ -106,12 +86,14 @@ export class LiveEventRelay {
           if (json !== null) await this.deps.events.publishOrThrow(event.user_id, event.type, json, id);
         } catch (err) {
           this.deps.logger.warn({ err }, 'live events not published (redis unavailable); they stay in the outbox');
+          refused = true;
           break;
         }
         sent.push(id);
       }
       if (sent.length) tx.defer(markSent(sent, new Date()));
-      return sent.length === BATCH_SIZE;
+      if (refused) return 'wait';
+      return sent.length === BATCH_SIZE ? 'more' : 'idle';
     }, 'READ COMMITTED');
   }
 

@@ -9,24 +9,31 @@ import {
   withTraceparent,
   workRoutingKey,
 } from '@notes/contracts';
-import type { ConfirmChannel, Message } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, Message } from 'amqplib';
 import { isNull, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { EVENT_ROW_PREFIX } from '../modules/events/index.ts';
 import type { OutboxNotifier } from '../modules/jobs/index.ts';
 import type { Database } from '../platform/db/client.ts';
 import { outbox } from '../platform/db/schema.ts';
 import type { Statement } from '../platform/db/sql-writer.ts';
+import { type RelayRound, RelayWorker } from './relay-worker.ts';
 
 /** Rows published per transaction. */
 const BATCH_SIZE = 250;
 /** A publish not confirmed by then counts as failed; the row stays unsent and is tried again. */
 const CONFIRM_TIMEOUT_MS = 10_000;
+/** Opening a channel and asserting the topology on it; past this the attempt is dropped and retried. */
+const OPEN_TIMEOUT_MS = 15_000;
 
 export interface OutboxRelayStats {
   published: number;
   failed: number;
   lastBatchMs: number;
+  /** Batches that published something, and the channels opened (one per connection, unless one closed). */
+  batches: number;
+  channels: number;
+  /** Channels that failed to open or to assert the topology (each retried after a backoff). */
+  openFailures: number;
 }
 
 export interface OutboxRelayHooks {
@@ -45,12 +52,12 @@ type Row = {
 
 /**
  * The oldest unsent job rows (live events have their own relay: live-event-relay.ts), locked;
- * rows another relay holds are skipped, not waited for. The kind
- * (a message header) is read by the database, so the relay never parses a payload.
+ * rows another relay holds are skipped, not waited for. The job kind (a message header) is read
+ * by the database, so the relay never parses a payload.
  */
 const lockUnsent = (limit: number): Statement => ({
   sql: `SELECT id, job_id AS jobId, payload, priority, traceparent, JSON_VALUE(payload, '$.kind') AS kind
-        FROM outbox WHERE sent_at IS NULL AND job_id NOT LIKE '${EVENT_ROW_PREFIX}%'
+        FROM outbox WHERE sent_at IS NULL AND kind = 'job'
         ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
   values: [limit],
 });
@@ -73,49 +80,62 @@ const markFailed = (ids: readonly number[], error: string): Statement => ({
  * the confirmed ones sent. A crash after the confirm and before the commit publishes those
  * rows again: duplicates are expected and absorbed downstream (message_id = job id).
  *
- * Wakes at once when nudged after a commit, and polls every `outboxPollMs` for stragglers
- * (rows written by an instance that died before publishing, or while RabbitMQ was down).
+ * The loop (when rounds run, nudges, the poll, backoff) is the relay worker's
+ * (workers/relay-worker.ts). The channel is this relay's own and is checked at the start of
+ * every round, never left to connection events alone: a round with no usable channel opens one
+ * on whatever connection is up now (a node of the cluster that survived, docs/scaling.md) and
+ * asserts the topology; a channel that closed (its connection died, the broker closed it, an
+ * open that failed or timed out) is simply replaced in the next round. A blocked connection
+ * publishes nothing until it is unblocked. So no timing of a node's death leaves committed rows
+ * unsent while some node is up.
  */
 export class OutboxRelay implements OutboxNotifier {
-  #channel: ConfirmChannel | null = null;
-  #opening: Promise<void> | null = null;
-  #running = false;
-  #loop: Promise<void> | null = null;
-  #wake: (() => void) | null = null;
-  #pending = false;
-  readonly stats: OutboxRelayStats = { published: 0, failed: 0, lastBatchMs: 0 };
+  readonly #worker: RelayWorker;
+  #channel: { conn: ChannelModel; ch: ConfirmChannel; open: boolean } | null = null;
+  #started = false;
+  readonly stats: OutboxRelayStats = {
+    published: 0,
+    failed: 0,
+    lastBatchMs: 0,
+    batches: 0,
+    channels: 0,
+    openFailures: 0,
+  };
 
   constructor(
     private readonly deps: { config: Config; database: Database; amqp: AmqpConnection; logger: Logger },
     private readonly hooks: OutboxRelayHooks = {},
-  ) {}
+  ) {
+    this.#worker = new RelayWorker(() => this.#round(), {
+      name: 'outbox',
+      logger: deps.logger,
+      pollMs: deps.config.outboxPollMs,
+    });
+  }
 
   /** Idempotent. */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.deps.amqp.on('connected', this.#onConnected);
-    this.deps.amqp.on('disconnected', this.#onDisconnected);
-    if (this.deps.amqp.connected) this.#onConnected();
-    this.#loop = this.#run();
+    if (this.#started) return;
+    this.#started = true;
+    this.deps.amqp.on('connected', this.#wake);
+    this.deps.amqp.on('unblocked', this.#wake);
+    this.#worker.start();
   }
 
   nudge(): void {
-    this.#pending = true;
-    this.#wake?.();
+    this.#worker.nudge();
   }
 
   /** Idempotent. Finishes the batch in progress. */
   async stop(): Promise<void> {
-    if (!this.#running) return;
-    this.#running = false;
-    this.deps.amqp.off('connected', this.#onConnected);
-    this.deps.amqp.off('disconnected', this.#onDisconnected);
-    this.#wake?.();
-    await this.#loop;
-    const ch = this.#channel;
+    if (!this.#started) return;
+    this.#started = false;
+    this.deps.amqp.off('connected', this.#wake);
+    this.deps.amqp.off('unblocked', this.#wake);
+    await this.#worker.stop();
+    const current = this.#channel;
     this.#channel = null;
-    await ch?.close().catch(() => {});
+    if (current?.open) await current.ch.close().catch(() => {});
   }
 
   /** Rows not yet sent and the age of the oldest (for metrics: a stuck relay shows as a growing age). */
@@ -131,67 +151,67 @@ export class OutboxRelay implements OutboxNotifier {
     };
   }
 
-  #onConnected = (): void => {
-    this.#opening = this.#openChannel().catch((err) => {
-      this.deps.logger.warn({ err }, 'outbox relay could not open its channel');
-    });
-  };
+  #wake = (): void => this.#worker.wake();
 
-  #onDisconnected = (): void => {
-    this.#channel = null;
-  };
+  async #round(): Promise<RelayRound> {
+    const ch = await this.#usableChannel();
+    if (!ch) return 'wait';
+    return this.#publishBatch(ch);
+  }
 
-  async #openChannel(): Promise<void> {
+  /** The channel to publish on now: the open one on the current connection, or a new one; null while disconnected or blocked. */
+  async #usableChannel(): Promise<ConfirmChannel | null> {
     const conn = this.deps.amqp.connection;
-    if (!conn) return;
-    const ch = await conn.createConfirmChannel();
-    ch.on('error', (err: Error) => this.deps.logger.warn({ err }, 'outbox channel error'));
-    ch.on('close', () => {
-      if (this.#channel === ch) this.#channel = null;
-    });
-    ch.on('return', (msg: Message) => this.#returned.add(String(msg.properties.messageId)));
-    // Start-up asserts the whole topology, so a publish can never vanish into a missing queue.
-    await assertTopologyOf(ch, this.deps.config.retryDelaysMs, this.deps.config.amqp.queueType);
-    this.#channel = ch;
-    this.nudge();
+    if (!conn || this.deps.amqp.blocked) return null;
+    const current = this.#channel;
+    if (current?.open && current.conn === conn) return current.ch;
+    this.#channel = null;
+    if (current?.open) current.ch.close().catch(() => {});
+    const opened = await this.#openChannel(conn);
+    this.#channel = opened;
+    return opened.ch;
+  }
+
+  async #openChannel(conn: ChannelModel): Promise<{ conn: ChannelModel; ch: ConfirmChannel; open: boolean }> {
+    const opening = conn.createConfirmChannel();
+    try {
+      const ch = await within(opening, OPEN_TIMEOUT_MS, 'outbox channel not open');
+      const entry = { conn, ch, open: true };
+      ch.on('error', (err: Error) => this.deps.logger.warn({ err }, 'outbox channel error'));
+      ch.on('close', () => {
+        entry.open = false;
+      });
+      ch.on('return', (msg: Message) => this.#returned.add(String(msg.properties.messageId)));
+      // Every new channel asserts the whole topology, so a publish can never vanish into a
+      // missing queue, whichever node it lands on.
+      const { retryDelaysMs, amqp } = this.deps.config;
+      await within(assertTopologyOf(ch, retryDelaysMs, amqp.queueType), OPEN_TIMEOUT_MS, 'topology not asserted');
+      if (!entry.open) throw new Error('outbox channel closed while it was being opened');
+      this.stats.channels++;
+      return entry;
+    } catch (err) {
+      this.stats.openFailures++;
+      // Whatever half-opened is dropped, now or once it finishes opening; the next round retries.
+      void opening.then((ch) => ch.close()).catch(() => {});
+      throw err;
+    }
   }
 
   /** Message ids the broker returned as unroutable (mandatory) during the current batch. */
   #returned = new Set<string>();
 
-  async #run(): Promise<void> {
-    while (this.#running) {
-      this.#pending = false;
-      let more = false;
-      try {
-        await this.#opening;
-        if (this.#channel) more = await this.#publishBatch(this.#channel);
-      } catch (err) {
-        this.deps.logger.warn({ err }, 'outbox batch failed; will retry');
-      }
-      if (more || this.#pending) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.deps.config.outboxPollMs);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = null;
-    }
-  }
-
   /**
-   * Publishes one batch; returns true when a full batch was sent (there may be more). Two round
-   * trips to the database whatever the batch size: BEGIN with the locking SELECT, then the marks
-   * with COMMIT (platform/db/sql-writer.ts).
+   * Publishes one batch: `more` when a full batch was sent (there may be more), `wait` when some
+   * rows were not confirmed (they are tried again in the next round, on a channel that is open
+   * then). Two round trips to the database whatever the batch size: BEGIN with the locking
+   * SELECT, then the marks with COMMIT (platform/db/sql-writer.ts).
    *
    * READ COMMITTED: under REPEATABLE READ the locking SELECT would also lock the gap after the
    * last unsent row, and every write's outbox insert lands in that gap, so each write would wait
    * for the whole batch, broker confirms included. Only the rows read are locked this way, which
    * is all SKIP LOCKED needs to keep two relays apart.
    */
-  async #publishBatch(ch: ConfirmChannel): Promise<boolean> {
+  async #publishBatch(ch: ConfirmChannel): Promise<RelayRound> {
     const started = performance.now();
     const result = await this.deps.database.writer.transaction(async (tx) => {
       const rows = await tx.query<Row>(lockUnsent(BATCH_SIZE));
@@ -212,13 +232,15 @@ export class OutboxRelay implements OutboxNotifier {
     this.stats.published += result.sent;
     this.stats.failed += result.failed;
     this.stats.lastBatchMs = durationSeconds * 1000;
-    if (result.sent || result.failed)
+    if (result.sent || result.failed) {
+      this.stats.batches++;
       this.hooks.onBatch?.({ published: result.sent, failed: result.failed, durationSeconds });
+    }
     if (result.failed) {
       this.deps.logger.warn({ failed: result.failed }, 'outbox publishes not confirmed; they stay in the outbox');
-      return false;
+      return 'wait';
     }
-    return result.full;
+    return result.full ? 'more' : 'idle';
   }
 
   /** Resolves true when the broker confirmed the message, false on nack, timeout or a closed channel. */
@@ -253,4 +275,13 @@ export class OutboxRelay implements OutboxNotifier {
       }
     });
   }
+}
+
+/** `promise`, or a rejection after `ms` (an RPC the broker never answers must not hold the relay). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

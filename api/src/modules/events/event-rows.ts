@@ -11,10 +11,10 @@ import type { NoteEventType } from './events.ts';
  * sent publishes it again, and the stream takes it once (the publish script remembers the user's
  * recent event ids, events.ts).
  *
- * Event rows share the outbox table with job rows and are told apart by their id: `ev-` and 32
- * hex digits in `job_id` (a job id is a UUID, which never has a `-` second). The job relay skips
- * them and this relay takes only them, so a Redis outage never holds up jobs and a RabbitMQ outage
- * never holds up events.
+ * Event rows share the outbox table with job rows and are told apart by the row's `kind`
+ * (`event`); their `job_id` is the event's id, `ev-` and 32 hex digits. The job relay takes only
+ * job rows and the event relay only event rows (workers/live-event-relay.ts), so a Redis outage
+ * never holds up jobs and a RabbitMQ outage never holds up events.
  */
 export const EVENT_ROW_PREFIX = 'ev-';
 const KIND = 'live.event';
@@ -36,5 +36,6 @@ export function eventInsert(userId: string, type: NoteEventType, data: unknown, 
     priority: 'normal',
     traceparent: null,
     createdAt: new Date(),
+    kind: 'event',
   });
 }

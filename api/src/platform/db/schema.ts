@@ -165,9 +165,12 @@ export const statusCounts = mysqlTable(
   (t) => [primaryKey({ columns: [t.tableName, t.status, t.shard] })],
 );
 
+/** What an outbox row carries: a job message (RabbitMQ) or a live event (the user's Redis stream). */
+export const OUTBOX_KINDS = ['job', 'event'] as const;
+
 /**
- * Transactional outbox: written in the same transaction as the job, published by the relay with
- * confirms, then marked sent. Several relays share it with SELECT … FOR UPDATE SKIP LOCKED.
+ * Transactional outbox: written in the same transaction as the job (or the live event), published
+ * by the relay of its kind, then marked sent. Several relays share it with SELECT … FOR UPDATE SKIP LOCKED.
  */
 export const outbox = mysqlTable(
   'outbox',
@@ -183,8 +186,13 @@ export const outbox = mysqlTable(
     sentAt: ts('sent_at'),
     publishAttempts: int('publish_attempts').notNull().default(0),
     lastError: text('last_error'),
+    /**
+     * What the row carries, and so which relay publishes it: a job message to RabbitMQ, or a live
+     * event to the user's Redis stream (each relay selects only its own kind).
+     */
+    kind: mysqlEnum('kind', OUTBOX_KINDS).notNull().default('job'),
   },
-  (t) => [index('outbox_pending_idx').on(t.sentAt, t.id)],
+  (t) => [index('outbox_pending_idx').on(t.sentAt, t.kind, t.id)],
 );
 
 /**
