@@ -115,7 +115,11 @@ async function killTwoNodes(t: TestContext): Promise<void> {
   });
   const report = await load.stop();
   phase('leader killed, load stopped');
-  assert.deepEqual(Object.keys(report.statuses), ['201'], `every answer a 201: ${JSON.stringify(report.statuses)}`);
+  // A 503 says MariaDB or Redis did not answer in time on a starved machine (never RabbitMQ: the
+  // API does not wait for it); the client repeats the write with its key until it gets its 201.
+  const answers = Object.keys(report.statuses).filter((s) => s !== '503');
+  assert.deepEqual(answers, ['201'], `every answer a 201 (or a 503 repeated): ${JSON.stringify(report.statuses)}`);
+  assert.deepEqual([report.undetermined, report.rejected], [[], []], 'every write ended in a 201');
 
   await waitFor(
     'both consumers consuming every work queue again',
