@@ -3,11 +3,12 @@
  * Starts the product in a scratch namespace, seeds N notes (one user owning one in five) and
  * 2N jobs straight into its database, then times every list, search and stats request a user
  * and the console make — three runs each, the median — prints a table and removes everything
- * it made. `--help` for flags.
+ * it made. With `--keep NAME` the seeded database stays (named NAME) and `--reuse NAME` times
+ * it again without seeding. `--help` for flags.
  *
  * Exit codes: 0 done (whether or not every target was met: the table says); 1 failed; 2 bad usage.
  */
-import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import { ApiClient } from './lib/api-client.ts';
@@ -18,15 +19,21 @@ import { startProduct } from './lib/product.ts';
 const log = (line: string) => process.stderr.write(`[bench:data] ${line}\n`);
 
 export const DATA_USAGE = `usage: npm run bench:data -- [flags]   (or: npm run bench -- --data N)
-  --notes N       notes to seed (default 5000000); one user owns one in five
+  --notes N       notes to seed (default 5000000)
+  --heavy N       notes of the one heavy user (default 200000, at most notes / 2)
   --jobs N        jobs to seed (default 2 × notes)
+  --keep NAME     seed into the database NAME and keep it (drop it with DROP DATABASE NAME)
+  --reuse NAME    time the database NAME that an earlier --keep seeded; no seeding
   --runs N        runs of each request; the median is reported (default 3)
   --batch N       rows per INSERT … SELECT (default 100000)
   --json          print one JSON object instead of the table`;
 
 interface DataOptions {
   notes: number;
+  heavy: number;
   jobs: number;
+  keep: string | null;
+  reuse: string | null;
   runs: number;
   batch: number;
   json: boolean;
@@ -47,6 +54,9 @@ export function parseDataArgs(argv: string[]): DataOptions | null {
       data: { type: 'string' },
       notes: { type: 'string' },
       jobs: { type: 'string' },
+      heavy: { type: 'string' },
+      keep: { type: 'string' },
+      reuse: { type: 'string' },
       runs: { type: 'string' },
       batch: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -55,13 +65,34 @@ export function parseDataArgs(argv: string[]): DataOptions | null {
   });
   if (v.help) return null;
   const notes = positive('notes', v.notes ?? v.data, 5_000_000);
+  const heavy = positive('heavy', v.heavy, Math.min(200_000, Math.ceil(notes / 5)));
+  if (heavy > notes / 2) throw new Error(`--heavy must be at most half of --notes, got ${heavy}`);
+  for (const name of [v.keep, v.reuse])
+    if (name !== undefined && !/^[a-z][a-z0-9_]{0,63}$/.test(name))
+      throw new Error(`a database name is lower-case letters, digits and _, got ${name}`);
+  if (v.keep && v.reuse) throw new Error('--keep and --reuse do not go together');
   return {
     notes,
+    heavy,
+    keep: v.keep ?? null,
+    reuse: v.reuse ?? null,
     jobs: positive('jobs', v.jobs, notes * 2),
     runs: positive('runs', v.runs, 3),
     batch: positive('batch', v.batch, 100_000),
     json: v.json ?? false,
   };
+}
+
+/** Registers the account, or signs in when a kept database already has it. */
+async function account(client: ApiClient, email: string, password: string): Promise<string> {
+  const res = await client.request<{ token: string }>('POST', '/api/auth/register', {
+    body: { name: email.split('@')[0], email, password },
+  });
+  if (res.status === 201 && res.body?.token) return res.body.token;
+  const login = await client.request<{ token: string }>('POST', '/api/auth/login', { body: { email, password } });
+  if (login.status !== 200 || !login.body?.token)
+    throw new Error(`signing in ${email}: HTTP ${res.status} then ${login.status} ${JSON.stringify(login.body)}`);
+  return login.body.token;
 }
 
 interface Timed {
@@ -188,8 +219,30 @@ export async function runDataBench(argv: string[]): Promise<number> {
     return 0;
   }
   const machine = await describeMachine();
-  log('starting the product in a scratch namespace');
-  const product = await startProduct({ consumers: 1, env: {}, log });
+  const named = opts.keep ?? opts.reuse;
+  const server = process.env.TEST_MYSQL_SERVER_URL ?? 'mysql://root@127.0.0.1:3306/';
+  // The seeded history spans 200 days: retention (docs/operations.md) would start pruning it
+  // while the requests are timed. Both limits reach past it.
+  const env: Record<string, string> = { JOB_RETENTION_HOURS: '87600', DEAD_RETENTION_DAYS: '3650' };
+  if (named) {
+    const root = await mysql.createConnection({ uri: server });
+    const [found] = await root.query('SHOW DATABASES LIKE ?', [named]);
+    if (opts.reuse && !(found as unknown[]).length) {
+      await root.end();
+      process.stderr.write(`--reuse ${named}: no such database (seed it with --keep ${named})\n`);
+      return 2;
+    }
+    if (opts.keep && (found as unknown[]).length) {
+      await root.end();
+      process.stderr.write(`--keep ${named}: the database exists (time it with --reuse, or drop it)\n`);
+      return 2;
+    }
+    await root.query(`CREATE DATABASE IF NOT EXISTS \`${named}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    await root.end();
+    env.DATABASE_URL = `${server.replace(/\/$/, '')}/${named}`;
+  }
+  log(`starting the product in a scratch namespace${named ? ` on the database ${named}` : ''}`);
+  const product = await startProduct({ consumers: 1, env, log });
   const stop = async (signal: NodeJS.Signals) => {
     log(`${signal}: removing what the benchmark made`);
     await product.stop().catch(() => {});
@@ -198,47 +251,61 @@ export async function runDataBench(argv: string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const client = new ApiClient(product.url, 4);
-  const db = await mysql.createConnection({ uri: product.databaseUrl as string });
+  const databaseUrl = env.DATABASE_URL ?? (product.databaseUrl as string);
+  const db = await mysql.createConnection({ uri: databaseUrl });
   try {
-    const runId = randomBytes(4).toString('hex');
-    const heavyEmail = `heavy-${runId}@example.test`;
-    const user = await client.register(heavyEmail, `pw-${runId}-heavy`);
-    const admin = await client.register(`admin-${runId}@example.test`, `pw-${runId}-admin`);
-    await db.query("UPDATE users SET role = 'admin' WHERE email = ?", [`admin-${runId}@example.test`]);
+    // Fixed accounts, so that a kept database is timed again as the same users.
+    const heavyEmail = 'heavy@data-bench.test';
+    const user = await account(client, heavyEmail, 'data-bench-heavy-pw');
+    const admin = await account(client, 'admin@data-bench.test', 'data-bench-admin-pw');
+    await db.query("UPDATE users SET role = 'admin' WHERE email = 'admin@data-bench.test'");
     const [[heavy]] = (await db.query('SELECT id FROM users WHERE email = ?', [heavyEmail])) as unknown as [
       { id: string }[],
     ];
     const started = Date.now();
     let lastLog = 0;
-    await seed(
-      db,
-      {
-        notes: opts.notes,
-        jobs: opts.jobs,
-        heavyUserId: heavy?.id as string,
-        heavyEvery: 5,
-        otherUsers: 1000,
-        batch: opts.batch,
-      },
-      (what, done, total) => {
-        if (Date.now() - lastLog > 15_000 || done === total) {
-          lastLog = Date.now();
-          log(
-            `seeded ${done.toLocaleString('en')} / ${total.toLocaleString('en')} ${what} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
-          );
-        }
-      },
-    );
+    if (opts.reuse) {
+      const [[counted]] = (await db.query(
+        "SELECT SUM(IF(tbl = 'notes', n, 0)) AS notes, SUM(IF(tbl = 'jobs', n, 0)) AS jobs FROM status_counts",
+      )) as unknown as [{ notes: number; jobs: number }[]];
+      opts.notes = Number(counted?.notes ?? 0);
+      opts.jobs = Number(counted?.jobs ?? 0);
+      log(`reusing ${named}: ${opts.notes.toLocaleString('en')} notes, ${opts.jobs.toLocaleString('en')} jobs`);
+    } else {
+      await seed(
+        db,
+        {
+          notes: opts.notes,
+          jobs: opts.jobs,
+          heavyUserId: heavy?.id as string,
+          heavyEvery: Math.max(2, Math.floor(opts.notes / opts.heavy)),
+          otherUsers: 1000,
+          batch: opts.batch,
+        },
+        (what, done, total) => {
+          if (Date.now() - lastLog > 15_000 || done === total) {
+            lastLog = Date.now();
+            log(
+              `seeded ${done.toLocaleString('en')} / ${total.toLocaleString('en')} ${what} (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+            );
+          }
+        },
+        (line) => log(`${line} (${((Date.now() - started) / 1000).toFixed(0)} s)`),
+      );
+    }
     const seedS = (Date.now() - started) / 1000;
-    const sizes = await tableSizes(db, new URL(product.databaseUrl as string).pathname.slice(1));
+    const sizes = await tableSizes(db, new URL(databaseUrl).pathname.slice(1));
     const [[pool]] = (await db.query('SELECT @@innodb_buffer_pool_size AS b')) as unknown as [{ b: number }[]];
     const results = await measure(client, user, admin, heavyEmail, opts);
     const gib = (b: number | undefined) => `${((b ?? 0) / 2 ** 30).toFixed(2)} GiB`;
     const header = [
-      `Data benchmark: ${opts.notes.toLocaleString('en')} notes (one user owns ${Math.ceil(opts.notes / 5).toLocaleString('en')}), ` +
+      `Data benchmark: ${opts.notes.toLocaleString('en')} notes (one user owns ${opts.heavy.toLocaleString('en')}), ` +
         `${opts.jobs.toLocaleString('en')} jobs; median of ${opts.runs} runs per request`,
       `machine: ${machine.cpus} CPUs, ${machine.memGiB} GiB, MariaDB ${machine.mariadb ?? '?'}, ` +
-        `buffer pool ${gib(Number(pool?.b))}; notes ${gib(sizes.notes)}, jobs ${gib(sizes.jobs)} (data + indexes); seeded in ${seedS.toFixed(0)} s`,
+        `buffer pool ${gib(Number(pool?.b))}; notes ${gib(sizes.notes)}, jobs ${gib(sizes.jobs)} (data + indexes); ${opts.reuse ? `reused ${opts.reuse}` : `seeded in ${seedS.toFixed(0)} s`}`,
+      `load average at the end: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(', ')}`,
     ];
     process.stdout.write(
       opts.json
@@ -249,7 +316,7 @@ export async function runDataBench(argv: string[]): Promise<number> {
   } finally {
     await db.end().catch(() => {});
     await client.close();
-    log('removing the scratch namespace');
+    log(named ? `removing the scratch namespace; the database ${named} stays` : 'removing the scratch namespace');
     await product.stop();
   }
 }

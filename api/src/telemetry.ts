@@ -10,12 +10,14 @@
  * profile: a tenth of the API's CPU). main.ts flushes with shutdownTelemetry() from
  * '@notes/contracts'.
  */
-import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { startTelemetry } from '@notes/contracts/telemetry';
 
-startTelemetry({
+await startTelemetry({
   serviceName: 'notes-api',
-  instrumentations: () => [new FastifyOtelInstrumentation({ registerOnInitialization: true, ignorePaths: '/metrics' })],
+  instrumentations: async () => {
+    const { FastifyOtelInstrumentation } = await import('@fastify/otel');
+    return [new FastifyOtelInstrumentation({ registerOnInitialization: true, ignorePaths: '/metrics' })];
+  },
   // Prometheus scrapes and liveness probes would be most of the traces and tell nothing.
   ignorePaths: ['/metrics', '/health'],
 });

@@ -48,7 +48,7 @@ before(async () => {
   await q(`INSERT INTO notes (id, user_id, title, body, priority, status, created_at, updated_at)
     SELECT CONCAT('00000000-0000-7000-8000-', LPAD(HEX(seq), 12, '0')),
            IF(seq % 10 = 0, '${HEAVY}', CONCAT('00000000-0000-7000-a000-', LPAD(HEX(1 + seq % 400), 12, '0'))),
-           CONCAT('title ', seq), CONCAT('body words ', IF(seq % 50 = 7, 'zephyr', 'plain')),
+           CONCAT('title ', seq), CONCAT('body words ', IF(seq % 50 = 7, 'zephyr', 'plain'), IF(seq % 1000 = 500, ' quokka', '')),
            ELT(1 + seq % 5, 'low', 'normal', 'high', 'critical', 'max'),
            ELT(1 + seq % 5, 'queued', 'processing', 'processed', 'failed', 'dead'),
            NOW(3) - INTERVAL seq SECOND, NOW(3) - INTERVAL seq SECOND FROM seq_1_to_6000`);
@@ -149,6 +149,10 @@ describe('every list query uses an index for its filter and its order', () => {
       { priority: 'high' },
       { status: 'failed', priority: 'low' },
       { q: 'zephyr' },
+      // Search walks the order's index (a word in every note), else the FULLTEXT index.
+      { q: 'words' },
+      { q: 'quokka' },
+      { q: 'words', status: 'dead' },
     ];
     for (const sort of bothWays(SORT_FIELDS))
       for (const f of filters) {
@@ -165,6 +169,9 @@ describe('every list query uses an index for its filter and its order', () => {
       { user: HEAVY },
       { user: 'u7@example.test' },
       { q: 'zephyr' },
+      { q: 'words' },
+      { q: 'quokka' },
+      { q: 'words', user: 'u10@example.test' },
     ];
     for (const sort of bothWays(SORT_FIELDS))
       for (const f of filters) {

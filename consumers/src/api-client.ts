@@ -23,47 +23,39 @@ export interface ApiClientOptions {
   resetTimeoutMs?: number;
   /** Requests in the rolling window before the circuit may open. Default 5. */
   volumeThreshold?: number;
-  /** Most jobs in one batched callback (1 turns batching off). Default 200. */
+  /** Most callbacks in one batched request (1 turns batching off). Default 200. */
   maxBatch?: number;
-  /**
-   * How long a callback waits for company while one of its kind is already out. Default 25: a
-   * request usually returns sooner and takes what gathered with it; the linger only caps how
-   * many requests of a kind are out at once. 5 ms made batches of ~3 jobs under load (`npm run
-   * bench`: 25 ms saved ~5% of the API's CPU per note at the same latency).
-   */
-  lingerMs?: number;
 }
 
 type Op = 'start' | 'complete' | 'fail';
 
 /** Route templates, for the metric label (never the raw URL with its job id). */
 const ROUTES = {
-  one: {
-    start: '/internal/jobs/:jobId/start',
-    complete: '/internal/jobs/:jobId/complete',
-    fail: '/internal/jobs/:jobId/fail',
-  },
-  batch: { start: '/internal/jobs/start', complete: '/internal/jobs/complete', fail: '/internal/jobs/fail' },
+  start: '/internal/jobs/:jobId/start',
+  complete: '/internal/jobs/:jobId/complete',
+  fail: '/internal/jobs/:jobId/fail',
+  batch: '/internal/jobs/callbacks',
 } as const;
 
-/** One callback as the batcher holds it: the job, the single route's body, and the job's trace. */
-interface Item<B> {
-  jobId: string;
-  body: B;
-  traceparent: string | null;
-}
+/** One callback as the batcher holds it: what it is, the job, the single route's body, and the job's trace. */
+type Item =
+  | { op: 'start'; jobId: string; body: StartBody; traceparent: string | null }
+  | { op: 'complete'; jobId: string; body: CompleteBody; traceparent: string | null }
+  | { op: 'fail'; jobId: string; body: FailBody; traceparent: string | null };
+type Answer = StartResponse | RecordResponse;
 
-type Call = { op: Op; path: string; route: string; body: unknown };
+type Call = { op: Op | 'batch'; path: string; route: string; body: unknown };
 
 /** Re-sign the service token this long before it expires. */
 const TOKEN_TTL_SECONDS = 3600;
 const TOKEN_RENEW_MS = 30 * 60 * 1000;
 
 /**
- * The consumers' calls back into the API (service identity). Concurrent callbacks of one kind are
- * gathered into one request to the batch route (one HTTP request and one transaction for many
- * jobs, callback-batcher.ts); a callback that comes alone goes to the single-job route, whose
- * trace is the job's own. Every caller still gets its own job's answer, so the delivery flow is
+ * The consumers' calls back into the API (service identity). Concurrent callbacks, starts,
+ * completions and failures alike, are gathered into one request to the mixed batch route (one
+ * HTTP request and one transaction for many jobs, callback-batcher.ts): under load one delivery's
+ * complete and the next one's start share it. A callback that comes alone goes to the single-job
+ * route, whose trace is the job's own. Every caller still gets its own job's answer, so the delivery flow is
  * the same either way.
  *
  * Requests go through a circuit breaker (opossum): when the API is down, calls fail at once with
@@ -77,9 +69,7 @@ export class ApiClient {
   readonly #secret: string;
   readonly #timeoutMs: number;
   readonly #breaker: CircuitBreaker<[Call], unknown>;
-  readonly #start: Batcher<Item<StartBody>, StartResponse>;
-  readonly #complete: Batcher<Item<CompleteBody>, RecordResponse>;
-  readonly #fail: Batcher<Item<FailBody>, RecordResponse>;
+  readonly #batcher: Batcher<Item, Answer>;
   #token = '';
   #tokenAt = 0;
 
@@ -104,10 +94,7 @@ export class ApiClient {
     this.#breaker.on('halfOpen', () => this.logger.info('API circuit half-open: trying one callback'));
     this.#breaker.on('close', () => this.logger.info('API reachable again: circuit closed'));
 
-    const batching = { maxBatch: opts.maxBatch ?? 200, lingerMs: opts.lingerMs ?? 25 };
-    this.#start = new Batcher((b) => this.#send('start', b, (r: StartItemResponse) => withoutJobId(r)), batching);
-    this.#complete = new Batcher((b) => this.#send('complete', b, recordAnswer), batching);
-    this.#fail = new Batcher((b) => this.#send('fail', b, recordAnswer), batching);
+    this.#batcher = new Batcher((b) => this.#send(b), { maxBatch: opts.maxBatch ?? 200 });
   }
 
   /** True while the circuit is open (calls fail fast). */
@@ -116,15 +103,16 @@ export class ApiClient {
   }
 
   start(jobId: string, body: StartBody): Promise<StartResponse> {
-    return this.#start.add(item(jobId, body));
+    return this.#batcher.add({ op: 'start', jobId, body, traceparent: currentTraceparent() }) as Promise<StartResponse>;
   }
 
   complete(jobId: string, body: CompleteBody): Promise<RecordResponse> {
-    return this.#complete.add(item(jobId, body));
+    const item = { op: 'complete' as const, jobId, body, traceparent: currentTraceparent() };
+    return this.#batcher.add(item) as Promise<RecordResponse>;
   }
 
   fail(jobId: string, body: FailBody): Promise<RecordResponse> {
-    return this.#fail.add(item(jobId, body));
+    return this.#batcher.add({ op: 'fail', jobId, body, traceparent: currentTraceparent() }) as Promise<RecordResponse>;
   }
 
   /** The job kinds paused now (docs/jobs.md, "Control"); outside the circuit, it says nothing of a job. */
@@ -158,49 +146,51 @@ export class ApiClient {
 
   /**
    * One request for the batch: the single-job route for one item (sent from that job's async
-   * context, so its trace shows the callback), the batch route for more. A batch the API refuses
-   * as invalid is retried item by item, so one bad item cannot take the others down with it.
+   * context, so its trace shows the callback), the mixed batch route for more, which answers
+   * each kind's list in its order. A batch the API refuses as invalid is retried item by item,
+   * so one bad item cannot take the others down with it.
    */
-  async #send<B, A, R>(
-    op: Op,
-    batch: readonly Pending<Item<B>>[],
-    answer: (a: A) => R | Error,
-  ): Promise<(R | Error)[]> {
+  async #send(batch: readonly Pending<Item>[]): Promise<(Answer | Error)[]> {
     if (batch.length === 1) {
-      const { item: one, inContext } = batch[0] as Pending<Item<B>>;
-      const path = `/internal/jobs/${encodeURIComponent(one.jobId)}/${op}`;
-      return [await inContext(() => this.#call({ op, path, route: ROUTES.one[op], body: one.body }) as Promise<R>)];
+      const { item: one, inContext } = batch[0] as Pending<Item>;
+      const path = `/internal/jobs/${encodeURIComponent(one.jobId)}/${one.op}`;
+      return [
+        await inContext(
+          () => this.#call({ op: one.op, path, route: ROUTES[one.op], body: one.body }) as Promise<Answer>,
+        ),
+      ];
     }
-    const jobs = batch.map(({ item: i }) => ({
-      job_id: i.jobId,
-      ...i.body,
-      ...(i.traceparent ? { traceparent: i.traceparent } : {}),
-    }));
-    let reply: { results?: (A & { job_id?: string })[] };
+    const lists: Record<Op, Record<string, unknown>[]> = { start: [], complete: [], fail: [] };
+    for (const { item: i } of batch) {
+      lists[i.op].push({ job_id: i.jobId, ...i.body, ...(i.traceparent ? { traceparent: i.traceparent } : {}) });
+    }
+    const body = Object.fromEntries(Object.entries(lists).filter(([, list]) => list.length > 0));
+    let reply: Partial<Record<Op, ({ job_id?: string } & Record<string, unknown>)[]>>;
     try {
-      reply = (await this.#call({
-        op,
-        path: ROUTES.batch[op],
-        route: ROUTES.batch[op],
-        body: { jobs },
-      })) as typeof reply;
+      reply = (await this.#call({ op: 'batch', path: ROUTES.batch, route: ROUTES.batch, body })) as typeof reply;
     } catch (err) {
       if (!(err instanceof ApiRejectedError)) throw err;
-      this.logger.warn({ err, jobs: batch.length }, `batched ${op} refused; sending its callbacks one by one`);
+      this.logger.warn({ err, jobs: batch.length }, 'batched callbacks refused; sending them one by one');
       return Promise.all(
         batch.map((p) =>
-          this.#send(op, [p], answer).then(
-            ([r]) => r as R | Error,
+          this.#send([p]).then(
+            ([r]) => r as Answer | Error,
             (e: unknown) => (e instanceof Error ? e : new ApiUnavailableError(String(e))),
           ),
         ),
       );
     }
-    const results = reply.results ?? [];
-    if (results.length !== jobs.length || results.some((r, i) => r.job_id !== jobs[i]?.job_id)) {
-      throw new ApiUnavailableError(`batched ${op} answered ${results.length} results for ${jobs.length} jobs`);
+    for (const op of ['start', 'complete', 'fail'] as const) {
+      const results = reply[op] ?? [];
+      if (results.length !== lists[op].length || results.some((r, i) => r.job_id !== lists[op][i]?.job_id)) {
+        throw new ApiUnavailableError(`batched ${op} answered ${results.length} results for ${lists[op].length} jobs`);
+      }
     }
-    return results.map(answer);
+    const next = { start: 0, complete: 0, fail: 0 };
+    return batch.map(({ item: i }) => {
+      const r = (reply[i.op] as unknown[])[next[i.op]++];
+      return i.op === 'start' ? withoutJobId(r as StartItemResponse) : recordAnswer(r as RecordItemResponse);
+    });
   }
 
   async #call(call: Call): Promise<unknown> {
@@ -250,11 +240,6 @@ export class ApiClient {
     }
     return this.#token;
   }
-}
-
-/** The callback, with the trace of the job it belongs to (the consume span active now). */
-function item<B>(jobId: string, body: B): Item<B> {
-  return { jobId, body, traceparent: currentTraceparent() };
 }
 
 function withoutJobId({ job_id: _, ...rest }: StartItemResponse): StartResponse {

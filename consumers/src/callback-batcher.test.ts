@@ -16,7 +16,7 @@ function manualSend() {
 
 test('a lone call goes at once, as a batch of one', async () => {
   const { requests, send } = manualSend();
-  const b = new Batcher(send, { maxBatch: 10, lingerMs: 10_000 });
+  const b = new Batcher(send, { maxBatch: 10, stallMs: 10_000 });
   const answer = b.add(1);
   await nextTurn();
   assert.deepEqual(
@@ -29,7 +29,7 @@ test('a lone call goes at once, as a batch of one', async () => {
 
 test('calls made in one turn share a request; calls made while it is out wait for it', async () => {
   const { requests, send } = manualSend();
-  const b = new Batcher(send, { maxBatch: 10, lingerMs: 10_000 });
+  const b = new Batcher(send, { maxBatch: 10, maxInFlight: 1, stallMs: 10_000 });
   const first = [b.add(1), b.add(2), b.add(3)];
   await nextTurn();
   const later = [b.add(4), b.add(5)];
@@ -50,9 +50,57 @@ test('calls made in one turn share a request; calls made while it is out wait fo
   assert.deepEqual(await Promise.all(later), [40, 50]);
 });
 
-test('while a request is out, waiting items go after lingerMs at the latest', async () => {
+test('items that gathered behind a request go together when it returns, with no timer', async () => {
   const { requests, send } = manualSend();
-  const b = new Batcher(send, { maxBatch: 10, lingerMs: 30 });
+  const b = new Batcher(send, { maxBatch: 10, maxInFlight: 1, stallMs: 10_000 });
+  const first = b.add(1);
+  await nextTurn();
+  const later = [b.add(2)];
+  await sleep(30);
+  later.push(b.add(3));
+  await nextTurn();
+  assert.equal(requests.length, 1, 'nothing goes while the first request is out');
+  requests[0]?.answer();
+  assert.equal(await first, 10);
+  await nextTurn();
+  assert.deepEqual(
+    requests.map((r) => r.items),
+    [[1], [2, 3]],
+  );
+  requests[1]?.answer();
+  assert.deepEqual(await Promise.all(later), [20, 30]);
+  assert.equal(b.inFlight, 0);
+});
+
+test('up to maxInFlight requests go at once; past them, items wait for one to return', async () => {
+  const { requests, send } = manualSend();
+  const b = new Batcher(send, { maxBatch: 10, maxInFlight: 2, stallMs: 10_000 });
+  const one = b.add(1);
+  await nextTurn();
+  const two = b.add(2);
+  await nextTurn();
+  const rest = [b.add(3), b.add(4)];
+  await nextTurn();
+  assert.deepEqual(
+    requests.map((r) => r.items),
+    [[1], [2]],
+  );
+  requests[1]?.answer();
+  assert.equal(await two, 20);
+  await nextTurn();
+  assert.deepEqual(
+    requests.map((r) => r.items),
+    [[1], [2], [3, 4]],
+  );
+  requests[0]?.answer();
+  requests[2]?.answer();
+  assert.equal(await one, 10);
+  assert.deepEqual(await Promise.all(rest), [30, 40]);
+});
+
+test('a stalled request stops holding the items behind it after stallMs', async () => {
+  const { requests, send } = manualSend();
+  const b = new Batcher(send, { maxBatch: 10, maxInFlight: 1, stallMs: 30 });
   void b.add(1);
   await nextTurn();
   void b.add(2);
@@ -67,7 +115,7 @@ test('while a request is out, waiting items go after lingerMs at the latest', as
 
 test('no request carries more than maxBatch items', async () => {
   const { requests, send } = manualSend();
-  const b = new Batcher(send, { maxBatch: 3, lingerMs: 10_000 });
+  const b = new Batcher(send, { maxBatch: 3, stallMs: 10_000 });
   const all = Array.from({ length: 8 }, (_, i) => b.add(i));
   await nextTurn();
   assert.deepEqual(
@@ -90,7 +138,7 @@ test('no request carries more than maxBatch items', async () => {
 
 test('an error answered for one item fails that item alone; a failed request fails them all', async () => {
   const { requests, send } = manualSend();
-  const b = new Batcher(send, { maxBatch: 10, lingerMs: 0 });
+  const b = new Batcher(send, { maxBatch: 10, stallMs: 10_000 });
   const [a, bad, c] = [b.add(1), b.add(2), b.add(3)];
   await nextTurn();
   requests[0]?.answer([10, new Error('refused'), 30]);

@@ -3,8 +3,18 @@ import { AsyncResource } from 'node:async_hooks';
 export interface BatcherOptions {
   /** Most items in one request. */
   maxBatch: number;
-  /** How long items wait for company while a request is already out. */
-  lingerMs: number;
+  /**
+   * Requests out at once before new items wait for one to return. Default 2: one request would
+   * make every call wait a whole round trip behind the one out whenever the API is slow to
+   * answer (a loaded event loop); two overlap, and past them batches still grow with the load.
+   */
+  maxInFlight?: number;
+  /**
+   * A request out longer than this no longer holds the items gathered behind it: they go in a
+   * request of their own. Only a stalled request (a hung API, a lost answer) reaches it; the
+   * request's own time limit bounds it too. Default 1000.
+   */
+  stallMs?: number;
 }
 
 /** One queued item: its value, where its answer goes, and the async context it was added in. */
@@ -26,18 +36,23 @@ interface Waiting<I, R> extends Pending<I> {
 }
 
 /**
- * Gathers concurrent calls into batches (group commit for callbacks). Adaptive, so a lone call is
- * not delayed: when no request is out, what arrived in this turn of the event loop goes at once
- * (setImmediate); while one is out, new items wait until it returns, `lingerMs` passes or
- * `maxBatch` is reached, whichever comes first. Under load batches grow by themselves; idle, each
- * call is its own request. Every caller gets its own item's answer or error.
+ * Gathers concurrent calls into batches (group commit for callbacks), with no timer deciding the
+ * size. While fewer than `maxInFlight` requests are out, what arrived in this turn of the event
+ * loop goes at once (setImmediate): an idle system answers each call with a request of its own.
+ * Once `maxInFlight` are out, new items wait; when one returns, everything that gathered
+ * meanwhile goes in the next request. So batches grow with the load by themselves and no item
+ * ever waits for company that is not coming. A full batch (`maxBatch`) goes at once; requests
+ * out past `stallMs` stop holding the queue. Every caller gets its own item's answer or error.
  */
 export class Batcher<I, R> {
   readonly #send: SendBatch<I, R>;
-  readonly #opts: BatcherOptions;
+  readonly #maxBatch: number;
+  readonly #maxInFlight: number;
+  readonly #stallMs: number;
   #queue: Waiting<I, R>[] = [];
   #inFlight = 0;
-  #timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  #immediate: NodeJS.Immediate | null = null;
+  #stallTimer: NodeJS.Timeout | null = null;
   /**
    * Flushes run in the async context this batcher was made in (no job's trace): a batch belongs
    * to many jobs, so it must not show up inside the trace of whichever job happened to come first.
@@ -46,7 +61,9 @@ export class Batcher<I, R> {
 
   constructor(send: SendBatch<I, R>, opts: BatcherOptions) {
     this.#send = send;
-    this.#opts = { maxBatch: Math.max(1, opts.maxBatch), lingerMs: Math.max(0, opts.lingerMs) };
+    this.#maxBatch = Math.max(1, opts.maxBatch);
+    this.#maxInFlight = Math.max(1, opts.maxInFlight ?? 2);
+    this.#stallMs = Math.max(1, opts.stallMs ?? 1000);
   }
 
   /** Items waiting for a request. */
@@ -54,44 +71,41 @@ export class Batcher<I, R> {
     return this.#queue.length;
   }
 
+  /** Requests out now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
   add(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const inContext = AsyncResource.bind(<T>(fn: () => T): T => fn());
       this.#queue.push({ item, inContext, resolve, reject });
-      if (this.#queue.length >= this.#opts.maxBatch) this.#detachedFlush();
-      else this.#schedule();
+      if (this.#queue.length >= this.#maxBatch) this.#detachedFlush();
+      else if (this.#inFlight < this.#maxInFlight) this.#soon();
+      // Otherwise the item waits for a request that is out (#run flushes when one returns).
     });
   }
 
-  #schedule(): void {
-    if (this.#timer || this.#queue.length === 0) return;
-    if (this.#inFlight === 0) {
-      this.#timer = setImmediate(this.#detachedFlush);
-    } else {
-      this.#timer = setTimeout(this.#detachedFlush, this.#opts.lingerMs);
-    }
-  }
-
-  #clearTimer(): void {
-    if (!this.#timer) return;
-    clearTimeout(this.#timer as NodeJS.Timeout);
-    clearImmediate(this.#timer as NodeJS.Immediate);
-    this.#timer = null;
+  /** A flush at the end of this turn, so everything added in the turn shares it. */
+  #soon(): void {
+    this.#immediate ??= setImmediate(this.#detachedFlush);
   }
 
   #flush(): void {
-    this.#clearTimer();
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#opts.maxBatch);
-      this.#inFlight++;
-      void this.#run(batch);
-      // A full batch goes at once; what is left over waits for the next turn or the linger.
-      if (this.#queue.length < this.#opts.maxBatch) break;
-    }
-    this.#schedule();
+    if (this.#immediate) clearImmediate(this.#immediate);
+    this.#immediate = null;
+    this.#clearStall();
+    // Full batches go at once; the rest goes whole (under maxBatch) as one more request.
+    while (this.#queue.length > 0) this.#start(this.#queue.splice(0, this.#maxBatch));
+  }
+
+  #start(batch: Waiting<I, R>[]): void {
+    this.#inFlight++;
+    void this.#run(batch);
   }
 
   async #run(batch: Waiting<I, R>[]): Promise<void> {
+    this.#armStall();
     try {
       const results = await this.#send(batch);
       batch.forEach((w, i) => {
@@ -103,11 +117,25 @@ export class Batcher<I, R> {
       for (const w of batch) w.reject(err);
     } finally {
       this.#inFlight--;
-      // What gathered while this request was out goes now rather than at the end of its linger.
-      if (this.#queue.length > 0) {
-        this.#clearTimer();
-        this.#timer = setImmediate(this.#detachedFlush);
-      }
+      // What gathered while this request was out goes now, all of it in one request.
+      if (this.#queue.length > 0) this.#soon();
+      else if (this.#inFlight === 0) this.#clearStall();
     }
+  }
+
+  /** While a request is out, a timer makes sure it cannot hold the queue forever. */
+  #armStall(): void {
+    if (this.#stallTimer) return;
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = null;
+      if (this.#queue.length > 0) this.#detachedFlush();
+      else if (this.#inFlight > 0) this.#armStall();
+    }, this.#stallMs);
+    this.#stallTimer.unref();
+  }
+
+  #clearStall(): void {
+    if (this.#stallTimer) clearTimeout(this.#stallTimer);
+    this.#stallTimer = null;
   }
 }

@@ -14,9 +14,9 @@ import type { Logger } from 'pino';
 import type { ApiClient } from './api-client.ts';
 import { ConfirmPublisher } from './confirm-publisher.ts';
 import type { ControlWatcher } from './control-watcher.ts';
-import { type Delivery, type FlowEnv, processDelivery } from './delivery-flow.ts';
+import { bindDelivery, type DeliveryChannel, settledWithin } from './delivery-binding.ts';
+import { type FlowEnv, processDelivery } from './delivery-flow.ts';
 import type { EndpointGate } from './endpoint-gate.ts';
-import { ChannelGoneError } from './errors.ts';
 import type { HandlerRegistry } from './handlers/registry.ts';
 import type { ConsumerMetrics } from './metrics.ts';
 import { PriorityScheduler } from './priority-scheduler.ts';
@@ -153,10 +153,10 @@ export class JobConsumer {
     // Deliveries buffered but not started go back to the broker when the channel closes.
     this.#scheduler?.clear();
     logger.info({ in_flight: this.#inFlight.size }, 'consumer cancelled; finishing held deliveries');
-    if (!(await this.#drain(graceMs))) {
+    if (!(await settledWithin(this.#inFlight, graceMs))) {
       logger.warn({ in_flight: this.#inFlight.size }, 'shutdown grace over; aborting what is left');
       this.#stopSignal.abort();
-      await this.#drain(Math.min(1000, graceMs / 2));
+      await settledWithin(this.#inFlight, Math.min(1000, graceMs / 2));
     }
     this.#stopSignal.abort();
     this.#drop();
@@ -164,21 +164,12 @@ export class JobConsumer {
     this.#running = false;
   }
 
-  /** True when every in-flight delivery (including any that arrived meanwhile) settled within `ms`. */
-  async #drain(ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (this.#inFlight.size > 0) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      const timer = new AbortController();
-      await Promise.race([
-        Promise.allSettled([...this.#inFlight]),
-        sleep(left, undefined, { signal: timer.signal }).catch(() => {}),
-      ]);
-      timer.abort();
-    }
-    return true;
-  }
+  /** What a bound delivery asks of the consumer: is its channel still the current one, and its publisher. */
+  readonly #bound: DeliveryChannel = {
+    isCurrent: (ch) => this.#channel === ch,
+    publisher: () => this.#publisher,
+    logger: () => this.#deps.logger,
+  };
 
   #onConnected = (conn: ChannelModel): void => {
     if (!this.#running || this.#stopping || this.#opening) return;
@@ -314,7 +305,9 @@ export class JobConsumer {
   }
 
   #start(ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
-    const task = processDelivery(this.#bind(ch, msg), this.#env()).finally(() => this.#inFlight.delete(task));
+    const task = processDelivery(bindDelivery(ch, msg, this.#bound), this.#env()).finally(() =>
+      this.#inFlight.delete(task),
+    );
     this.#inFlight.add(task);
     return task;
   }
@@ -332,32 +325,6 @@ export class JobConsumer {
       isPaused: (kind) => control?.isPaused(kind) ?? false,
       signal: this.#stopSignal.signal,
       requeuePauseMs: this.#opts.requeuePauseMs,
-    };
-  }
-
-  /** A delivery that only ever touches the channel it came on, and only while that is current. */
-  #bind(ch: ConfirmChannel, msg: ConsumeMessage): Delivery {
-    const live = () => this.#channel === ch;
-    let settled = false;
-    const settle = (fn: () => void) => {
-      if (settled || !live()) return;
-      settled = true;
-      try {
-        fn();
-      } catch (err) {
-        this.#deps.logger.warn({ err }, 'ack/nack failed; the broker will redeliver');
-      }
-    };
-    return {
-      msg,
-      ack: () => settle(() => ch.ack(msg)),
-      nack: (requeue) => settle(() => ch.nack(msg, false, requeue)),
-      publish: async (exchange, routingKey, content, options) => {
-        const publisher = this.#publisher;
-        if (!live() || !publisher) throw new ChannelGoneError('the delivery channel is gone');
-        await publisher.publish(exchange, routingKey, content, options);
-        if (!live()) throw new ChannelGoneError('the delivery channel closed while publishing');
-      },
     };
   }
 }

@@ -9,4 +9,4 @@
  */
 import { startTelemetry } from '@notes/contracts/telemetry';
 
-startTelemetry({ serviceName: 'notes-consumers', ignorePaths: ['/metrics', '/health'] });
+await startTelemetry({ serviceName: 'notes-consumers', ignorePaths: ['/metrics', '/health'] });

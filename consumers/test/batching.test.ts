@@ -56,16 +56,17 @@ test('a backlog is started and completed in batches; each job is recorded once',
   await consumer.stop();
   await proxy.close();
 
-  const callbacks = proxy.seen.filter((s) => s.path.startsWith('/internal/'));
-  const batches = callbacks.filter((s) => s.jobIds.length > 1);
+  const callbacks = proxy.seen.filter((s) => s.path.startsWith('/internal/jobs'));
+  const batches = callbacks.filter((s) => s.callbacks.length > 1);
+  const carries = (op: string) => batches.some((b) => b.callbacks.some((c) => c.op === op));
   assert.ok(
-    batches.some((b) => b.path === '/internal/jobs/start') && batches.some((b) => b.path === '/internal/jobs/complete'),
-    `batched starts and completes: ${callbacks.map((c) => `${c.path}×${c.jobIds.length}`).join(' ')}`,
+    carries('start') && carries('complete'),
+    `batched starts and completes: ${callbacks.map((c) => `${c.path}×${c.callbacks.length}`).join(' ')}`,
   );
   assert.ok(callbacks.length < 2 * ids.length, `${callbacks.length} callback requests for ${ids.length} jobs`);
   // Each job was started and completed exactly once, whether alone or in a batch.
   for (const op of ['start', 'complete']) {
-    const jobs = callbacks.filter((c) => c.path.endsWith(`/${op}`)).flatMap((c) => c.jobIds);
+    const jobs = callbacks.flatMap((c) => c.callbacks.filter((x) => x.op === op).map((x) => x.jobId));
     assert.equal(jobs.length, ids.length, op);
     assert.equal(new Set(jobs).size, ids.length, op);
   }

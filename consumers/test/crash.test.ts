@@ -33,7 +33,7 @@ const quietWebhooks = createWebhookDeliverHandler(async () => ({ status: 204, du
 
 /** Runs a consumer child through a proxy that holds its /complete call, and kills it -9 there. */
 async function killMidJob(title: string) {
-  const proxy = await startHoldingProxy(p.apiUrl, (path) => path.endsWith('/complete'));
+  const proxy = await startHoldingProxy(p.apiUrl, (_, ops) => ops.has('complete'));
   const child = p.spawnConsumer({ API_URL: proxy.url });
   const created = await createNote(p.t, user, { title, body: `body of ${title} #${title}` });
   await waitFor('the child is mid-job', () => proxy.heldJobs().length === 1, 30_000);

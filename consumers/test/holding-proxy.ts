@@ -1,11 +1,19 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** One callback in a request: what it is and which job it is for. */
+export interface CallbackOf {
+  op: string;
+  jobId: string;
+}
+
 export interface HeldRequest {
   path: string;
   body: string;
   /** The jobs the callback is for: one for `/internal/jobs/:id/op`, each item's for a batch. */
   jobIds: string[];
+  /** Each callback in it (a batch, mixed or of one kind, carries several). */
+  callbacks: CallbackOf[];
   /** Sends it on to the API now (whether or not the caller is still there). */
   forward(): Promise<number>;
 }
@@ -14,10 +22,10 @@ export interface HeldRequest {
  * An HTTP proxy in front of the API that can hold matching requests instead of forwarding them:
  * a consumer calling through it is "mid-job" for as long as the test wants, at a known step.
  */
-export async function startHoldingProxy(target: string, hold: (path: string) => boolean) {
+export async function startHoldingProxy(target: string, hold: (path: string, ops: ReadonlySet<string>) => boolean) {
   const held: HeldRequest[] = [];
   /** Every request that came through, held or not, in arrival order. */
-  const seen: { path: string; jobIds: string[] }[] = [];
+  const seen: { path: string; jobIds: string[]; callbacks: CallbackOf[] }[] = [];
   let holding = true;
   const server = http.createServer((req, res) => {
     let body = '';
@@ -39,9 +47,11 @@ export async function startHoldingProxy(target: string, hold: (path: string) => 
         }
         return upstream.status;
       };
-      const jobIds = jobIdsOf(path, body);
-      seen.push({ path, jobIds });
-      if (holding && hold(path)) held.push({ path, body, jobIds, forward });
+      const callbacks = callbacksOf(path, body);
+      const jobIds = callbacks.map((c) => c.jobId);
+      seen.push({ path, jobIds, callbacks });
+      if (holding && hold(path, new Set(callbacks.map((c) => c.op))))
+        held.push({ path, body, jobIds, callbacks, forward });
       else forward().catch(() => res.destroy());
     });
   });
@@ -66,12 +76,23 @@ export async function startHoldingProxy(target: string, hold: (path: string) => 
   };
 }
 
-function jobIdsOf(path: string, body: string): string[] {
-  const single = /^\/internal\/jobs\/([^/]+)\/[a-z]+$/.exec(path);
-  if (single) return [decodeURIComponent(single[1] as string)];
+/** The callbacks a request carries: `/internal/jobs/:id/op`, `/internal/jobs/op` or the mixed `/internal/jobs/callbacks`. */
+function callbacksOf(path: string, body: string): CallbackOf[] {
+  const single = /^\/internal\/jobs\/([^/]+)\/([a-z]+)$/.exec(path);
+  if (single) return [{ op: single[2] as string, jobId: decodeURIComponent(single[1] as string) }];
+  const batch = /^\/internal\/jobs\/([a-z]+)$/.exec(path);
+  if (!batch) return [];
   try {
-    const { jobs } = JSON.parse(body) as { jobs?: { job_id: string }[] };
-    return (jobs ?? []).map((j) => j.job_id);
+    const parsed = JSON.parse(body) as Record<string, { job_id: string }[] | undefined>;
+    const lists: [string, { job_id: string }[] | undefined][] =
+      batch[1] === 'callbacks'
+        ? [
+            ['complete', parsed.complete],
+            ['fail', parsed.fail],
+            ['start', parsed.start],
+          ]
+        : [[batch[1] as string, parsed.jobs]];
+    return lists.flatMap(([op, items]) => (items ?? []).map((j) => ({ op, jobId: j.job_id })));
   } catch {
     return [];
   }

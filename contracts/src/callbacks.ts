@@ -210,3 +210,24 @@ export const RecordItemResponse = Type.Object({
 export type RecordItemResponse = Static<typeof RecordItemResponse>;
 export const RecordBatchResponse = Type.Object({ results: Type.Array(RecordItemResponse) });
 export type RecordBatchResponse = Static<typeof RecordBatchResponse>;
+
+/**
+ * The mixed batch route (`POST /internal/jobs/callbacks`): starts, completions and failures of
+ * many jobs in one request and one transaction, which is what the consumers send under load. Each
+ * list is what its own batch route takes, and is answered the same way, in its order. The lists
+ * are applied completions first, then failures, then starts: items of one request are
+ * concurrent, so any order is one they could have arrived in, and this one finishes work first.
+ */
+const listOf = <T extends ReturnType<typeof Type.Object>>(item: T) =>
+  Type.Optional(Type.Array(item, { maxItems: MAX_BATCH }));
+export const CallbacksBody = Type.Object(
+  { start: listOf(StartItem), complete: listOf(CompleteItem), fail: listOf(FailItem) },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type CallbacksBody = Static<typeof CallbacksBody>;
+export const CallbacksResponse = Type.Object({
+  start: Type.Array(StartItemResponse),
+  complete: Type.Array(RecordItemResponse),
+  fail: Type.Array(RecordItemResponse),
+});
+export type CallbacksResponse = Static<typeof CallbacksResponse>;

@@ -18,6 +18,8 @@ const Env = Type.Object({
   ),
   DATABASE_URL: Type.String({ pattern: '^mysql://[^/]+/[A-Za-z0-9_]+$', default: 'mysql://root@127.0.0.1:3306/notes' }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 16 }),
+  /** The consumers' callbacks' own connections, so finishing work never queues behind writes. */
+  DB_CALLBACK_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 50, default: 4 }),
   REDIS_URL: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379' }),
   /** Every Redis key and channel starts with this; tests give each run its own. */
   REDIS_KEY_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', default: 'np:' }),
@@ -130,7 +132,7 @@ export const CONFIG_VARIABLES: readonly { name: string; default: unknown }[] = O
 export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
-  database: { url: string; name: string; serverUrl: string; poolSize: number };
+  database: { url: string; name: string; serverUrl: string; poolSize: number; callbackPoolSize: number };
   redis: { url: string; keyPrefix: string };
   /** `url` is the first node; `urls` every node named (a cluster's). */
   amqp: { url: string; urls: readonly string[]; queueType: QueueType };
@@ -219,7 +221,13 @@ export function loadConfig(
   return deepFreeze({
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
-    database: { url: e.DATABASE_URL, name, serverUrl: server.toString(), poolSize: e.DB_POOL_SIZE },
+    database: {
+      url: e.DATABASE_URL,
+      name,
+      serverUrl: server.toString(),
+      poolSize: e.DB_POOL_SIZE,
+      callbackPoolSize: e.DB_CALLBACK_POOL_SIZE,
+    },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     amqp: { url: amqpUrls[0] as string, urls: amqpUrls, queueType: e.QUEUE_TYPE },
     http: { host: e.HOST, port: e.PORT },

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { loadConfig } from './config.ts';
 import { startTelemetry } from './telemetry.ts';
 
-test('with tracing off, nothing is started and instrumentations given as a factory are never built', () => {
+test('with tracing off, nothing is started and instrumentations given as a factory are never built', async () => {
   let built = 0;
-  const telemetry = startTelemetry(
+  const telemetry = await startTelemetry(
     {
       serviceName: 'notes-test',
       // @fastify/otel hooks into every Fastify instance from its constructor: built while

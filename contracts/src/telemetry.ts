@@ -1,7 +1,5 @@
 import { register } from 'node:module';
-import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
-import { NodeSDK, resources } from '@opentelemetry/sdk-node';
 // Only the config module: the package index would load amqplib and ioredis before the hook below
 // is installed, and a library loaded before it is never instrumented.
 import { type Config, loadConfig } from './config.ts';
@@ -24,9 +22,10 @@ export interface TelemetryOptions {
   serviceName: string;
   /**
    * Extra instrumentations (the API adds @fastify/otel). Pass a factory for one that hooks in as
-   * soon as it is constructed: it is then built only when tracing is on, and costs nothing off.
+   * soon as it is constructed: it is then built (and its package loaded) only when tracing is on,
+   * and costs nothing off.
    */
-  instrumentations?: Instrumentation[] | (() => Instrumentation[]);
+  instrumentations?: Instrumentation[] | (() => Instrumentation[] | Promise<Instrumentation[]>);
   /** Exact URL paths whose server spans are dropped (scrapes and liveness probes are noise). */
   ignorePaths?: readonly string[];
 }
@@ -39,16 +38,29 @@ export interface Telemetry {
 /** The process's one SDK, so main.ts can flush it last on shutdown (shutdownTelemetry). */
 let active: Telemetry | null = null;
 
-/** Starts tracing when configured; returns null (and installs nothing) when it is off. */
-export function startTelemetry(
+/**
+ * Starts tracing when configured; answers null (and installs nothing) when it is off. The SDK
+ * and the instrumentation bundle are loaded only when it is on: loaded and unused they were
+ * 60 MB of every process's memory (a consumer at rest: 101 MB with them, 41 MB without). The
+ * preload awaits it, so the app is imported only after the SDK has started.
+ */
+export async function startTelemetry(
   options: TelemetryOptions,
   config: Config | null = loadConfigOrNull(),
-): Telemetry | null {
+): Promise<Telemetry | null> {
   if (active) return active;
   if (!config?.otlpEndpoint) return null;
   // The import-in-the-middle loader hook lets instrumentations patch ESM imports of the
   // libraries (see @opentelemetry/instrumentation's ESM notes). It must be in place before the app is imported.
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+  const [{ getNodeAutoInstrumentations }, { NodeSDK, resources }] = await Promise.all([
+    import('@opentelemetry/auto-instrumentations-node'),
+    import('@opentelemetry/sdk-node'),
+  ]);
+  const extra =
+    typeof options.instrumentations === 'function'
+      ? await options.instrumentations()
+      : (options.instrumentations ?? []);
 
   const ignored = new Set(options.ignorePaths ?? []);
   const sdk = new NodeSDK({
@@ -74,9 +86,7 @@ export function startTelemetry(
         // pino: add trace_id/span_id to each log line; don't also ship logs over OTLP.
         '@opentelemetry/instrumentation-pino': { disableLogSending: true },
       }),
-      ...(typeof options.instrumentations === 'function'
-        ? options.instrumentations()
-        : (options.instrumentations ?? [])),
+      ...extra,
     ],
   });
   sdk.start();

@@ -23,8 +23,16 @@ export interface LoadFlags {
   json: boolean;
 }
 
+export type PipelineChoice = 'ours' | 'bullmq';
+
 export interface BenchOptions extends LoadFlags {
-  mode: LoadMode;
+  /** As given: one mode, or both (burst, then steady at --rate) in each round. */
+  mode: LoadMode | 'both';
+  modes: LoadMode[];
+  /** The pipelines measured: ours and the BullMQ comparator by default, one with --only. */
+  pipelines: PipelineChoice[];
+  /** Rounds of the alternation; the figures compared are each figure's median over them. */
+  rounds: number;
   rate: number;
   durationS: number;
   /** Seconds of the same load before the measured run, left out of every figure. */
@@ -54,13 +62,16 @@ const COMMON = {
 } as const satisfies ParseArgsConfig['options'];
 
 export const BENCH_USAGE = `usage: npm run bench -- [flags]
-  --mode burst|steady     burst: every connection writes back to back (default); steady: a fixed offered rate
+  --mode burst|steady|both  burst: every connection writes back to back; steady: a fixed offered rate;
+                          both (default): a burst, then steady, in every round
+  --only ours|bullmq      measure one pipeline alone (default: ours and the BullMQ comparator, alternating)
+  --rounds N              rounds of the alternation, figures are medians (default 3; 1 with --only or --url)
   --rate N                steady offered writes/s (default 500)
   --duration S            seconds of load (default 20)
   --warmup S              seconds of the same load first, then a drain, left out of every figure (default 5; 0: none)
   --connections N         concurrent HTTP connections (default 64)
   --users N               users registered and written as (default: --connections)
-  --url URL               drive a product already running (loopback only) instead of starting one
+  --url URL               drive a product already running (loopback only) instead of starting one (ours alone)
   --consumers N           consumer processes of the product the bench starts (default 1)
   --product-env K=V       extra environment for the product the bench starts (repeatable)
   --skip-baseline         skip the raw MariaDB / RabbitMQ baseline
@@ -119,7 +130,9 @@ function loadFlags(v: Record<string, unknown>): LoadFlags {
 export function parseBenchArgs(argv: string[]): BenchOptions | null {
   const v = parse(argv, {
     ...COMMON,
-    mode: { type: 'string', default: 'burst' },
+    mode: { type: 'string', default: 'both' },
+    only: { type: 'string' },
+    rounds: { type: 'string' },
     rate: { type: 'string', default: '500' },
     duration: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '5' },
@@ -129,10 +142,21 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     'cpu-prof': { type: 'string' },
   });
   if (v.help) return null;
-  if (v.mode !== 'burst' && v.mode !== 'steady') throw new UsageError(`--mode must be burst or steady, got ${v.mode}`);
+  if (v.mode !== 'burst' && v.mode !== 'steady' && v.mode !== 'both')
+    throw new UsageError(`--mode must be burst, steady or both, got ${v.mode}`);
+  if (v.only !== undefined && v.only !== 'ours' && v.only !== 'bullmq')
+    throw new UsageError(`--only must be ours or bullmq, got ${v.only}`);
+  const flags = loadFlags(v);
+  // A product someone else runs can't be compared: the comparator is started by the bench.
+  if (flags.url && v.only === 'bullmq')
+    throw new UsageError('--url drives our product; it can not go with --only bullmq');
+  const pipelines: PipelineChoice[] = v.only ? [v.only] : flags.url ? ['ours'] : ['ours', 'bullmq'];
   return {
-    ...loadFlags(v),
+    ...flags,
     mode: v.mode,
+    modes: v.mode === 'both' ? ['burst', 'steady'] : [v.mode],
+    pipelines,
+    rounds: int('rounds', v.rounds ?? (pipelines.length > 1 ? '3' : '1'), 1, 50),
     rate: num('rate', v.rate, 0.1, 100_000),
     durationS: num('duration', v.duration, 0.5, 86_400),
     warmupS: num('warmup', v.warmup, 0, 600),

@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
  * Memory and CPU of the processes under test, read from /proc (Linux). Every 500 ms the monitor
  * re-walks the process tree under its roots (a restarted consumer gets a new pid), reads each
  * process's VmRSS and VmHWM (the kernel's own peak) and its CPU ticks. Processes are named by
- * role: `api`, `consumer-1`…, `supervisor` (npm start), and the shared services by their binary.
+ * role: `api`, `consumer-1`…, `supervisor` (npm start), the BullMQ comparator's `bullmq-server` and
+ * `bullmq-worker` (bench/bullmq-pipeline/), and the shared services by their binary.
  */
 export interface ProcessFigures {
   name: string;
@@ -73,6 +74,8 @@ function roleOf(pid: number): string | null {
     // Source (start.ts, main.ts under tsx) or the built bundles npm start runs (dist/*.js).
     if (/\bstart\.[jt]s\b/.test(cmdline)) return 'supervisor';
     if (pid === process.pid) return 'bench';
+    const bullmq = /bullmq-pipeline\/(?:dist\/)?(server|worker)\.[jt]s\b/.exec(cmdline);
+    if (bullmq) return `bullmq-${bullmq[1]}`;
     const cwd = basename(readlinkSync(`/proc/${pid}/cwd`));
     if (/\bmain\.[jt]s\b/.test(cmdline) && (cwd === 'api' || cwd === 'consumers'))
       return cwd === 'api' ? 'api' : 'consumer';
@@ -80,6 +83,16 @@ function roleOf(pid: number): string | null {
   } catch {
     return null;
   }
+}
+
+/** The product's own processes (npm start's tree), as the monitor names them. */
+export function isProductProcess(name: string): boolean {
+  return name === 'api' || name === 'supervisor' || name.startsWith('consumer-');
+}
+
+/** The BullMQ comparator's own processes. */
+export function isBullmqProcess(name: string): boolean {
+  return name.startsWith('bullmq-');
 }
 
 /** The pid listening on a loopback TCP port (for --url), via `ss -ltnp`; null when unknown. */
@@ -125,13 +138,29 @@ export class ProcessMonitor {
   /** CPU is counted only inside the window opened by startCpuWindow() and closed by endCpuWindow(). */
   #cpuOpen = true;
 
-  /** `roots`: pids whose trees are ours; `services`: also watch MariaDB, RabbitMQ and Redis. */
   readonly #keepSeries: boolean;
+  /** Names left out (the other pipeline's processes, when the bench runs both). */
+  readonly #ignore: (name: string) => boolean;
+  #windowStarted = 0;
+  #windowEnded: number | null = null;
 
-  constructor(roots: number[], opts: { services?: boolean; keepSeries?: boolean } = {}) {
+  /**
+   * `roots`: pids whose trees are ours; `services`: also watch MariaDB, RabbitMQ and Redis;
+   * `ignore`: named processes under the roots that are not to be watched.
+   */
+  constructor(
+    roots: number[],
+    opts: { services?: boolean; keepSeries?: boolean; ignore?: (name: string) => boolean } = {},
+  ) {
     this.#roots = roots;
     this.#services = opts.services ?? true;
     this.#keepSeries = opts.keepSeries ?? false;
+    this.#ignore = opts.ignore ?? (() => false);
+  }
+
+  /** Wall-clock seconds of the CPU window (so far, while it is open). */
+  get cpuWindowS(): number {
+    return ((this.#windowEnded ?? Date.now()) - (this.#windowStarted || this.#started)) / 1000;
   }
 
   start(intervalMs = 500): void {
@@ -154,12 +183,15 @@ export class ProcessMonitor {
     this.sample();
     for (const tr of this.#tracked.values()) for (const tk of tr.ticks.values()) tk.first = tk.last;
     this.#cpuOpen = true;
+    this.#windowStarted = Date.now();
+    this.#windowEnded = null;
   }
 
   /** Freezes the CPU figures (call when the last write is processed, before reading results back). */
   endCpuWindow(): void {
     this.sample();
     this.#cpuOpen = false;
+    this.#windowEnded = Date.now();
   }
 
   #nameOf(p: ProcInfo, ours: boolean): string | null {
@@ -173,6 +205,7 @@ export class ProcessMonitor {
     } else if (this.#services && SERVICE_BINARIES.includes(p.comm)) {
       name = p.comm === 'mysqld' ? 'mariadbd' : p.comm;
     }
+    if (name && this.#ignore(name)) name = null;
     if (name) this.#names.set(p.pid, name);
     return name;
   }
@@ -221,7 +254,15 @@ export class ProcessMonitor {
 
   figures(): ProcessFigures[] {
     const order = (n: string) =>
-      n === 'api' ? 0 : n.startsWith('consumer') ? 1 : n === 'supervisor' ? 2 : n === 'bench' ? 4 : 3;
+      n === 'api' || n === 'bullmq-server'
+        ? 0
+        : n.startsWith('consumer') || n === 'bullmq-worker'
+          ? 1
+          : n === 'supervisor'
+            ? 2
+            : n === 'bench'
+              ? 4
+              : 3;
     return [...this.#tracked.values()]
       .sort((a, b) => order(a.name) - order(b.name) || a.name.localeCompare(b.name, 'en', { numeric: true }))
       .map((tr) => {

@@ -8,7 +8,7 @@ import { generateServiceKeyPair } from '@notes/contracts';
 import { createTestNamespace, freePort, type TestNamespace } from '@notes/contracts/testing';
 import mysql from 'mysql2/promise';
 import { ApiClient } from './api-client.ts';
-import { isSupervisor, parentOf, pidListeningOn } from './processes.ts';
+import { isProductProcess, isSupervisor, parentOf, pidListeningOn } from './processes.ts';
 
 /**
  * The product under test. By default the bench runs its own: `npm start` (scripts/start.ts) as
@@ -24,6 +24,8 @@ export interface Product {
   consumers: number | null;
   /** The product's database, when the bench started it (the data benchmark seeds it). */
   databaseUrl: string | null;
+  /** Which of the processes the monitor names are this product's own (lib/processes.ts). */
+  ownsProcess(name: string): boolean;
   /** Notes written but not yet processed or dead; null when the bench can't see the database. */
   unfinished(): Promise<number | null>;
   stop(): Promise<void>;
@@ -94,6 +96,7 @@ export function describeLimits(env: Record<string, string>, users: number, conne
 
 export async function startProduct(opts: StartOptions): Promise<Product> {
   const ns = await createTestNamespace('bench');
+  opts.log(`our product: database ${ns.databaseName}, vhost ${ns.vhost}, key prefix ${ns.redisKeyPrefix}`);
   const port = await freePort();
   // Consumer i listens on CONSUMER_PORT + i; pick a base whose next few ports are free too.
   const consumerPort = await freePort();
@@ -128,6 +131,7 @@ export async function startProduct(opts: StartOptions): Promise<Product> {
     roots: [process.pid],
     consumers: opts.consumers,
     databaseUrl: ns.databaseUrl,
+    ownsProcess: isProductProcess,
     async unfinished() {
       // Only the few unfinished rows are counted (an index range), so this stays cheap however
       // many notes the run has written.
@@ -207,6 +211,7 @@ export async function attachProduct(url: string): Promise<Product> {
     roots: root ? [process.pid, root] : [process.pid],
     consumers: null,
     databaseUrl: null,
+    ownsProcess: isProductProcess,
     unfinished: async () => null,
     stop: async () => {},
   };

@@ -14,7 +14,7 @@ import type {
 import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../../platform/db/client.ts';
 import { fulltextMatch } from '../../platform/db/fulltext.ts';
-import { finishPage, planPage } from '../../platform/db/keyset.ts';
+import { finishPage, type ListOrder, type PagePlan, planPage } from '../../platform/db/keyset.ts';
 import {
   auditLog,
   type JobStatus,
@@ -24,9 +24,11 @@ import {
   notes,
   users,
 } from '../../platform/db/schema.ts';
+import { searchPage } from '../../platform/db/search-walk.ts';
 import { cappedCount, exactTotal, pageTotal, type Total } from '../../platform/db/totals.ts';
 import type { SortField } from '../notes/index.ts';
-import { accessIndex, auditOrder, jobOrder, noteOrder } from '../notes/index.ts';
+import { accessIndex, auditOrder, jobOrder, noteOrder, seeksOn } from '../notes/index.ts';
+import { searchJobs } from './job-search-repository.ts';
 import { countedRows } from './status-counts-repository.ts';
 
 /**
@@ -97,17 +99,40 @@ export async function listNotes(db: DbOrTx, q: NoteListQuery): Promise<Page<Admi
   }
   if (q.status) where.push(eq(notes.status, q.status));
   if (q.priority) where.push(eq(notes.priority, q.priority));
-  if (q.q) where.push(fulltextMatch([notes.title, notes.body], q.q));
-  const scope = { user: !!q.user, status: !!q.status, priority: !!q.priority, search: !!q.q };
+  const scope = { user: !!q.user, status: !!q.status, priority: !!q.priority };
   const order = noteOrder(field<SortField>(q.sort), scope, (r: NoteRow) => r);
   const page = planPage(order, q);
+  if (q.q) {
+    const rows = await searchPage({
+      db,
+      table: notes,
+      columns: [notes.title, notes.body],
+      order: noteOrder(field<SortField>(q.sort), scope, (r: NoteRow & { body: string }) => r),
+      descending: q.sort.startsWith('-'),
+      plan: page,
+      filters: where,
+      q: q.q,
+      walkable: seeksOn(order.index, scope),
+      read: (cond, limit, offset, index) =>
+        db
+          .select({ ...noteColumns, body: notes.body })
+          .from(notes, forced(index))
+          .leftJoin(users, eq(users.id, notes.userId))
+          .where(cond)
+          .orderBy(...page.orderBy)
+          .limit(limit)
+          .offset(offset),
+      text: (r) => `${r.title} ${r.body}`,
+    });
+    const { rows: shown, nextCursor } = finishPage(order, q, rows);
+    const total = pageTotal(q.offset, shown.length, nextCursor !== null);
+    return { data: shown.map(toAdminNote), ...total, next_cursor: nextCursor };
+  }
   const onlyStatus = !q.user && !q.priority;
   const filterIndex = noteOrder('created_at', scope, (r: NoteRow) => r).index;
-  const total = q.q
-    ? null
-    : onlyStatus
-      ? await countedRows(db, 'notes', q.status).then(exactTotal)
-      : await cappedCount(db, notes, and(...where), filterIndex);
+  const total = onlyStatus
+    ? await countedRows(db, 'notes', q.status).then(exactTotal)
+    : await cappedCount(db, notes, and(...where), filterIndex);
   const rows = await db
     .select(noteColumns)
     .from(notes, forced(accessIndex(order, scope, filterIndex, total)))
@@ -117,8 +142,7 @@ export async function listNotes(db: DbOrTx, q: NoteListQuery): Promise<Page<Admi
     .limit(page.fetch)
     .offset(page.offset);
   const { rows: shown, nextCursor } = finishPage(order, q, rows);
-  const counted = total ?? pageTotal(q.offset, shown.length, nextCursor !== null);
-  return { data: shown.map(toAdminNote), ...counted, next_cursor: nextCursor };
+  return { data: shown.map(toAdminNote), ...total, next_cursor: nextCursor };
 }
 
 export async function getNote(
@@ -192,18 +216,51 @@ function jobTotal(db: DbOrTx, f: JobFilter, where: SQL[]): Promise<Total | null>
 /** The index that seeks on the filters (the newest-first order's). */
 const jobFilterIndex = (f: JobFilter) => jobOrder('created_at', jobScope(f), (r: JobRow) => r).index;
 
+/**
+ * A job list's rows: a search through search-walk.ts (a walk of the order's index, else the
+ * FULLTEXT index of the error texts), otherwise one page along the order's index.
+ */
+function jobRows<Row>(
+  db: DbOrTx,
+  f: JobFilter & { sort: string },
+  order: ListOrder<Row>,
+  page: PagePlan,
+  total: Total | null,
+  read: (where: SQL | undefined, limit: number, offset: number, index: string | undefined) => Promise<Row[]>,
+  job: (row: Row) => JobRow,
+): Promise<Row[]> {
+  const filters = jobConditions({ ...f, q: undefined });
+  const scope = jobScope({ ...f, q: undefined });
+  if (!f.q)
+    return read(
+      and(...filters, page.after),
+      page.fetch,
+      page.offset,
+      accessIndex(order, scope, jobFilterIndex(f), total),
+    );
+  return searchJobs({ db, q: f.q, sort: f.sort, filters, scope, order, plan: page, read, job });
+}
+
 export async function listJobs(db: DbOrTx, q: JobListQuery): Promise<Page<AdminJob>> {
-  const where = jobConditions(q);
-  const order = jobOrder(field<JobSortField>(q.sort), jobScope(q), (r: JobRow) => r);
+  const order = jobOrder(field<JobSortField>(q.sort), jobScope({ ...q, q: undefined }), (r: JobRow) => r);
   const page = planPage(order, q);
-  const total = await jobTotal(db, q, where);
-  const rows = await db
-    .select()
-    .from(jobs, forced(accessIndex(order, jobScope(q), jobFilterIndex(q), total)))
-    .where(and(...where, page.after))
-    .orderBy(...page.orderBy)
-    .limit(page.fetch)
-    .offset(page.offset);
+  const total = await jobTotal(db, q, jobConditions(q));
+  const rows = await jobRows(
+    db,
+    q,
+    order,
+    page,
+    total,
+    (where, limit, offset, index) =>
+      db
+        .select()
+        .from(jobs, forced(index))
+        .where(where)
+        .orderBy(...page.orderBy)
+        .limit(limit)
+        .offset(offset),
+    (r) => r,
+  );
   const { rows: shown, nextCursor } = finishPage(order, q, rows);
   const counted = total ?? pageTotal(q.offset, shown.length, nextCursor !== null);
   return { data: shown.map(toAdminJob), ...counted, next_cursor: nextCursor };
@@ -231,19 +288,21 @@ export async function listDeadJobs(db: DbOrTx, q: DlqListQuery): Promise<Page<Dl
   const filter = { ...q, status: 'dead' as const };
   const where = jobConditions(filter);
   type Row = { job: JobRow; noteTitle: string | null; ownerEmail: string | null };
-  const order = jobOrder(field<JobSortField>(q.sort), jobScope(filter), (r: Row) => r.job);
+  const order = jobOrder(field<JobSortField>(q.sort), jobScope({ ...filter, q: undefined }), (r: Row) => r.job);
   const page = planPage(order, q);
   const total = await jobTotal(db, filter, where);
-  const rows = await db
-    .select({ job: jobs, noteTitle: notes.title, ownerEmail: users.email })
-    .from(jobs, forced(accessIndex(order, jobScope(filter), jobFilterIndex(filter), total)))
-    .leftJoin(notes, eq(notes.id, jobs.noteId))
-    .leftJoin(users, eq(users.id, jobs.userId))
-    .where(and(...where, page.after))
-    .orderBy(...page.orderBy)
-    .limit(page.fetch)
-    .offset(page.offset);
-  const { rows: shown, nextCursor } = finishPage(order, q, rows as Row[]);
+  const read = (cond: SQL | undefined, limit: number, offset: number, index: string | undefined) =>
+    db
+      .select({ job: jobs, noteTitle: notes.title, ownerEmail: users.email })
+      .from(jobs, forced(index))
+      .leftJoin(notes, eq(notes.id, jobs.noteId))
+      .leftJoin(users, eq(users.id, jobs.userId))
+      .where(cond)
+      .orderBy(...page.orderBy)
+      .limit(limit)
+      .offset(offset) as Promise<Row[]>;
+  const rows = await jobRows(db, filter, order, page, total, read, (r) => r.job);
+  const { rows: shown, nextCursor } = finishPage(order, q, rows);
   const data = shown.map(({ job, noteTitle, ownerEmail }) => ({
     ...toAdminJob(job),
     reason: job.deadReason ?? job.lastError,

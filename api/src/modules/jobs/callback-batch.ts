@@ -30,6 +30,16 @@ export class AfterCommit {
   readonly recorded: { job: JobRow; outcome: string }[] = [];
 }
 
+/** Which rows a batch loads besides its jobs (CallbackBatch.load). */
+export interface LoadPlan {
+  /** Jobs whose note is locked and loaded. */
+  note: (job: JobRow) => boolean;
+  /** webhook.deliver jobs whose endpoint is loaded (starts hand it to the consumer). */
+  hooksById?: (job: JobRow) => boolean;
+  /** Jobs (among those with a note) whose owner's endpoints are all loaded (completions enqueue deliveries). */
+  hooksOfOwner?: (job: JobRow) => boolean;
+}
+
 /**
  * One batch of callbacks inside its transaction. Loads everything the rules need in two round
  * trips (jobs and notes locked, in that order), lets the service apply each item in request order
@@ -62,37 +72,39 @@ export class CallbackBatch {
 
   /**
    * Locks the batch's jobs and reads which of `keys` were recorded before (one round trip), then
-   * locks the notes of the jobs `needsNote` picks and reads the webhooks the batch needs (a
-   * second): those of its webhook.deliver jobs (`'of-jobs'`) or every endpoint of its notes'
-   * owners (`'of-owners'`).
+   * locks the notes of the jobs `plan.note` picks and reads the webhooks the batch needs (a
+   * second): the endpoints of the webhook.deliver jobs `plan.hooksById` picks, and every
+   * endpoint of the owners of the jobs `plan.hooksOfOwner` picks (those come first, oldest first).
    */
   static async load(
     tx: WriteTx,
     now: Date,
     jobIds: readonly string[],
-    keys: readonly { jobId: string; key: string }[],
-    needsNote: (job: JobRow) => boolean,
-    hooks: 'of-jobs' | 'of-owners' | 'none' = 'none',
+    keys: readonly string[],
+    plan: LoadPlan,
   ): Promise<CallbackBatch> {
-    const [jobRaw, keyRaw] = await tx.queryAll([lockJobs(jobIds), existingMessageKeys(keys.map((k) => k.key))]);
+    const [jobRaw, keyRaw] = await tx.queryAll([lockJobs(jobIds), existingMessageKeys(keys)]);
     const jobRows = new Map((jobRaw as Record<string, unknown>[]).map((raw) => toJobRow(raw)).map((j) => [j.id, j]));
     const claimed = new Set((keyRaw as { key: string }[]).map((r) => r.key));
 
-    const owned = [...jobRows.values()].filter(needsNote);
-    const hookIds = [...jobRows.values()].flatMap((j) =>
-      j.kind === 'webhook.deliver' && j.webhookId ? [j.webhookId] : [],
+    const loaded = [...jobRows.values()];
+    const owned = loaded.filter(plan.note);
+    const hookIds = loaded.flatMap((j) =>
+      j.kind === 'webhook.deliver' && j.webhookId && plan.hooksById?.(j) ? [j.webhookId] : [],
     );
-    const [noteRaw, hookRaw] = await tx.queryAll([
+    const owners = plan.hooksOfOwner ? owned.filter(plan.hooksOfOwner).map((job) => job.userId) : [];
+    const [noteRaw, ownerHookRaw, hookRaw] = await tx.queryAll([
       owned.length > 0 ? lockNotes(owned.map((job) => job.noteId)) : null,
-      hooks === 'of-jobs' && hookIds.length > 0
-        ? findWebhooks(hookIds)
-        : hooks === 'of-owners' && owned.length > 0
-          ? webhooksOfUsers(owned.map((job) => job.userId))
-          : null,
+      owners.length > 0 ? webhooksOfUsers(owners) : null,
+      hookIds.length > 0 ? findWebhooks(hookIds) : null,
     ]);
     const noteRows = new Map((noteRaw as Record<string, unknown>[]).map((raw) => toNoteRow(raw)).map((n) => [n.id, n]));
-    const webhookRows = (hookRaw as Record<string, unknown>[]).map((raw) => toWebhookRow(raw));
-    return new CallbackBatch(now, jobRows, noteRows, webhookRows, claimed);
+    const webhookRows = new Map<string, WebhookRow>();
+    for (const raw of [...(ownerHookRaw as Record<string, unknown>[]), ...(hookRaw as Record<string, unknown>[])]) {
+      const row = toWebhookRow(raw);
+      if (!webhookRows.has(row.id)) webhookRows.set(row.id, row);
+    }
+    return new CallbackBatch(now, jobRows, noteRows, [...webhookRows.values()], claimed);
   }
 
   /** Claims a processed-message key: false when the callback was applied before (a duplicate). */

@@ -1,5 +1,7 @@
 import { ControlState, type RecordOutcome } from '@notes/contracts';
 import {
+  CallbacksBody,
+  CallbacksResponse,
   CompleteBatchBody,
   CompleteBody,
   FailBatchBody,
@@ -36,8 +38,9 @@ const METRIC_OUTCOME: Record<RecordResult, RecordOutcome> = {
  * answer to a valid request is 200; the body says what was recorded, and the consumer acks.
  *
  * Each callback exists twice: for one job (`/jobs/:jobId/start`) and for a batch (`/jobs/start`
- * with `{jobs: [...]}`), which the consumers use under load: one request and one transaction for
- * many jobs, answered per job in request order.
+ * with `{jobs: [...]}`): one request and one transaction for many jobs, answered per job in
+ * request order. `/jobs/callbacks` takes all three kinds at once, which the consumers use under
+ * load.
  */
 export default async function internalRoutes(app: App, deps: AppDeps) {
   const { metrics } = deps;
@@ -67,8 +70,9 @@ export default async function internalRoutes(app: App, deps: AppDeps) {
       internal.addHook('preHandler', async (request) => {
         const { jobId } = request.params as { jobId?: string };
         if (jobId) request.log = request.log.child({ job_id: jobId });
-        const { jobs } = (request.body ?? {}) as { jobs?: { job_id: string }[] };
-        if (Array.isArray(jobs)) request.log = request.log.child({ job_ids: jobs.map((j) => j.job_id) });
+        const body = (request.body ?? {}) as Record<string, { job_id: string }[] | undefined>;
+        const lists = [body.jobs, body.start, body.complete, body.fail].filter(Array.isArray);
+        if (lists.length > 0) request.log = request.log.child({ job_ids: lists.flat().map((j) => j.job_id) });
       });
       const common = { tags: ['internal'], security: [{ bearer: [] }] };
       const one = { ...common, params: JobIdParams };
@@ -108,6 +112,12 @@ export default async function internalRoutes(app: App, deps: AppDeps) {
         '/jobs/fail',
         { schema: { ...common, body: FailBatchBody, response: { 200: RecordBatchResponse } } },
         async (request) => ({ results: await callbacks.failMany(request.body.jobs) }),
+      );
+      // Starts, completions and failures together: one request and one transaction for all.
+      internal.post(
+        '/jobs/callbacks',
+        { schema: { ...common, body: CallbacksBody, response: { 200: CallbacksResponse } } },
+        async (request) => callbacks.many(request.body),
       );
     },
     { prefix: '/internal' },

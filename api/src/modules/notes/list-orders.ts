@@ -49,6 +49,12 @@ const FILTER_COLUMNS: Record<string, readonly string[]> = {
  */
 export const SMALL_SORT = 5_000;
 
+/** Can `index` seek on every filter that is on (so walking it reads only matching entries)? */
+export function seeksOn(index: string | undefined, filters: object): boolean {
+  const seeks = index ? (FILTER_COLUMNS[index] ?? []) : [];
+  return !!index && Object.entries(filters).every(([name, on]) => !on || seeks.includes(name));
+}
+
 export function accessIndex(
   order: ListOrder<unknown>,
   filters: Record<string, boolean | undefined>,

@@ -1,8 +1,8 @@
 import { and, eq, getTableColumns, type SQL } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../../platform/db/client.ts';
-import { fulltextMatch } from '../../platform/db/fulltext.ts';
-import { finishPage, planPage } from '../../platform/db/keyset.ts';
+import { finishPage, type ListOrder, type PagePlan, planPage } from '../../platform/db/keyset.ts';
 import { type NoteResult, notes } from '../../platform/db/schema.ts';
+import { searchPage } from '../../platform/db/search-walk.ts';
 import {
   namesOf,
   type RowInsert,
@@ -12,7 +12,7 @@ import {
   type WriteTx,
 } from '../../platform/db/sql-writer.ts';
 import { cappedCount, pageTotal, type Total } from '../../platform/db/totals.ts';
-import { accessIndex, noteOrder } from './list-orders.ts';
+import { accessIndex, type NoteScope, noteOrder, seeksOn } from './list-orders.ts';
 import type { ListNotesQuery, Note, SortField } from './schemas.ts';
 
 /**
@@ -88,13 +88,17 @@ export async function listNotes(
   const filters: SQL[] = [eq(notes.userId, userId)];
   if (query.status) filters.push(eq(notes.status, query.status));
   if (query.priority) filters.push(eq(notes.priority, query.priority));
-  if (query.q) filters.push(fulltextMatch([notes.title, notes.body], query.q));
   const field = query.sort.replace(/^-/, '') as SortField;
-  const scope = { user: true, status: !!query.status, priority: !!query.priority, search: !!query.q };
+  const scope = { user: true, status: !!query.status, priority: !!query.priority };
   const order = noteOrder(field, scope, (r: NoteRow) => r);
   const plan = planPage(order, query);
+  if (query.q) {
+    const rows = await searchNotes(db, query.q, filters, scope, order, plan, query.sort.startsWith('-'));
+    const page = finishPage(order, query, rows);
+    return { ...page, ...pageTotal(query.offset, page.rows.length, page.nextCursor !== null) };
+  }
   const filterIndex = noteOrder('created_at', scope, (r: NoteRow) => r).index;
-  const total = query.q ? null : await cappedCount(db, notes, and(...filters), filterIndex);
+  const total = await cappedCount(db, notes, and(...filters), filterIndex);
   const index = accessIndex(order, scope, filterIndex, total);
   const rows = await db
     .select()
@@ -103,6 +107,37 @@ export async function listNotes(
     .orderBy(...plan.orderBy)
     .limit(plan.fetch)
     .offset(plan.offset);
-  const page = finishPage(order, query, rows);
-  return { ...page, ...(total ?? pageTotal(query.offset, page.rows.length, page.nextCursor !== null)) };
+  return { ...finishPage(order, query, rows), ...total };
+}
+
+/** One page of a search (search-walk.ts): a walk of the order's index, else the FULLTEXT index. */
+function searchNotes(
+  db: DbOrTx,
+  q: string,
+  filters: SQL[],
+  scope: NoteScope,
+  order: ListOrder<NoteRow>,
+  plan: PagePlan,
+  descending: boolean,
+): Promise<NoteRow[]> {
+  return searchPage({
+    db,
+    table: notes,
+    columns: [notes.title, notes.body],
+    order,
+    descending,
+    plan,
+    filters,
+    q,
+    walkable: seeksOn(order.index, scope),
+    read: (where, limit, offset, index) =>
+      db
+        .select()
+        .from(notes, index ? { forceIndex: index } : undefined)
+        .where(where)
+        .orderBy(...plan.orderBy)
+        .limit(limit)
+        .offset(offset),
+    text: (r) => `${r.title} ${r.body}`,
+  });
 }

@@ -23,6 +23,11 @@ export interface Database {
   writer: SqlWriter;
   /** Group commit for writes known up front (group-commit.ts), on the writer's pool. */
   commits: GroupCommitter;
+  /**
+   * The consumers' callbacks' transactions, on a small multi-statement pool of their own
+   * (DB_CALLBACK_POOL_SIZE): recording finished work never waits behind writes for a connection.
+   */
+  callbacks: SqlWriter;
   close(): Promise<void>;
 }
 
@@ -50,16 +55,26 @@ export function createDatabase(config: Config): Database {
   // drizzle's pool keeps the default (one statement per query) for everything else.
   const writePool = mysqlCore.createPool({ ...options, multipleStatements: true });
   const writer = new SqlWriter(writePool);
+  const callbackPool = mysqlCore.createPool({
+    ...options,
+    connectionLimit: config.database.callbackPoolSize,
+    multipleStatements: true,
+  });
   let closed = false;
   return {
     db,
     pool,
     writer,
     commits: new GroupCommitter(writer),
+    callbacks: new SqlWriter(callbackPool),
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([pool.end(), new Promise<void>((resolve) => writePool.end(() => resolve()))]);
+      await Promise.all([
+        pool.end(),
+        new Promise<void>((resolve) => writePool.end(() => resolve())),
+        new Promise<void>((resolve) => callbackPool.end(() => resolve())),
+      ]);
     },
   };
 }
