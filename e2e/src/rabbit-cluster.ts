@@ -13,7 +13,7 @@ export interface RabbitCluster {
   /** A URL of a node that is up now. */
   liveUrl(): string;
   /** The node that leads a quorum queue (of the default vhost) now. */
-  leaderOf(queue: string): RabbitNode;
+  leaderOf(queue: string): Promise<RabbitNode>;
   close(): Promise<void>;
 }
 
@@ -39,11 +39,11 @@ export async function startRabbitCluster(label: string, size = 3): Promise<Rabbi
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const [seed, ...rest] = nodes as [RabbitNode, ...RabbitNode[]];
     for (const node of rest) {
-      node.ctl('stop_app');
-      node.ctl('join_cluster', seed.nodeName);
-      node.ctl('start_app');
+      await node.ctl('stop_app');
+      await node.ctl('join_cluster', seed.nodeName);
+      await node.ctl('start_app');
     }
-    const status = seed.ctl('cluster_status', '--formatter', 'json');
+    const status = await seed.ctl('cluster_status', '--formatter', 'json');
     const running = (JSON.parse(status) as { running_nodes: string[] }).running_nodes;
     if (running.length !== size) throw new Error(`cluster formed with ${running.length}/${size} nodes: ${status}`);
   } catch (err) {
@@ -70,10 +70,10 @@ export async function startRabbitCluster(label: string, size = 3): Promise<Rabbi
       if (!up) throw new Error('no node of the cluster is up');
       return up.url;
     },
-    leaderOf(queue) {
+    async leaderOf(queue) {
       const asker = nodes.find((n) => !down.has(n));
       if (!asker) throw new Error('no node of the cluster is up');
-      const out = asker.ctl('list_queues', '-p', '/', '--formatter', 'json', 'name', 'leader');
+      const out = await asker.ctl('list_queues', '-p', '/', '--formatter', 'json', 'name', 'leader');
       const row = (JSON.parse(out) as { name: string; leader: string }[]).find((q) => q.name === queue);
       const leader = nodes.find((n) => n.nodeName === row?.leader);
       if (!leader) throw new Error(`no leader found for ${queue}: ${out}`);

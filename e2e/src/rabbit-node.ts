@@ -1,9 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { canConnect, freePort } from '@notes/contracts/testing';
 import amqp from 'amqplib';
 import { queueDepths } from './broker.ts';
@@ -36,13 +37,18 @@ export interface RabbitNode {
   depths(queues: readonly string[]): Promise<Record<string, { messages: number; consumers: number }>>;
   /** Deletes the given queues (a fresh start for the next test on the same node). */
   deleteQueues(queues: readonly string[]): Promise<void>;
-  /** Runs `rabbitmqctl -n <this node> ...args`; throws with its output when it fails. */
-  ctl(...args: string[]): string;
+  /**
+   * Runs `rabbitmqctl -n <this node> ...args`; rejects with its output when it fails. Never
+   * synchronous: rabbitmqctl boots an Erlang VM (seconds on a loaded machine), and a test process
+   * blocked meanwhile cannot answer its own webhook receiver or finish its load's requests.
+   */
+  ctl(...args: string[]): Promise<string>;
   /** Stops the node for good and removes its directory. Idempotent. */
   close(): Promise<void>;
 }
 
 const START_TIMEOUT_MS = 90_000;
+const execFileAsync = promisify(execFile);
 const live = new Set<number>();
 const dirs = new Set<string>();
 let exitHookInstalled = false;
@@ -191,10 +197,17 @@ export async function startRabbitNode(label = 'e2e', opts: RabbitNodeOptions = {
     stop: () => halt('SIGTERM'),
     crash: () => halt('SIGKILL'),
     depths: (queues) => queueDepths(url, queues),
-    ctl(...args) {
-      const r = spawnSync('rabbitmqctl', ['-n', nodeName, ...args], { encoding: 'utf8', timeout: 120_000 });
-      if (r.status !== 0) throw new Error(`rabbitmqctl ${args.join(' ')}: ${r.stdout}${r.stderr}`);
-      return r.stdout;
+    async ctl(...args) {
+      try {
+        const { stdout } = await execFileAsync('rabbitmqctl', ['-n', nodeName, ...args], {
+          encoding: 'utf8',
+          timeout: 120_000,
+        });
+        return stdout;
+      } catch (err) {
+        const e = err as { stdout?: string; stderr?: string; message: string };
+        throw new Error(`rabbitmqctl ${args.join(' ')}: ${e.stdout ?? ''}${e.stderr ?? e.message}`);
+      }
     },
     async deleteQueues(queues) {
       await withChannel(async (ch) => {

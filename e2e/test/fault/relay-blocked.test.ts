@@ -42,7 +42,7 @@ test('publishers blocked by a resource alarm: writes go on, nothing is pushed in
   await waitFor('the first job published', async () => (await unsentJobs()) === 0);
 
   // A watermark of 0 raises the memory alarm at once: the broker blocks every connection that publishes.
-  rabbit.ctl('set_vm_memory_high_watermark', '0');
+  await rabbit.ctl('set_vm_memory_high_watermark', '0');
   try {
     await write(user, 'meets the alarm');
     await waitFor('the API to see its connection blocked', () =>
@@ -73,7 +73,7 @@ test('publishers blocked by a resource alarm: writes go on, nothing is pushed in
       `rows written while blocked are left alone: ${JSON.stringify(during)}`,
     );
   } finally {
-    rabbit.ctl('set_vm_memory_high_watermark', '0.4');
+    await rabbit.ctl('set_vm_memory_high_watermark', '0.4');
   }
 
   await waitFor('every job published', async () => (await unsentJobs()) === 0, 60_000);

@@ -84,7 +84,8 @@ async function killTwoNodes(t: TestContext): Promise<void> {
   await acceptedMore(load, 60);
 
   // 1. A node that may or may not lead anything: whoever was connected to it moves on.
-  const [first] = cluster.nodes.filter((n) => n !== cluster.leaderOf(quorumWorkQueue('normal')));
+  const firstLeader = await cluster.leaderOf(quorumWorkQueue('normal'));
+  const [first] = cluster.nodes.filter((n) => n !== firstLeader);
   phase('load running');
   await first!.crash();
   const firstAt = Date.now();
@@ -93,8 +94,8 @@ async function killTwoNodes(t: TestContext): Promise<void> {
   // Its replicas catch up before the next node goes (a quorum needs two of three).
   await waitFor(
     'the restarted node back in the cluster',
-    () => {
-      const out = cluster.nodes[0]!.ctl('cluster_status', '--formatter', 'json');
+    async () => {
+      const out = await cluster.nodes[0]!.ctl('cluster_status', '--formatter', 'json');
       return (JSON.parse(out) as { running_nodes: string[] }).running_nodes.length === 3;
     },
     60_000,
@@ -104,17 +105,21 @@ async function killTwoNodes(t: TestContext): Promise<void> {
   await sleep(2000);
 
   // 2. The leader of the queue most writes go to.
-  const leader = cluster.leaderOf(quorumWorkQueue('normal'));
+  const leader = await cluster.leaderOf(quorumWorkQueue('normal'));
   await leader.crash();
   const leaderAt = Date.now();
   await acceptedMore(load, 60);
-  const newLeader = await waitFor('a new leader', () => {
-    const l = cluster.leaderOf(quorumWorkQueue('normal'));
+  const newLeader = await waitFor('a new leader', async () => {
+    const l = await cluster.leaderOf(quorumWorkQueue('normal'));
     return l !== leader && l;
   });
   const report = await load.stop();
   phase('leader killed, load stopped');
-  assert.deepEqual(Object.keys(report.statuses), ['201'], `every answer a 201: ${JSON.stringify(report.statuses)}`);
+  // A 503 says MariaDB or Redis did not answer in time on a starved machine (never RabbitMQ: the
+  // API does not wait for it); the client repeats the write with its key until it gets its 201.
+  const answers = Object.keys(report.statuses).filter((s) => s !== '503');
+  assert.deepEqual(answers, ['201'], `every answer a 201 (or a 503 repeated): ${JSON.stringify(report.statuses)}`);
+  assert.deepEqual([report.undetermined, report.rejected], [[], []], 'every write ended in a 201');
 
   await waitFor(
     'both consumers consuming every work queue again',
