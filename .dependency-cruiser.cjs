@@ -65,7 +65,7 @@ module.exports = {
       severity: 'error',
       comment: 'Modules hold the rules; the workers and the wiring use them, not the reverse.',
       from: { path: '^api/src/modules/' },
-      to: { path: '^api/src/(workers/|main\\.ts|deps\\.ts|app\\.ts|routes\\.ts)' },
+      to: { path: '^api/src/(workers/|main\\.ts|wiring\\.ts|app\\.ts|routes\\.ts)' },
     },
     {
       name: 'workers-through-module-index',
@@ -73,7 +73,7 @@ module.exports = {
       comment: "Workers use platform and a module's index.ts, never a module's insides or the wiring.",
       from: { path: '^api/src/workers/' },
       to: {
-        path: '^api/src/(modules/|main\\.ts|deps\\.ts|app\\.ts|routes\\.ts)',
+        path: '^api/src/(modules/|main\\.ts|wiring\\.ts|app\\.ts|routes\\.ts)',
         pathNot: '^api/src/modules/[^/]+/index\\.ts$',
       },
     },
@@ -82,7 +82,7 @@ module.exports = {
       severity: 'error',
       comment: 'platform/ (db, redis, http, errors, logger, metrics) serves the modules and knows none of them.',
       from: { path: '^api/src/platform/' },
-      to: { path: '^api/src/(modules|workers)/|^api/src/(main|deps|app|routes)\\.ts$' },
+      to: { path: '^api/src/(modules|workers)/|^api/src/(main|wiring|app|routes)\\.ts$' },
     },
     {
       name: 'repositories-import-no-service',
@@ -114,15 +114,15 @@ module.exports = {
       severity: 'error',
       comment: 'Schemas describe shapes; they import contracts and platform/db, nothing with behaviour.',
       from: { path: '^api/src/modules/[^/]+/schemas\\.ts$' },
-      to: { path: '^api/src/(modules|workers)/|^api/src/(main|deps|app|routes)\\.ts$' },
+      to: { path: '^api/src/(modules|workers)/|^api/src/(main|wiring|app|routes)\\.ts$' },
     },
     {
       name: 'only-the-wiring-imports-the-wiring',
       severity: 'error',
       comment:
-        'main.ts, deps.ts, app.ts and routes.ts are the wiring: they import everything, and only they (and tests) import them.',
-      from: { path: '^api/src/', pathNot: '^api/src/(main|deps|app|routes)\\.ts$' },
-      to: { path: '^api/src/(main|deps|app|routes)\\.ts$' },
+        'main.ts, wiring.ts, app.ts and routes.ts are the wiring: they import everything, and only they (and tests) import them.',
+      from: { path: '^api/src/', pathNot: '^api/src/(main|wiring|app|routes)\\.ts$' },
+      to: { path: '^api/src/(main|wiring|app|routes)\\.ts$' },
     },
     {
       name: 'not-to-unresolvable',

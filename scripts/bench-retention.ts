@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDatabase } from '@notes/api/platform/db/client.ts';
-import { RETENTION_BATCH, RETENTION_PAUSE_MS } from '@notes/api/workers/maintenance.ts';
-import { pruneFinishedJobs } from '@notes/api/workers/retention-repository.ts';
+import { pruneJobs } from '@notes/api/workers/maintenance.ts';
+import { FINISHED_STATUSES } from '@notes/api/workers/retention-repository.ts';
 import { generateServiceKeyPair, loadConfig } from '@notes/contracts';
 import mysql from 'mysql2/promise';
 import { startProduct } from './lib/product.ts';
@@ -99,19 +99,17 @@ async function main() {
     let pruned = 0;
     let stop = false;
     const t0 = performance.now();
-    // The maintenance pass's own loop (maintenance.ts: batches of RETENTION_BATCH, a pause between
-    // them, READ COMMITTED), counted batch by batch and not capped per pass.
+    // The maintenance pass's own loop (maintenance.ts pruneJobs: batches of RETENTION_BATCH, a
+    // pause between them, READ COMMITTED, the retention's counter shard), counted batch by batch
+    // and not capped per pass.
     const conn = await database.pool.getConnection();
     await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
     const cutoff = new Date(Date.now() - config.jobRetentionHours * 3_600_000);
-    const pruning = (async () => {
-      while (!stop) {
-        const n = await pruneFinishedJobs(conn, cutoff, RETENTION_BATCH);
-        pruned += n;
-        if (n < RETENTION_BATCH) break;
-        await new Promise((r) => setTimeout(r, RETENTION_PAUSE_MS));
-      }
-    })();
+    const pruning = pruneJobs(conn, FINISHED_STATUSES, cutoff, {
+      maxBatches: Number.POSITIVE_INFINITY,
+      stop: () => stop,
+      onBatch: (n) => (pruned += n),
+    });
     log('run 2: while the backlog is pruned');
     const busy = await bench(product.url);
     const prunedDuringRun = pruned;

@@ -5,8 +5,10 @@ import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fasti
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { EventPublisher } from './modules/events/events.ts';
+import type { NoteCache } from './modules/notes/note-cache.ts';
 import type { Database } from './platform/db/client.ts';
 import type { ApiMetrics } from './platform/metrics.ts';
+import type { RedisGuard } from './platform/redis/redis-guard.ts';
 import type { LiveEventRelay } from './workers/live-event-relay.ts';
 import type { OutboxRelay } from './workers/outbox-relay.ts';
 
@@ -23,6 +25,10 @@ export interface AppDeps {
   database: Database;
   /** Fail-fast Redis for request paths (see platform/redis/redis.ts). */
   redis: Redis;
+  /** The outage breaker every request-path Redis user shares (platform/redis/redis-guard.ts). */
+  redisGuard: RedisGuard;
+  /** The users' cached note reads, dropped after every write to a user's notes. */
+  noteCache: NoteCache;
   amqp: AmqpConnection;
   /** Live events for SSE (modules/events/events.ts). */
   events: EventPublisher;

@@ -12,6 +12,7 @@ import { installErrorHandler, PROBLEM_TYPE_BASE, sendProblem } from './platform/
 import rateLimit from './platform/http/rate-limit.ts';
 import securityHeaders from './platform/http/security-headers.ts';
 import { registerRoutes } from './routes.ts';
+import { createServices } from './wiring.ts';
 
 export type { App, AppDeps } from './app-types.ts';
 
@@ -80,9 +81,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(auth, { config: deps.config, database: deps.database });
-  await app.register(rateLimit, { config: deps.config, redis: deps.redis, logger: deps.logger });
+  await app.register(rateLimit, { config: deps.config, guard: deps.redisGuard, logger: deps.logger });
   configurePasswordHasher(deps.config.limits.passwordHashQueue);
-  await registerRoutes(app, deps);
+  await registerRoutes(app, deps, createServices(deps, app));
   return app;
 }
 

@@ -2,25 +2,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfigOrExit, shutdownTelemetry } from '@notes/contracts';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
-import { createDeps } from './deps.ts';
 import { AdminBootstrapRefusedError, ensureAdmin } from './modules/auth/admin-bootstrap.ts';
 import { migrateDatabase } from './platform/db/client.ts';
 import { EmailCollisionError } from './platform/db/email-normalisation.ts';
-import { DlqDrainer } from './workers/dlq-drainer.ts';
-import { startMaintenance } from './workers/maintenance.ts';
+import { createDeps } from './wiring.ts';
 
 const DRAIN_MS = 1000;
 
-/** The API process: config → migrations → clients → app → listen; closes in reverse. */
+/** The API process: config → migrations → clients and relays → admin bootstrap → workers → app → listen; closes in reverse. */
 async function main() {
   const config = loadConfigOrExit(process.env, { component: 'api' });
   await migrateDatabase(config);
   const deps = await createDeps(config);
   await ensureAdmin(config, deps.database, deps.logger);
-  const maintenance = startMaintenance(deps);
-  // notes.dlq is only the transport: dead messages live in the failure inbox (docs/jobs.md).
-  const drainer = new DlqDrainer(deps);
-  drainer.start();
+  deps.startWorkers();
   // Only on a loopback HOST outside production (config.ts refuses elsewhere): docs/security.md.
   if (config.auth.usingDevSecret) deps.logger.warn('JWT_SECRET is not set: using the development secret');
   if (config.service.acceptsDevKey) {
@@ -37,8 +32,6 @@ async function main() {
     app.startDraining();
     await sleep(Math.min(DRAIN_MS, config.shutdownTimeoutMs / 4));
     await app.close();
-    await maintenance.stop();
-    await drainer.stop();
     await deps.close();
     await shutdownTelemetry();
   });

@@ -11,11 +11,12 @@ import {
   type Priority,
   ROUTING,
 } from '@notes/contracts';
-import amqp, { type ChannelModel } from 'amqplib';
+import { createTestNamespace } from '@notes/contracts/testing';
+import amqp, { type ChannelModel, type Options } from 'amqplib';
 import { uuidv7 } from 'uuidv7';
 import type { App } from '../src/app.ts';
 import { insertUser } from '../src/modules/auth/users-repository.ts';
-import type { Database } from '../src/platform/db/client.ts';
+import { createDatabase, type Database, migrateDatabase } from '../src/platform/db/client.ts';
 import { type JobStatus, jobs, type NoteResult, type NoteStatus, notes, type Role } from '../src/platform/db/schema.ts';
 
 /**
@@ -121,26 +122,10 @@ export async function openBroker(config: Config) {
   await assertTopology(channel, config.retryDelaysMs);
   return {
     connection,
+    channel,
     /** Puts a dead job's message in notes.dlq, as a consumer would after the last attempt. */
-    async deadLetter(job: { id: string; noteId: string; userId: string; priority?: Priority }, reason = 'boom') {
-      const priority = job.priority ?? 'normal';
-      const body = encodeJobMessage({
-        v: MESSAGE_VERSION,
-        job_id: job.id,
-        kind: 'note.process',
-        note_id: job.noteId,
-        note_version: 1,
-        user_id: job.userId,
-        priority,
-        created_at: new Date().toISOString(),
-      });
-      const options = jobPublishOptions({
-        jobId: job.id,
-        kind: 'note.process',
-        priority,
-        attempt: 3,
-        headers: { [HEADERS.deadReason]: reason, [HEADERS.deadAt]: new Date().toISOString() },
-      });
+    async deadLetter(job: DeadJob, reason = 'boom') {
+      const { body, options } = deadJobMessage(job, { reason });
       channel.publish(EXCHANGES.dead, ROUTING.dead, body, options);
       await channel.waitForConfirms();
     },
@@ -156,3 +141,119 @@ export async function openBroker(config: Config) {
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+export interface DeadJob {
+  id: string;
+  noteId: string;
+  userId: string;
+  priority?: Priority;
+}
+
+/**
+ * A dead note.process job's message as a consumer parks it in notes.dlq after its last attempt:
+ * the body and the publish options (our dead headers, a letter id of its own).
+ */
+export function deadJobMessage(
+  job: DeadJob,
+  opts: { reason?: string; attempt?: number; at?: Date; headers?: Record<string, unknown> } = {},
+): { body: Buffer; options: Options.Publish } {
+  const priority = job.priority ?? 'normal';
+  const at = opts.at ?? new Date();
+  const body = encodeJobMessage({
+    v: MESSAGE_VERSION,
+    job_id: job.id,
+    kind: 'note.process',
+    note_id: job.noteId,
+    note_version: 1,
+    user_id: job.userId,
+    priority,
+    created_at: at.toISOString(),
+  });
+  const options = jobPublishOptions({
+    jobId: job.id,
+    kind: 'note.process',
+    priority,
+    attempt: opts.attempt ?? 3,
+    headers: {
+      [HEADERS.deadReason]: opts.reason ?? 'max_attempts: boom',
+      [HEADERS.deadAt]: at.toISOString(),
+      [HEADERS.letterId]: uuidv7(),
+      ...opts.headers,
+    },
+  });
+  return { body, options };
+}
+
+/**
+ * `n` note.process jobs with their notes, written in bulk: dead after their last attempt (the
+ * default), or failed and waiting out a backoff. Their messages are the caller's to put where
+ * the test needs them (deadJobMessage).
+ */
+export async function seedDeadJobs(
+  database: Database,
+  n: number,
+  opts: { userId?: string; reason?: string; status?: 'dead' | 'failed'; attempts?: number; now?: Date } = {},
+): Promise<DeadJob[]> {
+  const now = opts.now ?? new Date();
+  const status = opts.status ?? 'dead';
+  const userId = opts.userId ?? 'u1';
+  const seeded = Array.from({ length: n }, () => ({ id: uuidv7(), noteId: uuidv7(), userId }));
+  for (let i = 0; i < n; i += 500) {
+    const page = seeded.slice(i, i + 500);
+    await database.db.insert(notes).values(
+      page.map((j, k) => ({
+        id: j.noteId,
+        userId,
+        title: `t${i + k}`,
+        body: 'b',
+        status,
+        createdAt: now,
+        updatedAt: now,
+      })),
+    );
+    await database.db.insert(jobs).values(
+      page.map((j) => ({
+        id: j.id,
+        noteId: j.noteId,
+        userId,
+        kind: 'note.process' as const,
+        priority: 'normal' as const,
+        status,
+        noteVersion: 1,
+        attempts: opts.attempts ?? (status === 'dead' ? 3 : 1),
+        deadReason: status === 'dead' ? (opts.reason ?? 'max_attempts: boom') : null,
+        createdAt: now,
+        updatedAt: now,
+      })),
+    );
+  }
+  return seeded;
+}
+
+/**
+ * A namespace of a test's own, migrated, with a confirm channel on its vhost where the topology
+ * is declared: what the operator CLIs' tests run their scripts against.
+ */
+export async function openOpsNamespace(label: string) {
+  const ns = await createTestNamespace(label);
+  const config = ns.config();
+  await migrateDatabase(config);
+  const database = createDatabase(config);
+  const conn = await amqp.connect(ns.amqpUrl);
+  conn.on('error', () => {});
+  const ch = await conn.createConfirmChannel();
+  ch.on('error', () => {});
+  await assertTopology(ch, config.retryDelaysMs);
+  return {
+    ns,
+    config,
+    database,
+    conn,
+    ch,
+    async close() {
+      await conn.close().catch(() => {});
+      await database.close();
+      await ns.cleanup();
+    },
+  };
+}

@@ -2,9 +2,9 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
 import type { LightMyRequestResponse } from 'fastify';
 import { type App, buildApp } from '../src/app.ts';
-import { createDeps } from '../src/deps.ts';
 import { ensureAdmin } from '../src/modules/auth/admin-bootstrap.ts';
 import { migrateDatabase } from '../src/platform/db/client.ts';
+import { createDeps } from '../src/wiring.ts';
 
 /** Probe routes guarded by the real guards, so 403s are tested without anyone else's routes. */
 export const ADMIN_PROBE = '/api/admin/__auth-probe';

@@ -5,8 +5,9 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@notes/contracts/testing';
 import { type App, buildApp } from '../src/app.ts';
-import { createDeps } from '../src/deps.ts';
 import { StreamSlots } from '../src/modules/events/stream-slots.ts';
+import { RedisGuard } from '../src/platform/redis/redis-guard.ts';
+import { createDeps } from '../src/wiring.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { newUser, type TestUser } from './notes-fixtures.ts';
 
@@ -89,7 +90,7 @@ test('the per-user cap holds across API instances, and a closed stream frees its
 
 test('slots held by an instance that died come back when their leases lapse', async () => {
   // Two streams "opened" by an instance that then vanished without releasing them.
-  const dead = new StreamSlots(t.deps.redis, 2, 500);
+  const dead = new StreamSlots(new RedisGuard(t.deps.redis), 2, 500);
   const user = 'user-of-a-dead-instance';
   assert.equal(await dead.acquire(user, 's1'), true);
   assert.equal(await dead.acquire(user, 's2'), true);

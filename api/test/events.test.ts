@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { uuidv7 } from 'uuidv7';
 import { type App, buildApp } from '../src/app.ts';
-import { createDeps } from '../src/deps.ts';
 import { users } from '../src/platform/db/schema.ts';
+import { createDeps } from '../src/wiring.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
 type SseEvent = { id?: string; event?: string; data?: unknown };

@@ -1,7 +1,7 @@
 import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
 import { type App, buildApp } from '../src/app.ts';
-import { createDeps } from '../src/deps.ts';
 import { migrateDatabase } from '../src/platform/db/client.ts';
+import { createDeps } from '../src/wiring.ts';
 
 export interface TestApp {
   app: App;

@@ -3,7 +3,8 @@ import { waitFor } from '@notes/contracts/testing';
 import { and, eq, isNull } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { eventStreamKey } from '../src/modules/events/events.ts';
-import { enqueueJob } from '../src/modules/jobs/job-enqueue.ts';
+import { jobInserts } from '../src/modules/jobs/job-enqueue.ts';
+import { noteInsert, updateNote } from '../src/modules/notes/notes-repository.ts';
 import { parseJsonColumn } from '../src/platform/db/client.ts';
 import { jobs, notes, outbox, users, webhooks } from '../src/platform/db/schema.ts';
 import type { TestApp } from './helpers.ts';
@@ -35,39 +36,47 @@ export async function createNote(
   const noteId = uuidv7();
   const now = new Date();
   const priority = opts.priority ?? 'normal';
-  const { jobId } = await t.deps.database.db.transaction(async (tx) => {
-    await tx.insert(notes).values({
-      id: noteId,
-      userId,
-      title: 'A note',
-      body: opts.body ?? 'Hello #world see https://example.com/x.',
-      priority,
-      createdAt: now,
-      updatedAt: now,
-    });
-    return enqueueJob(tx, { kind: 'note.process', noteId, noteVersion: 1, userId, priority });
+  const note = noteInsert({
+    id: noteId,
+    userId,
+    title: 'A note',
+    body: opts.body ?? 'Hello #world see https://example.com/x.',
+    priority,
+    status: 'queued',
+    createdAt: now,
+    updatedAt: now,
   });
-  return { noteId, jobId };
+  const job = jobInserts({ kind: 'note.process', noteId, noteVersion: 1, userId, priority }, now);
+  await t.deps.database.writer.insert([note, ...job.inserts]);
+  return { noteId, jobId: job.jobId };
 }
 
 /** A user's edit: version + 1 and a new note.process job, as the notes service does it. */
 export async function editNote(t: TestApp, noteId: string): Promise<{ version: number; jobId: string }> {
-  return t.deps.database.db.transaction(async (tx) => {
-    const [note] = await tx.select().from(notes).where(eq(notes.id, noteId)).for('update');
-    if (!note) throw new Error('no note');
-    const version = note.version + 1;
-    await tx
-      .update(notes)
-      .set({ version, body: `${note.body} edited`, status: 'queued', updatedAt: new Date() })
-      .where(eq(notes.id, noteId));
-    const { jobId } = await enqueueJob(tx, {
-      kind: 'note.process',
-      noteId,
-      noteVersion: version,
-      userId: note.userId,
-      priority: note.priority,
+  return t.deps.database.writer.transaction(async (tx) => {
+    const [note] = await tx.query<{
+      userId: string;
+      version: number;
+      body: string;
+      priority: Priority;
+      status: string;
+    }>({
+      sql: 'SELECT user_id AS userId, version, body, priority, status FROM notes WHERE id = ? FOR UPDATE',
+      values: [noteId],
     });
-    return { version, jobId };
+    if (!note) throw new Error('no note');
+    const now = new Date();
+    const version = note.version + 1;
+    tx.defer(
+      updateNote(note.userId, noteId, { version, body: `${note.body} edited`, status: 'queued', updatedAt: now }),
+    );
+    tx.counts.move('notes', note.status, 'queued');
+    const job = jobInserts(
+      { kind: 'note.process', noteId, noteVersion: version, userId: note.userId, priority: note.priority },
+      now,
+    );
+    tx.insert(...job.inserts);
+    return { version, jobId: job.jobId };
   });
 }
 

@@ -12,7 +12,7 @@ import { listNotes } from '../src/modules/notes/notes-repository.ts';
 import { SORT_FIELDS } from '../src/modules/notes/schemas.ts';
 import { createDatabase, type Database, type Db, migrateDatabase } from '../src/platform/db/client.ts';
 import * as schema from '../src/platform/db/schema.ts';
-import { pruneDeadJobs, pruneFinishedJobs } from '../src/workers/retention-repository.ts';
+import { pruneJobsBatch } from '../src/workers/retention-repository.ts';
 
 /**
  * Every list query the API runs, EXPLAINed (docs/data.md, "Indexes"). The real repository
@@ -242,8 +242,8 @@ test('retention reads its batches of expired jobs along an index', async () => {
     });
     recorded = [];
     const cutoff = new Date(Date.now() - 30 * 60_000);
-    await pruneFinishedJobs(recording, cutoff, 100);
-    await pruneDeadJobs(recording, cutoff, 100);
+    await pruneJobsBatch(recording, 'processed', cutoff, 100);
+    await pruneJobsBatch(recording, 'dead', cutoff, 100, new Date(cutoff.getTime() - 3_600_000));
     await explainRecorded('retention');
   } finally {
     conn.release();

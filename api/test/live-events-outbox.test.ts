@@ -3,8 +3,8 @@ import { after, before, test } from 'node:test';
 import { signServiceToken } from '@notes/contracts';
 import { waitFor } from '@notes/contracts/testing';
 import { buildApp } from '../src/app.ts';
-import { createDeps } from '../src/deps.ts';
 import { eventStreamKey } from '../src/modules/events/events.ts';
+import { createDeps } from '../src/wiring.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, count, createNote, newUser, type TestUser } from './notes-fixtures.ts';
 

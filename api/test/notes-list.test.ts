@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@notes/contracts/testing';
-import { invalidateUserCache } from '../src/modules/notes/note-cache.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, createNote, newUser, query, type TestUser } from './notes-fixtures.ts';
 
@@ -33,7 +32,7 @@ before(async () => {
   // Give two notes other statuses, as the pipeline would.
   await query(t, "UPDATE notes SET status = 'processed' WHERE id IN (?, ?)", [all[0]?.id, all[4]?.id]);
   await query(t, "UPDATE notes SET status = 'dead' WHERE id = ?", [all[2]?.id]);
-  await invalidateUserCache(t.deps.redis, lister.id);
+  await t.deps.noteCache.invalidate(lister.id);
   all = (await call(t, lister, 'GET', '/api/notes?limit=100')).json().data;
 });
 after(() => t?.close());
@@ -135,7 +134,7 @@ describe('read cache', () => {
     await query(t, "UPDATE notes SET title = 'behind the back' WHERE id = ?", [note.id]);
     assert.equal((await call(t, user, 'GET', url)).json().title, 'original');
     // The exported invalidation (the pipeline calls it after recording a result) drops it.
-    await invalidateUserCache(t.deps.redis, user.id);
+    await t.deps.noteCache.invalidate(user.id);
     assert.equal((await call(t, user, 'GET', url)).json().title, 'behind the back');
 
     const patched = await call(t, user, 'PATCH', url, { title: 'patched' });

@@ -120,8 +120,7 @@ describe('create and read', () => {
       'processed',
       note.id,
     ]);
-    const { invalidateUserCache } = await import('../src/modules/notes/note-cache.ts');
-    await invalidateUserCache(t.deps.redis, alice.id);
+    await t.deps.noteCache.invalidate(alice.id);
     const got = (await call(t, alice, 'GET', `/api/notes/${note.id}`)).json();
     assert.deepEqual(got.result, result);
     assert.equal(got.status, 'processed');

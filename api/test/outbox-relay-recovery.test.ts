@@ -4,8 +4,9 @@ import { EXCHANGES, QUEUES, retryQueueName } from '@notes/contracts';
 import { queueInfo, startFaultProxy, waitFor } from '@notes/contracts/testing';
 import amqp from 'amqplib';
 import { and, eq, isNull } from 'drizzle-orm';
-import { enqueueJob } from '../src/modules/jobs/job-enqueue.ts';
-import { notes, outbox, users } from '../src/platform/db/schema.ts';
+import { jobInserts } from '../src/modules/jobs/job-enqueue.ts';
+import { noteInsert } from '../src/modules/notes/notes-repository.ts';
+import { outbox, users } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
 /**
@@ -32,11 +33,18 @@ async function writeNotes(t: TestApp, count: number) {
     updatedAt: now,
   });
   for (let i = 0; i < count; i++) {
-    await t.deps.database.db.transaction(async (tx) => {
-      const noteId = crypto.randomUUID();
-      await tx.insert(notes).values({ id: noteId, userId, title: `n${i}`, body: 'b', createdAt: now, updatedAt: now });
-      await enqueueJob(tx, { kind: 'note.process', noteId, noteVersion: 1, userId, priority: 'normal' });
+    const noteId = crypto.randomUUID();
+    const note = noteInsert({
+      id: noteId,
+      userId,
+      title: `n${i}`,
+      body: 'b',
+      status: 'queued',
+      createdAt: now,
+      updatedAt: now,
     });
+    const job = jobInserts({ kind: 'note.process', noteId, noteVersion: 1, userId, priority: 'normal' }, now);
+    await t.deps.database.writer.insert([note, ...job.inserts]);
     t.deps.outbox.nudge();
   }
 }
@@ -95,7 +103,7 @@ test('a connection that dies with publishes awaiting confirms: the relay goes on
     () => second.close(),
   );
   const url = (port: number) => probe.ns.amqpUrl.replace('127.0.0.1:5672', `127.0.0.1:${port}`);
-  const { createDeps } = await import('../src/deps.ts');
+  const { createDeps } = await import('../src/wiring.ts');
   const deps = await createDeps(
     probe.ns.config({ AMQP_URL: `${url(first.port)},${url(second.port)}`, OUTBOX_POLL_MS: '100' }),
   );

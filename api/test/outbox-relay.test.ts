@@ -6,8 +6,9 @@ import { QUEUES } from '@notes/contracts';
 import { queueInfo, startFaultProxy, waitFor } from '@notes/contracts/testing';
 import { and, eq, isNull } from 'drizzle-orm';
 import { buildApp } from '../src/app.ts';
-import { enqueueJob } from '../src/modules/jobs/job-enqueue.ts';
-import { notes, outbox, users } from '../src/platform/db/schema.ts';
+import { jobInserts } from '../src/modules/jobs/job-enqueue.ts';
+import { noteInsert } from '../src/modules/notes/notes-repository.ts';
+import { outbox, users } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, newUser } from './notes-fixtures.ts';
 
@@ -29,11 +30,18 @@ async function writeNotes(t: TestApp, count: number) {
     updatedAt: now,
   });
   for (let i = 0; i < count; i++) {
-    await t.deps.database.db.transaction(async (tx) => {
-      const noteId = crypto.randomUUID();
-      await tx.insert(notes).values({ id: noteId, userId, title: `n${i}`, body: 'b', createdAt: now, updatedAt: now });
-      await enqueueJob(tx, { kind: 'note.process', noteId, noteVersion: 1, userId, priority: 'normal' });
+    const noteId = crypto.randomUUID();
+    const note = noteInsert({
+      id: noteId,
+      userId,
+      title: `n${i}`,
+      body: 'b',
+      status: 'queued',
+      createdAt: now,
+      updatedAt: now,
     });
+    const job = jobInserts({ kind: 'note.process', noteId, noteVersion: 1, userId, priority: 'normal' }, now);
+    await t.deps.database.writer.insert([note, ...job.inserts]);
     t.deps.outbox.nudge();
   }
 }
@@ -65,7 +73,7 @@ test('while RabbitMQ is unreachable rows wait in the outbox; once it is back eve
   cleanups.push(() => probe.close());
   // A second app in the same namespace, reaching RabbitMQ only through the proxy.
   const amqpUrl = probe.ns.amqpUrl.replace('127.0.0.1:5672', `127.0.0.1:${proxy.port}`);
-  const { createDeps } = await import('../src/deps.ts');
+  const { createDeps } = await import('../src/wiring.ts');
   await probe.deps.outbox.stop(); // only the proxied relay may publish in this test
   const deps = await createDeps(probe.ns.config({ AMQP_URL: amqpUrl }));
   cleanups.push(() => deps.close());
@@ -136,7 +144,7 @@ test('a relay batch waiting for confirms never holds up new writes (no gap lock 
   const probe = await startTestApp('relaygap');
   cleanups.push(() => probe.close());
   await probe.deps.outbox.stop(); // only the app behind the proxy relays in this test
-  const { createDeps } = await import('../src/deps.ts');
+  const { createDeps } = await import('../src/wiring.ts');
   const deps = await createDeps(
     probe.ns.config({ AMQP_URL: probe.ns.amqpUrl.replace('127.0.0.1:5672', `127.0.0.1:${proxy.port}`) }),
   );

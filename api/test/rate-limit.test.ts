@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { startPrivateRedis } from '@notes/contracts/testing';
 import type { LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../src/app.ts';
-import { createDeps } from '../src/deps.ts';
+import { createDeps } from '../src/wiring.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, isProblem, newUser, type TestUser } from './notes-fixtures.ts';
 

@@ -4,6 +4,7 @@ import { createTestNamespace, type TestNamespace } from '@notes/contracts/testin
 import { inArray } from 'drizzle-orm';
 import pino from 'pino';
 import { uuidv7 } from 'uuidv7';
+import { countsByStatus } from '../src/modules/admin/status-counts-repository.ts';
 import { createDatabase, type Database, migrateDatabase } from '../src/platform/db/client.ts';
 import { deadLetters, type JobStatus, jobAttempts, jobs } from '../src/platform/db/schema.ts';
 import { type MaintenanceDeps, RETENTION_BATCH, runMaintenanceOnce } from '../src/workers/maintenance.ts';
@@ -120,4 +121,27 @@ test('finished jobs and their attempts go after JOB_RETENTION_HOURS, dead ones a
     [deadRecent],
   );
   assert.equal((await runMaintenanceOnce(deps, now)).finishedJobs, 0, 'a second pass finds nothing');
+
+  // The counters still equal the rows; the deletes were counted in the retention's own shard,
+  // never in a shard a writer's connection uses (api/drizzle/0006_retention_counter_shard.sql).
+  const [counted] = await database.pool.query('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status');
+  const byCounter = Object.entries(await countsByStatus(database.db, 'jobs')).filter(([, n]) => n !== 0);
+  assert.deepEqual(
+    Object.fromEntries(byCounter),
+    Object.fromEntries((counted as { status: string; n: number }[]).map((r) => [r.status, Number(r.n)])),
+  );
+  const [shard] = await database.pool.query(
+    "SELECT status, n FROM status_counts WHERE tbl = 'jobs' AND shard = 64 AND n <> 0 ORDER BY status",
+  );
+  assert.deepEqual(
+    (shard as { status: string; n: number }[]).map((r) => [r.status, Number(r.n)]),
+    [
+      ['dead', -1],
+      ['discarded', -1],
+      ['processed', -(1 + many.length)],
+      ['skipped', -1],
+    ],
+  );
+  const [session] = await database.pool.query('SELECT @notes_counter_shard AS shard');
+  assert.equal((session as { shard: unknown }[])[0]?.shard, null, 'pooled connections count in their own shards');
 });

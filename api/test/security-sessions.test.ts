@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '@notes/contracts/testing';
 import { type App, buildApp } from '../src/app.ts';
-import { createDeps } from '../src/deps.ts';
+import { createDeps } from '../src/wiring.ts';
 import {
   ADMIN_EMAIL,
   ADMIN_PASSWORD,

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AmqpConnection,
@@ -73,6 +74,9 @@ export class JobConsumer {
 
   constructor(deps: JobConsumerDeps, opts: JobConsumerOptions = {}) {
     this.#deps = deps;
+    // Every held delivery may wait on the stop signal at once (a pause, an API outage): up to the
+    // prefetch, not a leak, so no MaxListenersExceededWarning past ten.
+    setMaxListeners(0, this.#stopSignal.signal);
     this.#opts = { requeuePauseMs: 2000, reopenDelayMs: 500, ...opts };
   }
 

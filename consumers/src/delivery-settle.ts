@@ -14,6 +14,7 @@ import {
 } from '@notes/contracts';
 import type { ConsumeMessage, Options } from 'amqplib';
 import type { Logger } from 'pino';
+import { uuidv7 } from 'uuidv7';
 import { failureReport, traceReport } from './attempt-report.ts';
 import type { Ctx, Delivery, FlowEnv } from './delivery-context.ts';
 import { labels } from './delivery-context.ts';
@@ -79,6 +80,7 @@ export async function deadLetter(
     [HEADERS.deadReason]: reason,
     [HEADERS.deadAt]: new Date().toISOString(),
     [HEADERS.errorClass]: report.error_class ?? kind,
+    [HEADERS.letterId]: uuidv7(),
   };
   const options = jobPublishOptions({ jobId: job.job_id, kind: job.kind, priority: job.priority, attempt, headers });
   if (!(await publishOrRequeue(ctx, EXCHANGES.dead, ROUTING.dead, options))) return;
@@ -216,6 +218,7 @@ export async function parkMalformed(d: Delivery, env: FlowEnv, why: string, atte
     [HEADERS.deadReason]: reason,
     [HEADERS.deadAt]: new Date().toISOString(),
     [HEADERS.errorClass]: 'malformed',
+    [HEADERS.letterId]: uuidv7(),
   });
   try {
     await d.publish(EXCHANGES.dead, ROUTING.dead, d.msg.content, options);

@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { QUEUES } from '@notes/contracts';
 import { noteProcessHandler } from '../src/handlers/note-process.ts';
-import { createWebhookDeliverHandler } from '../src/handlers/webhook-deliver.ts';
 import {
+  answeringWebhooks,
   call,
   createNote,
   depth,
@@ -14,6 +14,7 @@ import {
   type Pipeline,
   startPipeline,
   type TestUser,
+  untilNote,
   waitFor,
 } from './helpers.ts';
 import { startHoldingProxy } from './holding-proxy.ts';
@@ -29,7 +30,7 @@ before(async () => {
 });
 after(() => p?.close());
 
-const quietWebhooks = createWebhookDeliverHandler(async () => ({ status: 204, durationMs: 0 }));
+const quietWebhooks = answeringWebhooks(204);
 
 /** Runs a consumer child through a proxy that holds its /complete call, and kills it -9 there. */
 async function killMidJob(title: string) {
@@ -45,10 +46,7 @@ async function killMidJob(title: string) {
 }
 
 async function assertAppliedOnce(noteId: string, tag: string) {
-  const note = await waitFor('processed', async () => {
-    const n = await noteOf(p, user, noteId);
-    return n.status === 'processed' && n;
-  });
+  const note = await untilNote(p, user, noteId, 'processed');
   assert.deepEqual((note.result as { tags: string[] }).tags, [tag]);
   const jobs = await waitFor('all jobs settled', async () => {
     const rows = await jobRows(p, noteId);

@@ -7,6 +7,7 @@ import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { startTestApp, type TestApp } from '../../api/test/helpers.ts';
 import { call, createNote, newUser, type TestUser } from '../../api/test/notes-fixtures.ts';
 import { ConsumerProcess, type ConsumerProcessOptions } from '../src/consumer-process.ts';
+import { createWebhookDeliverHandler } from '../src/handlers/webhook-deliver.ts';
 
 export { call, createNote, newUser, publishConfirmed, type TestUser, waitFor };
 
@@ -91,6 +92,21 @@ export async function noteOf(p: Pipeline, user: TestUser, id: string) {
   if (res.statusCode !== 200) throw new Error(`GET note ${res.statusCode}`);
   return res.json() as { id: string; status: string; version: number; result: unknown; attempts: number };
 }
+
+/** Waits until a note reaches `status` and returns it as its owner reads it. */
+export function untilNote(p: Pipeline, user: TestUser, id: string, status: string, timeoutMs?: number) {
+  return waitFor(
+    status,
+    async () => {
+      const n = await noteOf(p, user, id);
+      return n.status === status && n;
+    },
+    timeoutMs,
+  );
+}
+
+/** A webhook.deliver handler that answers every delivery with `status` at once (no network). */
+export const answeringWebhooks = (status = 200) => createWebhookDeliverHandler(async () => ({ status, durationMs: 0 }));
 
 export async function jobRows(p: Pipeline, noteId: string) {
   const [rows] = await p.t.deps.database.pool.query(

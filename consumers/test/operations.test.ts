@@ -13,6 +13,7 @@ import {
   type Pipeline,
   startPipeline,
   type TestUser,
+  untilNote,
   waitFor,
 } from './helpers.ts';
 
@@ -107,7 +108,7 @@ test('pausing every kind cancels the consumer: new work waits in RabbitMQ until 
   assert.equal((await queue()).ready, 1);
 
   await admin('PUT', '/api/admin/control/note.process', { paused: false });
-  await waitFor('processed after the resume', async () => (await noteOf(p, user, note.id)).status === 'processed');
+  await untilNote(p, user, note.id, 'processed');
   assert.equal((await queue()).consumers, 1);
   await admin('PUT', '/api/admin/control/webhook.deliver', { paused: false });
   process.stderr.write(`# the consumer obeyed the pause in ${tookMs} ms\n`);
@@ -129,7 +130,7 @@ test('pausing one kind stops its lane only: notes are processed, deliveries wait
     await admin('PUT', '/api/admin/control/webhook.deliver', { paused: true });
     await sleep(2500); // the consumer polls about once a second
     const note = await createNote(p.t, user, { title: 'held', body: 'note runs, delivery waits' });
-    await waitFor('the note processed', async () => (await noteOf(p, user, note.id)).status === 'processed');
+    await untilNote(p, user, note.id, 'processed');
     await sleep(1500);
     assert.deepEqual(seen, [], 'no delivery while webhook.deliver is paused');
     const delivery = (await jobRows(p, note.id)).find((j) => j.kind === 'webhook.deliver');

@@ -11,16 +11,16 @@ import {
 } from '@notes/contracts';
 import { noteProcessHandler } from '../src/handlers/note-process.ts';
 import type { JobHandler } from '../src/handlers/registry.ts';
-import { createWebhookDeliverHandler } from '../src/handlers/webhook-deliver.ts';
 import {
+  answeringWebhooks,
   createNote,
   depth,
   jobRows,
   newUser,
-  noteOf,
   type Pipeline,
   startPipeline,
   type TestUser,
+  untilNote,
   waitFor,
 } from './helpers.ts';
 
@@ -49,7 +49,7 @@ const recording: JobHandler<'note.process'> = {
     return noteProcessHandler.handle(ctx);
   },
 };
-const handlers = [recording, createWebhookDeliverHandler(async () => ({ status: 200, durationMs: 0 }))];
+const handlers = [recording, answeringWebhooks()];
 
 before(async () => {
   p = await startPipeline('quorum', { QUEUE_TYPE: 'quorum', RETRY_DELAYS_MS: '200,400', MAX_DELIVERIES: '3' });
@@ -121,10 +121,7 @@ test('a failing job retries through the quorum wait queues at its own priority, 
   order.length = 0;
   const consumer = await p.startConsumer({}, { handlers });
   const created = await createNote(p.t, user, { title: 'fail', body: 'never works', priority: 'high' });
-  const note = await waitFor('dead', async () => {
-    const n = await noteOf(p, user, created.id);
-    return n.status === 'dead' && n;
-  });
+  const note = await untilNote(p, user, created.id, 'dead');
   assert.equal(note.attempts, 3);
   assert.equal(order.filter((o) => o.id === created.id).length, 3, 'three attempts ran');
   const [job] = await jobRows(p, created.id);
@@ -157,6 +154,6 @@ test('a message that keeps losing its consumer is counted by the broker and park
   assert.equal(hangs, 3, 'never run a fourth time');
   await waitFor('the critical queue empty', async () => (await depth(p, quorumWorkQueue('critical'))) === 0);
   const fine = await createNote(p.t, user, { title: 'fine', body: 'ok', priority: 'low' });
-  await waitFor('processed', async () => (await noteOf(p, user, fine.id)).status === 'processed');
+  await untilNote(p, user, fine.id, 'processed');
   await consumer.stop();
 });

@@ -9,10 +9,10 @@ import {
   depth,
   jobRows,
   newUser,
-  noteOf,
   type Pipeline,
   startPipeline,
   type TestUser,
+  untilNote,
   waitFor,
 } from './helpers.ts';
 
@@ -47,10 +47,7 @@ after(() => p?.close());
 
 test('a failing handler retries through the wait queues with growing gaps, then dead-letters', async () => {
   const created = await createNote(p.t, user, { title: 'fail', body: 'never works' });
-  const note = await waitFor('dead', async () => {
-    const n = await noteOf(p, user, created.id);
-    return n.status === 'dead' && n;
-  });
+  const note = await untilNote(p, user, created.id, 'dead');
   const runs = seen.get(created.id) ?? [];
   assert.deepEqual(
     runs.map((r) => r.attempt),
@@ -86,10 +83,7 @@ test('a failing handler retries through the wait queues with growing gaps, then 
 
 test('a failure followed by a success ends processed with two attempts', async () => {
   const created = await createNote(p.t, user, { title: 'fail-once', body: 'works #later' });
-  const note = await waitFor('processed', async () => {
-    const n = await noteOf(p, user, created.id);
-    return n.status === 'processed' && n;
-  });
+  const note = await untilNote(p, user, created.id, 'processed');
   assert.equal(note.attempts, 2);
   assert.equal((note as unknown as { last_error: string | null }).last_error, null);
   const [job] = await jobRows(p, created.id);

@@ -311,3 +311,34 @@ export function publishConfirmed(
     );
   });
 }
+
+export interface ScriptRun {
+  child: ChildProcess;
+  /** The exit code with everything the script wrote. */
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+/**
+ * Runs a TypeScript script as an operator runs it (`node --import tsx SCRIPT ...args`) with the
+ * given environment on top of this process's, and collects its output (the CLI tests); `done`
+ * resolves once the process exited and its output is read to the end.
+ */
+export function runScript(
+  script: string,
+  args: readonly string[],
+  opts: { cwd: string; env: Record<string, string> },
+): ScriptRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c) => (stdout += c));
+  child.stderr?.on('data', (c) => (stderr += c));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, done };
+}

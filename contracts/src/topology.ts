@@ -70,6 +70,12 @@ export const HEADERS = {
   priority: 'notes-priority',
   /** The class of the error that killed the message (docs/jobs.md, failure groups). */
   errorClass: 'x-notes-error-class',
+  /**
+   * A fresh UUID each time a consumer dead-letters a message: the failure inbox files the message
+   * under it, so a redelivery of that one message is filed once and two dead messages never merge
+   * (docs/jobs.md, "The failure inbox").
+   */
+  letterId: 'x-notes-letter-id',
 } as const;
 
 /** Headers the broker adds on dead-lettering; stripped whenever we republish a message. */

@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { letterFromMessage } from '@notes/api/modules/dlq/dead-letter.ts';
-import { upsertLetters } from '@notes/api/modules/dlq/failure-inbox-repository.ts';
-import { createDatabase, type Database, migrateDatabase } from '@notes/api/platform/db/client.ts';
-import { auditLog, deadLetters, jobControls, jobs, notes } from '@notes/api/platform/db/schema.ts';
-import {
-  assertTopology,
-  type Config,
-  encodeJobMessage,
-  HEADERS,
-  jobPublishOptions,
-  MESSAGE_VERSION,
-  QUEUES,
-} from '@notes/contracts';
-import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
-import amqp, { type Channel, type ChannelModel } from 'amqplib';
+import { fileLetters } from '@notes/api/modules/dlq/failure-inbox-repository.ts';
+import { auditLog, deadLetters, jobControls, jobs } from '@notes/api/platform/db/schema.ts';
+import { HEADERS, QUEUES } from '@notes/contracts';
+import { runScript } from '@notes/contracts/testing';
 import { eq, inArray, like } from 'drizzle-orm';
-import { uuidv7 } from 'uuidv7';
+import { deadJobMessage, openOpsNamespace, seedDeadJobs } from '../../api/test/admin-fixtures.ts';
 import { parseJobsArgs } from '../lib/jobs-args.ts';
 
 /**
@@ -29,91 +17,31 @@ import { parseJobsArgs } from '../lib/jobs-args.ts';
 const SCRIPT = fileURLToPath(new URL('../jobs.ts', import.meta.url));
 const SCRIPTS_DIR = fileURLToPath(new URL('..', import.meta.url));
 
-let ns: TestNamespace;
-let config: Config;
-let database: Database;
-let conn: ChannelModel;
-let ch: Channel;
+let kit: Awaited<ReturnType<typeof openOpsNamespace>>;
+let database: Awaited<ReturnType<typeof openOpsNamespace>>['database'];
+let ch: Awaited<ReturnType<typeof openOpsNamespace>>['ch'];
 
 before(async () => {
-  ns = await createTestNamespace('jobscli');
-  config = ns.config();
-  await migrateDatabase(config);
-  database = createDatabase(config);
-  conn = await amqp.connect(ns.amqpUrl);
-  ch = await conn.createChannel();
-  await assertTopology(ch, config.retryDelaysMs);
+  kit = await openOpsNamespace('jobscli');
+  ({ database, ch } = kit);
 });
-after(async () => {
-  await conn?.close().catch(() => {});
-  await database?.close();
-  await ns?.cleanup();
-});
+after(() => kit?.close());
 
-function jobs_(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
-    cwd: SCRIPTS_DIR,
-    env: { ...process.env, ...ns.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  child.stderr.on('data', (c) => (stderr += c));
-  return once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
-}
+const jobs_ = (args: string[], env: Record<string, string> = {}) =>
+  runScript(SCRIPT, args, { cwd: SCRIPTS_DIR, env: { ...kit.ns.env, ...env } }).done;
 
 /** Dead note.process jobs with their letters in the failure inbox, as the API's drainer leaves them. */
 async function seedDead(n: number, reason: string, status: 'dead' | 'failed' = 'dead'): Promise<string[]> {
   const now = new Date();
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const noteId = uuidv7();
-    const jobId = uuidv7();
-    ids.push(jobId);
-    await database.db.insert(notes).values({
-      id: noteId,
-      userId: 'u1',
-      title: 't',
-      body: 'b',
-      status,
-      createdAt: now,
-      updatedAt: now,
+  const seeded = await seedDeadJobs(database, n, { reason, status, attempts: status === 'dead' ? 5 : 1, now });
+  if (status === 'dead') {
+    const letters = seeded.map((job) => {
+      const { body, options } = deadJobMessage(job, { reason, attempt: 5, at: now });
+      return letterFromMessage(body, options as never, now);
     });
-    await database.db.insert(jobs).values({
-      id: jobId,
-      noteId,
-      userId: 'u1',
-      kind: 'note.process',
-      priority: 'normal',
-      status,
-      noteVersion: 1,
-      attempts: status === 'dead' ? 5 : 1,
-      deadReason: status === 'dead' ? reason : null,
-      createdAt: now,
-      updatedAt: now,
-    });
-    if (status !== 'dead') continue;
-    const body = encodeJobMessage({
-      v: MESSAGE_VERSION,
-      job_id: jobId,
-      kind: 'note.process',
-      note_id: noteId,
-      note_version: 1,
-      user_id: 'u1',
-      priority: 'normal',
-      created_at: now.toISOString(),
-    });
-    const options = jobPublishOptions({
-      jobId,
-      kind: 'note.process',
-      priority: 'normal',
-      attempt: 5,
-      headers: { [HEADERS.deadReason]: reason, [HEADERS.deadAt]: now.toISOString() },
-    });
-    await upsertLetters(database.db, [letterFromMessage(body, options as never, now)]);
+    await fileLetters(database.db, letters);
   }
-  return ids;
+  return seeded.map((j) => j.id);
 }
 
 const statusOf = async (ids: string[]) =>

@@ -1,27 +1,13 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, beforeEach, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { discardDlq, listDlq, promoteDlq } from '@notes/api/modules/dlq/dlq-service.ts';
-import { createDatabase, type Database, migrateDatabase } from '@notes/api/platform/db/client.ts';
 import { jobs, notes } from '@notes/api/platform/db/schema.ts';
-import {
-  assertTopology,
-  type Config,
-  EXCHANGES,
-  encodeJobMessage,
-  HEADERS,
-  jobPublishOptions,
-  MESSAGE_VERSION,
-  QUEUES,
-  ROUTING,
-} from '@notes/contracts';
-import { createTestNamespace, type TestNamespace, waitFor } from '@notes/contracts/testing';
-import amqp, { type ChannelModel, type ConfirmChannel, type GetMessage } from 'amqplib';
+import { EXCHANGES, HEADERS, QUEUES, ROUTING } from '@notes/contracts';
+import { runScript, waitFor } from '@notes/contracts/testing';
+import type { GetMessage } from 'amqplib';
 import { eq, inArray } from 'drizzle-orm';
-import { uuidv7 } from 'uuidv7';
+import { deadJobMessage, openOpsNamespace, seedDeadJobs } from '../../api/test/admin-fixtures.ts';
 import { parsePromoteArgs } from '../lib/promote-dlq-args.ts';
 
 /**
@@ -32,162 +18,68 @@ import { parsePromoteArgs } from '../lib/promote-dlq-args.ts';
 const SCRIPT = fileURLToPath(new URL('../promote-dlq.ts', import.meta.url));
 const SCRIPTS_DIR = fileURLToPath(new URL('..', import.meta.url));
 
-let ns: TestNamespace;
-let config: Config;
-let database: Database;
-let conn: ChannelModel;
-let ch: ConfirmChannel;
+let kit: Awaited<ReturnType<typeof openOpsNamespace>>;
+const db = () => kit.database.db;
 
 before(async () => {
-  ns = await createTestNamespace('promote');
-  config = ns.config();
-  await migrateDatabase(config);
-  database = createDatabase(config);
-  conn = await amqp.connect(ns.amqpUrl);
-  ch = await conn.createConfirmChannel();
-  await assertTopology(ch, config.retryDelaysMs);
+  kit = await openOpsNamespace('promote');
   // A queue that dead-letters into notes.dlx, so the broker adds x-death like a real death.
-  await ch.assertQueue('test.doomed', {
+  await kit.ch.assertQueue('test.doomed', {
     durable: false,
     arguments: { 'x-dead-letter-exchange': EXCHANGES.dead, 'x-dead-letter-routing-key': ROUTING.dead },
   });
 });
-after(async () => {
-  await conn?.close().catch(() => {});
-  await database?.close();
-  await ns?.cleanup();
-});
+after(() => kit?.close());
 beforeEach(async () => {
-  await ch.purgeQueue(QUEUES.dead);
-  await ch.purgeQueue(QUEUES.work);
+  await kit.ch.purgeQueue(QUEUES.dead);
+  await kit.ch.purgeQueue(QUEUES.work);
 });
 
-/** A dead note.process job: note and job rows dead in the database, its message in notes.dlq. */
+/** Dead note.process jobs: note and job rows dead in the database, their messages in notes.dlq. */
 async function seedDead(n: number, opts: { viaBroker?: boolean } = {}): Promise<string[]> {
-  const now = new Date();
-  const ids: string[] = [];
-  const noteRows = [];
-  const jobRows = [];
-  for (let i = 0; i < n; i++) {
-    const noteId = uuidv7();
-    const jobId = uuidv7();
-    ids.push(jobId);
-    noteRows.push({
-      id: noteId,
-      userId: 'u1',
-      title: `t${i}`,
-      body: 'b',
-      status: 'dead' as const,
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-    });
-    jobRows.push({
-      id: jobId,
-      noteId,
-      userId: 'u1',
-      kind: 'note.process' as const,
-      priority: 'normal' as const,
-      status: 'dead' as const,
-      noteVersion: 1,
-      attempts: 3,
-      deadReason: 'max_attempts: boom',
-      createdAt: now,
-      updatedAt: now,
-    });
-  }
-  for (let i = 0; i < n; i += 500) {
-    await database.db.insert(notes).values(noteRows.slice(i, i + 500));
-    await database.db.insert(jobs).values(jobRows.slice(i, i + 500));
-  }
-  for (const [i, jobId] of ids.entries()) {
-    const body = encodeJobMessage({
-      v: MESSAGE_VERSION,
-      job_id: jobId,
-      kind: 'note.process',
-      note_id: noteRows[i]!.id,
-      note_version: 1,
-      user_id: 'u1',
-      priority: 'normal',
-      created_at: now.toISOString(),
-    });
-    const options = jobPublishOptions({
-      jobId,
-      kind: 'note.process',
-      priority: 'normal',
-      attempt: 3,
-      headers: { [HEADERS.deadReason]: 'max_attempts: boom', [HEADERS.deadAt]: now.toISOString(), traceparent: 'tp' },
-    });
+  const { ch } = kit;
+  const seeded = await seedDeadJobs(kit.database, n);
+  for (const job of seeded) {
+    const { body, options } = deadJobMessage(job, { headers: { traceparent: 'tp' } });
     if (opts.viaBroker) ch.sendToQueue('test.doomed', body, options);
     else ch.publish(EXCHANGES.dead, ROUTING.dead, body, options);
   }
   await ch.waitForConfirms();
   if (opts.viaBroker) {
-    for (;;) {
-      const m = await ch.get('test.doomed');
-      if (!m) break;
+    for (let m = await ch.get('test.doomed'); m; m = await ch.get('test.doomed')) {
       ch.nack(m, false, false); // dead-lettered by the broker, with x-death
     }
   }
-  await until(async () => (await ch.checkQueue(QUEUES.dead)).messageCount >= n + 0, 'messages in the DLQ');
-  return ids;
+  await waitFor('messages in the DLQ', async () => (await kit.ch.checkQueue(QUEUES.dead)).messageCount >= n, 5000, 25);
+  return seeded.map((j) => j.id);
 }
 
 async function seedMalformed(): Promise<void> {
-  ch.publish(EXCHANGES.dead, ROUTING.dead, Buffer.from('{not json'), {
+  kit.ch.publish(EXCHANGES.dead, ROUTING.dead, Buffer.from('{not json'), {
     persistent: true,
     messageId: 'garbage-1',
     headers: { [HEADERS.malformed]: 'body is not JSON', [HEADERS.deadReason]: 'malformed: body is not JSON' },
   });
-  await ch.waitForConfirms();
-}
-
-async function until(fn: () => Promise<boolean>, what: string) {
-  for (let i = 0; i < 200; i++) {
-    if (await fn()) return;
-    await sleep(25);
-  }
-  assert.fail(`never happened: ${what}`);
+  await kit.ch.waitForConfirms();
 }
 
 /** Takes every message out of a queue (acked), in order. */
 async function drain(queue: string): Promise<GetMessage[]> {
   const out: GetMessage[] = [];
-  for (;;) {
-    const m = await ch.get(queue, { noAck: true });
-    if (!m) return out;
-    out.push(m);
-  }
+  for (let m = await kit.ch.get(queue, { noAck: true }); m; m = await kit.ch.get(queue, { noAck: true })) out.push(m);
+  return out;
 }
 
 /** Message ids in a queue, in order, leaving the queue as it was. */
 async function peekIds(queue: string): Promise<string[]> {
   const held: GetMessage[] = [];
-  for (;;) {
-    const m = await ch.get(queue, { noAck: false });
-    if (!m) break;
+  for (let m = await kit.ch.get(queue, { noAck: false }); m; m = await kit.ch.get(queue, { noAck: false }))
     held.push(m);
-  }
-  if (held.length) ch.nackAll(true);
+  if (held.length) kit.ch.nackAll(true);
   return held.map((m) => String(m.properties.messageId));
 }
 
-function runCli(args: string[]): {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-} {
-  const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...args], {
-    cwd: SCRIPTS_DIR,
-    env: { ...process.env, ...ns.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  const done = once(child, 'exit').then(([code]) => ({ code: code as number | null, stdout, stderr }));
-  return { child, done };
-}
+const runCli = (args: string[]) => runScript(SCRIPT, args, { cwd: SCRIPTS_DIR, env: kit.ns.env });
 
 const summaryOf = (stdout: string) => {
   const line = stdout.split('\n').find((l) => l.startsWith('summary: '));
@@ -196,7 +88,7 @@ const summaryOf = (stdout: string) => {
 };
 
 const jobStatuses = async (ids: string[]) =>
-  (await database.db.select({ id: jobs.id, status: jobs.status }).from(jobs).where(inArray(jobs.id, ids))).map(
+  (await db().select({ id: jobs.id, status: jobs.status }).from(jobs).where(inArray(jobs.id, ids))).map(
     (r) => r.status,
   );
 
@@ -235,7 +127,7 @@ test('--dry-run counts what would move and moves nothing', async () => {
     dry_run: 'true',
   });
   assert.deepEqual(await peekIds(QUEUES.dead), [...ids, 'garbage-1'], 'all still there, in order');
-  assert.equal((await ch.checkQueue(QUEUES.work)).messageCount, 0);
+  assert.equal((await kit.ch.checkQueue(QUEUES.work)).messageCount, 0);
   assert.deepEqual(await jobStatuses(ids), ['dead', 'dead', 'dead']);
 });
 
@@ -246,7 +138,7 @@ test('--job moves only that job; the others keep their place', async () => {
   assert.equal(summaryOf(stdout).promoted, '1');
   assert.deepEqual(await peekIds(QUEUES.dead), [ids[0], ids[2], ids[3]]);
   assert.deepEqual(await peekIds(QUEUES.work), [ids[1]]);
-  const [job] = await database.db.select().from(jobs).where(eq(jobs.id, ids[1]!));
+  const [job] = await db().select().from(jobs).where(eq(jobs.id, ids[1]!));
   assert.equal(job?.status, 'queued');
 });
 
@@ -260,8 +152,8 @@ test('a full run moves every message: attempt 1, no x-death, no dead headers; jo
     dead.some((m) => Array.isArray(m.properties.headers?.['x-death'])),
     'the broker added x-death',
   );
-  for (const m of dead) ch.publish(EXCHANGES.dead, ROUTING.dead, m.content, m.properties as never);
-  await ch.waitForConfirms();
+  for (const m of dead) kit.ch.publish(EXCHANGES.dead, ROUTING.dead, m.content, m.properties as never);
+  await kit.ch.waitForConfirms();
   assert.deepEqual(await peekIds(QUEUES.dead), before);
 
   const { code, stdout, stderr } = await runCli([]).done;
@@ -291,12 +183,12 @@ test('a full run moves every message: attempt 1, no x-death, no dead headers; jo
     assert.equal(m.properties.priority, 2);
     assert.equal(m.properties.deliveryMode, 2);
   }
-  const rows = await database.db
+  const rows = await db()
     .select()
     .from(jobs)
     .where(inArray(jobs.id, [...direct, ...viaBroker]));
   for (const r of rows) assert.deepEqual([r.status, r.attempts, r.deadReason], ['queued', 0, null]);
-  const noteRows = await database.db
+  const noteRows = await db()
     .select({ status: notes.status })
     .from(notes)
     .where(
@@ -313,7 +205,7 @@ test('a full run moves every message: attempt 1, no x-death, no dead headers; jo
   const withMalformed = await runCli(['--include-malformed']).done;
   assert.equal(withMalformed.code, 0);
   assert.equal(summaryOf(withMalformed.stdout).promoted, '1');
-  assert.equal((await ch.checkQueue(QUEUES.dead)).messageCount, 0);
+  assert.equal((await kit.ch.checkQueue(QUEUES.dead)).messageCount, 0);
 });
 
 test('--limit caps how many move', async () => {
@@ -321,28 +213,33 @@ test('--limit caps how many move', async () => {
   const { code, stdout } = await runCli(['--limit', '2']).done;
   assert.equal(code, 0);
   assert.equal(summaryOf(stdout).promoted, '2');
-  assert.equal((await ch.checkQueue(QUEUES.dead)).messageCount, 3);
-  assert.equal((await ch.checkQueue(QUEUES.work)).messageCount, 2);
+  assert.equal((await kit.ch.checkQueue(QUEUES.dead)).messageCount, 3);
+  assert.equal((await kit.ch.checkQueue(QUEUES.work)).messageCount, 2);
 });
 
 test('killing the command midway loses no message', async () => {
   const ids = await seedDead(1500);
   const { child, done } = runCli([]);
   let stderr = '';
-  child.stderr!.on('data', (c) => (stderr += c));
+  child.stderr?.on('data', (c) => (stderr += c));
   // The command's start-up (tsx compiling it) is slow on a busy machine: wait for its first line.
   await waitFor('a progress line', async () => /progress: /.test(stderr), 60_000, 25);
   child.kill('SIGKILL');
   await done;
   // The broker requeues the dead connection's unacked messages; wait for that to settle.
   let last = -1;
-  await until(async () => {
-    const [d, w] = await Promise.all([ch.checkQueue(QUEUES.dead), ch.checkQueue(QUEUES.work)]);
-    const total = d.messageCount + w.messageCount;
-    const stable = total === last && total >= ids.length;
-    last = total;
-    return stable;
-  }, 'queues settled');
+  await waitFor(
+    'queues settled',
+    async () => {
+      const [d, w] = await Promise.all([kit.ch.checkQueue(QUEUES.dead), kit.ch.checkQueue(QUEUES.work)]);
+      const total = d.messageCount + w.messageCount;
+      const stable = total === last && total >= ids.length;
+      last = total;
+      return stable;
+    },
+    5000,
+    25,
+  );
   const inDlq = (await drain(QUEUES.dead)).map((m) => String(m.properties.messageId));
   const inWork = (await drain(QUEUES.work)).map((m) => String(m.properties.messageId));
   assert.ok(inWork.length > 0 && inDlq.length > 0, `killed midway (work ${inWork.length}, dlq ${inDlq.length})`);
@@ -355,25 +252,39 @@ test('killing the command midway loses no message', async () => {
 
 test('listDlq shows dead jobs; discardDlq removes the message and marks the job discarded', async () => {
   const ids = await seedDead(3);
-  const listed = await listDlq({ database, limit: 500 });
+  const listed = await listDlq({ database: kit.database, limit: 500 });
   for (const id of ids) {
     const row = listed.data.find((j) => j.job_id === id);
     assert.ok(row, id);
     assert.equal(row.reason, 'max_attempts: boom');
     assert.equal(row.attempts, 3);
   }
-  const res = await discardDlq({ amqpUrl: ns.amqpUrl, database, config, jobId: ids[1]!, reason: 'not needed' });
+  const res = await discardDlq({
+    amqpUrl: kit.ns.amqpUrl,
+    database: kit.database,
+    config: kit.config,
+    jobId: ids[1]!,
+    reason: 'not needed',
+  });
   assert.deepEqual(res, { removedMessages: 1, jobFound: true });
   assert.deepEqual(await peekIds(QUEUES.dead), [ids[0], ids[2]]);
-  const [job] = await database.db.select().from(jobs).where(eq(jobs.id, ids[1]!));
+  const [job] = await db().select().from(jobs).where(eq(jobs.id, ids[1]!));
   assert.deepEqual([job?.status, job?.deadReason], ['discarded', 'not needed']);
-  assert.deepEqual(await discardDlq({ amqpUrl: ns.amqpUrl, database, config, jobId: 'nope' }), {
-    removedMessages: 0,
-    jobFound: false,
-  });
+  assert.deepEqual(
+    await discardDlq({ amqpUrl: kit.ns.amqpUrl, database: kit.database, config: kit.config, jobId: 'nope' }),
+    {
+      removedMessages: 0,
+      jobFound: false,
+    },
+  );
 
   // The service on a live connection (as the admin API calls it), selecting by job id.
-  const summary = await promoteDlq({ connection: conn, database, config, jobIds: [ids[2]!] });
+  const summary = await promoteDlq({
+    connection: kit.conn,
+    database: kit.database,
+    config: kit.config,
+    jobIds: [ids[2]!],
+  });
   assert.deepEqual([summary.promoted, summary.promotedJobIds], [1, [ids[2]]]);
   assert.deepEqual(await peekIds(QUEUES.dead), [ids[0]]);
 });

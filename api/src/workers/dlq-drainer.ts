@@ -1,18 +1,20 @@
 import { type AmqpConnection, assertTopologyOf, type Config, QUEUES } from '@notes/contracts';
 import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
-import { letterFromMessage, upsertLetters } from '../modules/dlq/index.ts';
+import { fileLetters, letterFromMessage } from '../modules/dlq/index.ts';
 import type { Database } from '../platform/db/client.ts';
 
 /**
  * Drains notes.dlq into the failure inbox (docs/jobs.md): RabbitMQ is only the transport of dead
  * messages, the database is where an operator finds, groups, promotes and discards them. Messages
- * are stored in batches and acked only after their rows committed, so a crash stores a message
- * twice at worst (the job's one letter is replaced), never loses one. Several API instances may
- * drain at once.
+ * are stored in batches and acked only after their rows committed; a message redelivered after a
+ * crash lands on its own letter again (its consumer-stamped id), so it is filed once and never
+ * lost. Several API instances may drain at once.
  */
 
 const PREFETCH = 500;
+/** A batch is written once its bodies reach this many bytes (some dead messages are large). */
+const BATCH_BYTES = 4 * 1024 * 1024;
 /** Longest a message waits for company before its batch is written. */
 const LINGER_MS = 50;
 const REOPEN_MS = 1000;
@@ -27,6 +29,7 @@ export interface DlqDrainerDeps {
 export class DlqDrainer {
   #channel: Channel | null = null;
   #pending: ConsumeMessage[] = [];
+  #pendingBytes = 0;
   #timer: NodeJS.Timeout | null = null;
   #writing: Promise<void> = Promise.resolve();
   #running = false;
@@ -66,6 +69,7 @@ export class DlqDrainer {
           if (this.#channel !== channel) return;
           this.#channel = null;
           this.#pending = []; // their tags are void; the broker redelivers them
+          this.#pendingBytes = 0;
           setTimeout(() => this.deps.amqp.connection && this.#open(this.deps.amqp.connection), REOPEN_MS).unref();
         });
         await assertTopologyOf(channel, this.deps.config.retryDelaysMs, this.deps.config.amqp.queueType);
@@ -85,7 +89,8 @@ export class DlqDrainer {
   #take(channel: Channel, msg: ConsumeMessage): void {
     if (channel !== this.#channel) return;
     this.#pending.push(msg);
-    if (this.#pending.length >= PREFETCH / 2) void this.#flush();
+    this.#pendingBytes += msg.content.length;
+    if (this.#pending.length >= PREFETCH / 2 || this.#pendingBytes >= BATCH_BYTES) void this.#flush();
     else this.#timer ??= setTimeout(() => void this.#flush(), LINGER_MS);
   }
 
@@ -96,18 +101,20 @@ export class DlqDrainer {
     const batch = this.#pending;
     const channel = this.#channel;
     this.#pending = [];
+    this.#pendingBytes = 0;
     if (batch.length === 0 || !channel) return this.#writing;
     this.#writing = this.#writing.then(async () => {
       try {
         const now = new Date();
-        await upsertLetters(
+        await fileLetters(
           this.deps.database.db,
           batch.map((m) => letterFromMessage(m.content, m.properties, now)),
         );
         if (this.#channel === channel) channel.ack(batch[batch.length - 1]!, true);
         this.stored += batch.length;
       } catch (err) {
-        // Not stored: back to the queue, to be drained again (a database outage holds them there).
+        // Not stored (fileLetters fails only when the database is unreachable): back to the
+        // queue, to be drained again once it is back.
         this.deps.logger.warn({ err, messages: batch.length }, 'dead letters not stored; returning them to notes.dlq');
         if (this.#channel === channel) {
           try {

@@ -2,11 +2,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '@notes/contracts';
 import { and, isNotNull, lt } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/mysql2';
+import type { PoolConnection } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Database } from '../platform/db/client.ts';
 import * as schema from '../platform/db/schema.ts';
 import { idempotencyFences, outbox, processedMessages } from '../platform/db/schema.ts';
-import { pruneDeadJobs, pruneDeadLetters, pruneFinishedJobs } from './retention-repository.ts';
+import {
+  FINISHED_STATUSES,
+  pruneDeadLetters,
+  pruneJobsBatch,
+  useRetentionCounterShard,
+} from './retention-repository.ts';
 
 /**
  * Housekeeping on a timer: deletes sent outbox rows and processed-message keys older than
@@ -92,10 +98,11 @@ export async function runMaintenanceOnce(deps: MaintenanceDeps, now = new Date()
       );
       const jobCutoff = new Date(now.getTime() - deps.config.jobRetentionHours * 3_600_000);
       const deadCutoff = new Date(now.getTime() - deps.config.deadRetentionDays * 86_400_000);
-      result.finishedJobs = await pruneInBatches(() => pruneFinishedJobs(conn, jobCutoff, RETENTION_BATCH));
-      result.deadJobs = await pruneInBatches(() => pruneDeadJobs(conn, deadCutoff, RETENTION_BATCH));
+      result.finishedJobs = await pruneJobs(conn, FINISHED_STATUSES, jobCutoff);
+      result.deadJobs = await pruneJobs(conn, ['dead'], deadCutoff);
       result.deadLetters = await pruneInBatches(() => pruneDeadLetters(conn, deadCutoff, RETENTION_BATCH));
     } finally {
+      await useRetentionCounterShard(conn, false);
       await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
       await conn.query('SELECT RELEASE_LOCK(?)', [lock]);
     }
@@ -111,6 +118,35 @@ async function deleteInBatches(batch: () => Promise<[{ affectedRows: number }, u
     const [res] = await batch();
     total += res.affectedRows;
     if (res.affectedRows < MAINTENANCE_BATCH) break;
+  }
+  return total;
+}
+
+/**
+ * Prunes jobs of these statuses finished before `cutoff`, a batch at a time with a breath between
+ * batches, at most `maxBatches` per status (what is left waits for the next pass). On a READ
+ * COMMITTED connection (no gap locks) whose counter deletes go to the retention's own shard, a
+ * batch locks only the rows it deletes: nothing a write touches. `stop` ends it between batches
+ * (the retention benchmark); `onBatch` hears each batch's count.
+ */
+export async function pruneJobs(
+  conn: PoolConnection,
+  statuses: readonly string[],
+  cutoff: Date,
+  opts: { maxBatches?: number; stop?: () => boolean; onBatch?: (deleted: number) => void } = {},
+): Promise<number> {
+  await useRetentionCounterShard(conn, true);
+  let total = 0;
+  for (const status of statuses) {
+    let after: Date | null = null;
+    for (let i = 0; i < (opts.maxBatches ?? MAX_BATCHES_PER_RUN) && !opts.stop?.(); i++) {
+      const batch = await pruneJobsBatch(conn, status, cutoff, RETENTION_BATCH, after);
+      total += batch.deleted;
+      opts.onBatch?.(batch.deleted);
+      if (batch.next === null) break;
+      after = batch.next;
+      await sleep(RETENTION_PAUSE_MS);
+    }
   }
   return total;
 }

@@ -6,19 +6,33 @@ import type { PoolConnection } from 'mysql2/promise';
  * by primary key, so a write never waits on it for long.
  */
 
-const FINISHED = ['processed', 'skipped', 'discarded'] as const;
+export const FINISHED_STATUSES = ['processed', 'skipped', 'discarded'] as const;
 
 /**
- * Ids of jobs finished before `cutoff` in one of `statuses`, at most `limit`. Read along
- * jobs_status_idx (status, created_at): a job is created before it finishes, so every candidate
- * has created_at < cutoff too.
+ * The shard of the status counters the retention's deletes count in (migration 0006): no writer
+ * uses it (theirs are CONNECTION_ID() % 64), so a batch's counter row is never a row a write
+ * waits for.
  */
-async function expiredJobIds(conn: PoolConnection, statuses: readonly string[], cutoff: Date, limit: number) {
+const RETENTION_COUNTER_SHARD = 64;
+
+/** Counts this connection's job deletes in the retention's own counter shard, or stops doing so. */
+export async function useRetentionCounterShard(conn: PoolConnection, on: boolean): Promise<void> {
+  await conn.query('SET @notes_counter_shard = ?', [on ? RETENTION_COUNTER_SHARD : null]);
+}
+
+/**
+ * The next `limit` jobs in `status` finished before `cutoff`, from `after` on (a keyset cursor:
+ * each batch starts where the previous one ended instead of stepping again over the index entries
+ * its deletes left for purge). Read along jobs_status_finished_idx (status, finished_at).
+ */
+async function expiredJobs(conn: PoolConnection, status: string, cutoff: Date, after: Date | null, limit: number) {
   const [rows] = await conn.query(
-    'SELECT `id` FROM `jobs` WHERE `status` IN (?) AND `created_at` < ? AND `finished_at` < ? LIMIT ?',
-    [statuses, cutoff, cutoff, limit],
+    'SELECT `id`, `finished_at` AS `finishedAt` FROM `jobs` WHERE `status` = ? AND `finished_at` < ?' +
+      (after ? ' AND `finished_at` >= ?' : '') +
+      ' ORDER BY `finished_at` LIMIT ?',
+    after ? [status, cutoff, after, limit] : [status, cutoff, limit],
   );
-  return (rows as { id: string }[]).map((r) => r.id);
+  return rows as { id: string; finishedAt: Date }[];
 }
 
 /** Deletes one batch of expired jobs with their attempts (and dead letters); answers how many jobs. */
@@ -30,12 +44,24 @@ async function deleteJobs(conn: PoolConnection, ids: string[]): Promise<number> 
   return (res as { affectedRows: number }).affectedRows;
 }
 
-export async function pruneFinishedJobs(conn: PoolConnection, cutoff: Date, limit: number) {
-  return deleteJobs(conn, await expiredJobIds(conn, FINISHED, cutoff, limit));
-}
-
-export async function pruneDeadJobs(conn: PoolConnection, cutoff: Date, limit: number) {
-  return deleteJobs(conn, await expiredJobIds(conn, ['dead'], cutoff, limit));
+/**
+ * One batch: up to `limit` jobs in `status` finished before `cutoff` (from the cursor `after`)
+ * deleted with their attempts and letters. `next` is the cursor for the following batch, null
+ * when this one was the last.
+ */
+export async function pruneJobsBatch(
+  conn: PoolConnection,
+  status: string,
+  cutoff: Date,
+  limit: number,
+  after: Date | null = null,
+): Promise<{ deleted: number; next: Date | null }> {
+  const rows = await expiredJobs(conn, status, cutoff, after, limit);
+  const deleted = await deleteJobs(
+    conn,
+    rows.map((r) => r.id),
+  );
+  return { deleted, next: rows.length < limit ? null : (rows[rows.length - 1]?.finishedAt ?? null) };
 }
 
 /** Dead letters older than the dead retention whose job is gone or never existed (malformed). */

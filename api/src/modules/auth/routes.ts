@@ -5,20 +5,11 @@ import {
   MeSchema,
   RegisterBodySchema,
 } from '@notes/contracts/auth-api';
-import type { App, AppDeps } from '../../app-types.ts';
-import { AuthService } from './auth-service.ts';
-import { LoginThrottle } from './login-throttle.ts';
+import type { App } from '../../app-types.ts';
+import type { AuthService } from './auth-service.ts';
 
 /** Register, log in, who am I, change password, log out everywhere (docs/security.md). */
-export default async function authRoutes(app: App, deps: AppDeps) {
-  const auth = new AuthService({
-    database: deps.database,
-    throttle: new LoginThrottle(deps.redis, { logger: deps.logger }),
-    signToken: app.signToken,
-    forgetUser: app.forgetUserState,
-    tokenTtlSeconds: deps.config.auth.jwtExpiresInSeconds,
-  });
-
+export default async function authRoutes(app: App, { auth }: { auth: AuthService }) {
   app.post(
     '/api/auth/register',
     {

@@ -145,10 +145,4 @@ export async function listUsers(
   return { items, nextCursor, ...total };
 }
 
-/** MySQL/MariaDB duplicate key (errno 1062), whether or not drizzle wrapped the driver error. */
-export function isDuplicateKey(err: unknown): boolean {
-  for (let e = err as { code?: string; errno?: number; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e.code === 'ER_DUP_ENTRY' || e.errno === 1062) return true;
-  }
-  return false;
-}
+export { isDuplicateKey } from '../../platform/db/retry.ts';

@@ -22,7 +22,23 @@ import type { DeadLetterRow } from './failure-inbox-repository.ts';
 export type { DeadLetterRow };
 
 /** Dead-letter bookkeeping, stripped (with the broker's x-death) when a message goes back to work. */
-const DEAD_HEADERS = [HEADERS.deadReason, HEADERS.deadAt, HEADERS.malformed, HEADERS.deliveries, HEADERS.errorClass];
+const DEAD_HEADERS = [
+  HEADERS.deadReason,
+  HEADERS.deadAt,
+  HEADERS.malformed,
+  HEADERS.deliveries,
+  HEADERS.errorClass,
+  HEADERS.letterId,
+];
+/** A letter id as the consumers stamp it (a UUID, lower case). */
+const LETTER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/**
+ * Most of a body a letter keeps: past it a message (malformed by then: job messages are small)
+ * keeps its start, so one letter always fits one statement (docs/jobs.md, "The failure inbox").
+ */
+export const MAX_LETTER_BODY_BYTES = 8 * 1024 * 1024;
+/** The attempt column is a signed INT: a larger attempt header is no attempt count at all. */
+const MAX_ATTEMPT = 2_147_483_647;
 /** How the consumers prefix a dead reason (contracts DeadReason). */
 const REASON_KIND = /^(max_attempts|permanent|rejected|malformed|poison): /;
 /** `WebhookDeliveryError: endpoint answered 500` → class and message (consumers' describeError). */
@@ -66,7 +82,15 @@ export function groupIdOf(kind: string, errorClass: string, message: string): st
 
 const text = (v: unknown) => (typeof v === 'string' ? v : v instanceof Buffer ? v.toString('utf8') : undefined);
 
-/** Reads a dead message. Never throws: anything unreadable is kept as malformed. */
+/**
+ * Reads a dead message. Never throws: anything unreadable is kept as malformed, and every field
+ * fits its column, so one hostile message can never fail the batch it is stored with.
+ *
+ * The letter's id is the one its consumer stamped (x-notes-letter-id), so a redelivery of the
+ * same dead message is filed once; a message without one (dead-lettered by the broker or an older
+ * consumer) gets a fresh id. A malformed message's `jobId` is only a candidate, read from its
+ * message_id: the inbox keeps it only for a job that exists (failure-inbox-repository, fileLetters).
+ */
 export function letterFromMessage(content: Buffer, properties: MessageProperties, now = new Date()): DeadLetterRow {
   const headers = (properties.headers ?? {}) as Record<string, unknown>;
   const decoded = decodeJobMessage(content);
@@ -86,8 +110,9 @@ export function letterFromMessage(content: Buffer, properties: MessageProperties
   const { errorClass, message } = classify(reason, text(headers[HEADERS.errorClass]));
   const deadAt = new Date(text(headers[HEADERS.deadAt]) ?? '');
   const attempt = Number(headers[HEADERS.attempt]);
+  const stamped = text(headers[HEADERS.letterId]);
   return {
-    id: uuidv7(),
+    id: stamped && LETTER_ID.test(stamped) ? stamped : uuidv7(),
     jobId,
     kind,
     priority,
@@ -97,9 +122,9 @@ export function letterFromMessage(content: Buffer, properties: MessageProperties
     message,
     reason,
     malformed,
-    attempt: Number.isInteger(attempt) && attempt >= 1 ? attempt : 1,
-    body: content.toString('base64'),
-    headers: { ...headers, ...propertiesToKeep(properties) },
+    attempt: Number.isInteger(attempt) && attempt >= 1 && attempt <= MAX_ATTEMPT ? attempt : 1,
+    body: content.subarray(0, MAX_LETTER_BODY_BYTES).toString('base64'),
+    headers: { ...headers, ...propertiesToKeep(properties, content.length) },
     deadAt: Number.isNaN(deadAt.getTime()) ? now : deadAt,
     promoteRun: null,
   };
@@ -107,8 +132,9 @@ export function letterFromMessage(content: Buffer, properties: MessageProperties
 
 /** AMQP properties the copy needs again, kept beside the headers under one reserved key. */
 const PROPS_KEY = '__amqp';
-function propertiesToKeep(p: MessageProperties): Record<string, unknown> {
+function propertiesToKeep(p: MessageProperties, bodyBytes: number): Record<string, unknown> {
   const keep: Record<string, unknown> = {};
+  if (bodyBytes > MAX_LETTER_BODY_BYTES) keep.bodyBytes = bodyBytes;
   if (typeof p.type === 'string') keep.type = p.type;
   if (typeof p.messageId === 'string') keep.messageId = p.messageId;
   if (typeof p.contentType === 'string') keep.contentType = p.contentType;

@@ -15,7 +15,7 @@ import type { Database } from '../../platform/db/client.ts';
 import { letterFromMessage, newRun, promotedCopy } from './dead-letter.ts';
 import { discardJob, listDeadJobs } from './dlq-repository.ts';
 import { publishConfirmed } from './failure-inbox.ts';
-import { clearPromoting, finishPromotion, letterOfJob, upsertLetters } from './failure-inbox-repository.ts';
+import { clearPromoting, fileLetters, finishPromotion, letterOfJob } from './failure-inbox-repository.ts';
 
 /**
  * The operator's DLQ actions (docs/operations.md), shared by `npm run promote-dlq` and the admin
@@ -212,10 +212,15 @@ function requeueHeld(ch: ConfirmChannel): void {
 
 async function moveOne(ch: ConfirmChannel, msg: Message, returned: Set<string>, database: Database) {
   const run = newRun();
-  const letter = { ...letterFromMessage(msg.content, msg.properties), promoteRun: run };
-  await upsertLetters(database.db, [letter], { promoting: true });
+  const [letter] = await fileLetters(
+    database.db,
+    [{ ...letterFromMessage(msg.content, msg.properties), promoteRun: run }],
+    {
+      promoting: true,
+    },
+  );
   // A job keeps one letter: an older one for the same job took this one's place.
-  const stored = (letter.jobId ? await letterOfJob(database.db, letter.jobId) : undefined) ?? letter;
+  const stored = (letter?.jobId ? await letterOfJob(database.db, letter.jobId) : undefined) ?? letter!;
   try {
     await publishConfirmed(ch, returned, promotedCopy(stored, run));
   } catch (err) {

@@ -1,6 +1,6 @@
 import type { FailureFilter } from '@notes/contracts';
 import { and, asc, count, eq, gt, inArray, isNull, like, lt, max, min, type SQL, sql } from 'drizzle-orm';
-import type { DbOrTx, Tx } from '../../platform/db/client.ts';
+import { type DbOrTx, isDatabaseUnavailable, type Tx } from '../../platform/db/client.ts';
 import { deadLetters, jobs, notes } from '../../platform/db/schema.ts';
 
 /**
@@ -13,11 +13,85 @@ export type DeadLetterRow = typeof deadLetters.$inferSelect;
 /** What to act on: a group, chosen jobs, a filter, or everything. */
 export type Selection = { groupId: string } | { jobIds: readonly string[] } | { filter: FailureFilter } | { all: true };
 
+/** Bytes of letters one INSERT carries at most (well under MariaDB's max_allowed_packet). */
+const STATEMENT_BYTES = 4 * 1024 * 1024;
+
 /**
- * Stores dead letters; a job has at most one (a later death of the same job replaces the older
- * copy, but a promotion under way keeps its run).
+ * Files dead letters and returns them as filed. A letter is its own row, keyed by its id (the one
+ * its consumer stamped), so only a redelivery of the same dead message lands on the same row. A
+ * job has at most one letter: a later death of a job replaces its older letter (a promotion under
+ * way keeps its run). A malformed message names its job only as a guess (its message_id): it is
+ * filed under that job only when the job exists and has no other letter, otherwise as a letter of
+ * its own, so a malformed message never merges with another message nor replaces a job's letter.
+ *
+ * One row the database refuses (a value that does not fit) never holds up the others: the
+ * statement is retried a row at a time, and a row refused alone is filed without its headers.
+ * Only an unreachable database fails the call (docs/jobs.md, "The failure inbox").
  */
-export async function upsertLetters(
+export async function fileLetters(
+  db: DbOrTx,
+  rows: readonly DeadLetterRow[],
+  opts: { promoting?: boolean } = {},
+): Promise<DeadLetterRow[]> {
+  const filed = await withJobsResolved(db, rows);
+  for (const chunk of byBytes(filed)) {
+    try {
+      await upsertLetters(db, chunk, opts);
+    } catch (err) {
+      if (isDatabaseUnavailable(err)) throw err;
+      for (const row of chunk) {
+        await upsertLetters(db, [row], opts).catch((rowErr: unknown) => {
+          if (isDatabaseUnavailable(rowErr)) throw rowErr;
+          const why = ` (headers not storable: ${String((rowErr as Error).message).slice(0, 200)})`;
+          return upsertLetters(db, [{ ...row, headers: {}, reason: `${row.reason.slice(0, 3700)}${why}` }], opts);
+        });
+      }
+    }
+  }
+  return filed;
+}
+
+/** Malformed letters keep their guessed job only when that job exists and has no other letter. */
+async function withJobsResolved(db: DbOrTx, rows: readonly DeadLetterRow[]): Promise<DeadLetterRow[]> {
+  const guesses = [...new Set(rows.flatMap((r) => (r.malformed && r.jobId ? [r.jobId] : [])))];
+  if (guesses.length === 0) return [...rows];
+  const found = await db
+    .select({ jobId: jobs.id, letterId: deadLetters.id })
+    .from(jobs)
+    .leftJoin(deadLetters, eq(deadLetters.jobId, jobs.id))
+    .where(inArray(jobs.id, guesses));
+  const free = new Map(found.map((f) => [f.jobId, f.letterId]));
+  const taken = new Set(rows.flatMap((r) => (!r.malformed && r.jobId ? [r.jobId] : [])));
+  return rows.map((r) => {
+    if (!r.malformed || !r.jobId) return r;
+    const letter = free.get(r.jobId);
+    const ours = letter !== undefined && (letter === null || letter === r.id) && !taken.has(r.jobId);
+    if (ours) taken.add(r.jobId);
+    return ours ? r : { ...r, jobId: null };
+  });
+}
+
+function* byBytes(rows: readonly DeadLetterRow[]): Generator<DeadLetterRow[]> {
+  let chunk: DeadLetterRow[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = row.body.length + row.reason.length * 4 + JSON.stringify(row.headers).length * 4;
+    if (chunk.length > 0 && bytes + size > STATEMENT_BYTES) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(row);
+    bytes += size;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+/**
+ * Inserts letters as they are, or updates the row with the same id or the same job (a job has
+ * at most one letter; a promotion under way keeps its run). Callers file through fileLetters.
+ */
+async function upsertLetters(
   db: DbOrTx,
   rows: readonly DeadLetterRow[],
   opts: { promoting?: boolean } = {},

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import type { App, AppDeps } from '../../app-types.ts';
 import { BadRequestError, ServiceUnavailableError, TooManyRequestsError } from '../../platform/errors/index.ts';
 import { eventStreamKey } from './events.ts';
-import { StreamSlots } from './stream-slots.ts';
+import type { StreamSlots } from './stream-slots.ts';
 
 /**
  * Live events over SSE (docs/operations.md and docs/api.md). Each user's events sit in a Redis stream
@@ -42,10 +42,10 @@ const QuerySchema = Type.Object(
 
 type Streamed = { end(): void };
 
-export default async function eventRoutes(app: App, deps: AppDeps) {
+export default async function eventRoutes(app: App, deps: Pick<AppDeps, 'config' | 'redis'> & { slots: StreamSlots }) {
   const open = new Set<Streamed>();
   const maxStreams = deps.config.limits.sseMaxStreamsPerUser;
-  const slots = new StreamSlots(deps.redis, maxStreams);
+  const { slots } = deps;
 
   // End the streams before the server closes, or it would wait for them; onClose is the backstop.
   const endAll = async () => {

@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { RedisGuard } from '../../platform/redis/redis-guard.ts';
+import type { RedisGuard } from '../../platform/redis/redis-guard.ts';
 
 /**
  * Live event streams per user, counted across every API instance (docs/isolation.md). Each
@@ -46,11 +45,12 @@ export class StreamSlots {
   readonly #guard: RedisGuard;
 
   constructor(
-    redis: Redis,
+    guard: RedisGuard,
     private readonly max: number,
     private readonly leaseMs = LEASE_MS,
   ) {
-    this.#guard = RedisGuard.for(redis);
+    this.#guard = guard;
+    const { redis } = guard;
     if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
   }
 

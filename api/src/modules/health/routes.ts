@@ -47,7 +47,7 @@ const round = (ms: number) => Math.round(ms * 100) / 100;
  * `/health`: the process is up. `/health/ready`: each dependency with its latency; 503 only when
  * the database is down (nothing can be accepted), "degraded" when Redis or RabbitMQ is.
  */
-export default async function healthRoutes(app: App, deps: AppDeps) {
+export default async function healthRoutes(app: App, deps: Pick<AppDeps, 'database' | 'redis' | 'amqp'>) {
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
   app.get(

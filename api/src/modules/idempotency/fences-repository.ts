@@ -73,21 +73,4 @@ export async function deleteExpiredFence(db: DbOrTx, key: FenceKey, now: Date): 
     );
 }
 
-/** mysql2 wraps driver errors; drizzle may wrap them again (`cause`). */
-function driverCode(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; i++) {
-    if (typeof e.code === 'string' && e.code.startsWith('ER_')) return e.code;
-    e = e.cause as typeof e;
-  }
-  return undefined;
-}
-
-export function isDuplicateKey(err: unknown): boolean {
-  return driverCode(err) === 'ER_DUP_ENTRY';
-}
-
-/** A deadlock or lock-wait timeout rolled the transaction back; running it again is safe. */
-export function isRetryableTxError(err: unknown): boolean {
-  const code = driverCode(err);
-  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT';
-}
+export { isDuplicateKey } from '../../platform/db/retry.ts';

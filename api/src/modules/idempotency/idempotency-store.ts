@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { RedisGuard } from '../../platform/redis/redis-guard.ts';
+import type { RedisGuard } from '../../platform/redis/redis-guard.ts';
 
 /**
  * The Redis half of idempotency: the fast path that answers a repeat without touching the
@@ -93,8 +92,9 @@ export const idempotencyRedisKey = (userId: string, keyHash: string) => `idem:${
 export class IdempotencyStore {
   private readonly guard: RedisGuard;
 
-  constructor(redis: Redis) {
-    this.guard = RedisGuard.for(redis);
+  constructor(guard: RedisGuard) {
+    this.guard = guard;
+    const { redis } = guard;
     // defineCommand runs EVALSHA and falls back to EVAL after a Redis restart (NOSCRIPT).
     if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
     if (!(COMPLETE_COMMAND in redis)) redis.defineCommand(COMPLETE_COMMAND, { numberOfKeys: 2, lua: COMPLETE_SCRIPT });

@@ -1,9 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '@notes/contracts';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/client.ts';
-import type { RowInsert, WriteTx } from '../../platform/db/sql-writer.ts';
 import {
   IdempotencyConflictError,
   IdempotencyInFlightError,
@@ -12,17 +10,22 @@ import {
 import type { ApiMetrics } from '../../platform/metrics.ts';
 import { RedisUnavailableError } from '../../platform/redis/redis-guard.ts';
 import {
-  completeFence,
   deleteExpiredFence,
   type FencedResponse,
   type FenceKey,
   type FenceRow,
-  fenceInsert,
   findFence,
-  isDuplicateKey,
-  isRetryableTxError,
 } from './fences-repository.ts';
-import { type IdempotencyRecord, IdempotencyStore, idempotencyRedisKey } from './idempotency-store.ts';
+import { type IdempotencyRecord, type IdempotencyStore, idempotencyRedisKey } from './idempotency-store.ts';
+import {
+  type ClaimSteps,
+  WriteClaim,
+  type WriteOutcome,
+  type WriteRequest,
+  type WriteResponse,
+} from './write-claim.ts';
+
+export { RETRY, WriteClaim, type WriteOutcome, type WriteRequest, type WriteResponse } from './write-claim.ts';
 
 /**
  * Idempotent writes (docs/guarantees.md and docs/api.md; IETF draft-ietf-httpapi-idempotency-key-header).
@@ -46,50 +49,6 @@ export const KEYED_TTL_SECONDS = 24 * 60 * 60;
 /** How long a claim may stay in flight before another request may try (the fence still holds). */
 export const LEASE_MS = 10_000;
 const REDIS_DOWN_RETRY_AFTER_SECONDS = 2;
-const MAX_TX_ATTEMPTS = 3;
-
-export interface WriteRequest {
-  userId: string;
-  method: string;
-  /** The concrete path (`/api/notes/<id>`), without the query string. */
-  path: string;
-  /** The validated body (undefined for DELETE). */
-  body: unknown;
-  ifMatch?: string | undefined;
-  key?: string | undefined;
-}
-
-/** What a write answered: replayed verbatim (status, body, Location) to a repeat. */
-export interface WriteResponse {
-  status: number;
-  body: unknown;
-  location: string | null;
-  /** `body` serialised, when the write has done it already (it is then not done again). */
-  json?: string;
-}
-
-export interface WriteOutcome {
-  response: WriteResponse;
-  replayed: boolean;
-  /** The body as JSON when it is at hand already (serialised once for the fence and Redis). */
-  json?: string | null;
-}
-
-/** What a write returns from inside its transaction; `afterCommit` runs only if this request committed. */
-export interface WriteEffect {
-  response: WriteResponse;
-  afterCommit?: () => Promise<void>;
-}
-
-/**
- * How a write runs inside its fence:
- * - `planned`: every row and the answer are known before it runs (ids and times are made in the
- *   app), so it can share a transaction with other writes (platform/db/group-commit.ts). Built once.
- * - `locked`: it reads (and locks) first; its statements are sent with the read and the commit.
- */
-export type FencedWrite =
-  | { planned: () => { inserts: RowInsert[]; effect: WriteEffect } }
-  | { locked: (tx: WriteTx) => Promise<WriteEffect> };
 
 /** JSON with object keys sorted at every depth, so `{a,b}` and `{b,a}` hash alike. */
 export function canonicalJson(value: unknown): string {
@@ -122,72 +81,51 @@ export function keyHashOf(req: WriteRequest, fingerprint: string): string {
   return req.key === undefined ? fingerprint : sha256(`idempotency-key\u0000${req.key}`);
 }
 
-/** The answer as the fence and the Redis record keep it: the body serialised once, for both. */
-function stored(response: WriteResponse): FencedResponse {
-  return {
-    status: response.status,
-    body: response.body === null ? null : (response.json ?? JSON.stringify(response.body)),
-    location: response.location,
-  };
-}
-
-type FencedResult = { effect: WriteEffect; stored: FencedResponse } | { replay: WriteResponse; ttlSeconds: number };
-
-export class IdempotencyService {
+export class IdempotencyService implements ClaimSteps {
   private readonly store: IdempotencyStore;
 
   constructor(
-    private readonly deps: { config: Config; database: Database; redis: Redis; logger: Logger; metrics: ApiMetrics },
+    private readonly deps: {
+      config: Config;
+      database: Database;
+      logger: Logger;
+      metrics: ApiMetrics;
+      store: IdempotencyStore;
+    },
   ) {
-    this.store = new IdempotencyStore(deps.redis);
+    this.store = deps.store;
   }
 
   /**
-   * Runs `write` at most once per key: in one transaction with the fence row, or not at all
-   * (a replay, a 409, a 422 or a 503). A write that throws rolls back and releases the claim, so
-   * a retry runs again.
+   * The first step of a write: its key is claimed in Redis (then the write carries the claim
+   * through its commit), or the write is already answered: a replay, or a 409, 422 or 503 thrown.
    */
-  async execute(req: WriteRequest, write: FencedWrite): Promise<WriteOutcome> {
-    const { idempotentReplays, idempotencyConflicts } = this.deps.metrics;
-    try {
-      const outcome = await this.#execute(req, write);
-      if (outcome.replayed) idempotentReplays.inc({ mode: req.key === undefined ? 'hash' : 'key' });
-      return outcome;
-    } catch (err) {
-      if (err instanceof IdempotencyConflictError) idempotencyConflicts.inc({ reason: 'payload_mismatch' });
-      if (err instanceof IdempotencyInFlightError) idempotencyConflicts.inc({ reason: 'in_flight' });
-      throw err;
-    }
-  }
-
-  async #execute(req: WriteRequest, write: FencedWrite): Promise<WriteOutcome> {
+  async claim(req: WriteRequest): Promise<WriteClaim | WriteOutcome> {
     const fingerprint = fingerprintOf(req);
-    const fence: FenceKey = { userId: req.userId, keyHash: keyHashOf(req, fingerprint) };
+    const key: FenceKey = { userId: req.userId, keyHash: keyHashOf(req, fingerprint) };
     const ttlSeconds = req.key === undefined ? this.deps.config.idempotencyWindowSeconds : KEYED_TTL_SECONDS;
-    const redisKey = idempotencyRedisKey(req.userId, fence.keyHash);
+    const redisKey = idempotencyRedisKey(req.userId, key.keyHash);
     const token = randomUUID();
-
-    let claimed = false;
+    const claim = (claimed: boolean) =>
+      new WriteClaim(this, { req, fingerprint, key, redisKey, token, ttlSeconds, claimed });
     try {
-      const claim = await this.store.claim(redisKey, fingerprint, token, LEASE_MS);
-      if (!claim.claimed) {
-        const { record } = claim;
-        // In flight (perhaps left so by a Redis pause), or a slim record whose body the fence keeps.
-        const askFence = record.s === 'inflight' || record.x === 1;
-        if (askFence && record.f === fingerprint) {
-          const settled = await this.settledInFlight(fence, fingerprint, redisKey);
-          if (settled) return settled;
-          if (record.s === 'done') {
-            // The fence is gone (its window passed): the slim record must not outlive it.
-            await this.store.drop(redisKey).catch(() => {});
-            throw new IdempotencyInFlightError(1);
-          }
+      const answer = await this.store.claim(redisKey, fingerprint, token, LEASE_MS);
+      if (answer.claimed) return claim(true);
+      const { record } = answer;
+      // In flight (perhaps left so by a Redis pause), or a slim record whose body the fence keeps.
+      const askFence = record.s === 'inflight' || record.x === 1;
+      if (askFence && record.f === fingerprint) {
+        const settled = await this.settledInFlight(key, fingerprint, redisKey);
+        if (settled) return this.replayed(req, settled);
+        if (record.s === 'done') {
+          // The fence is gone (its window passed): the slim record must not outlive it.
+          await this.store.drop(redisKey).catch(() => {});
+          throw new IdempotencyInFlightError(1);
         }
-        return this.answerFromRecord(record, fingerprint);
       }
-      claimed = true;
+      return this.replayed(req, this.answerFromRecord(record, fingerprint));
     } catch (err) {
-      if (!(err instanceof RedisUnavailableError)) throw err;
+      if (!(err instanceof RedisUnavailableError)) throw this.counted(err);
       if (req.key === undefined) {
         throw new ServiceUnavailableError(
           'Duplicate detection is unavailable; retry shortly or send an Idempotency-Key.',
@@ -195,28 +133,51 @@ export class IdempotencyService {
         );
       }
       this.deps.logger.warn({ err }, 'idempotency store unavailable; keyed write fenced by the database only');
+      return claim(false);
     }
+  }
 
-    let result: FencedResult;
-    try {
-      result = await this.runFenced(fence, fingerprint, ttlSeconds, write);
-    } catch (err) {
-      if (claimed) await this.store.release(redisKey, token).catch(() => {});
-      throw err;
+  private replayed(req: WriteRequest, outcome: WriteOutcome): WriteOutcome {
+    this.countReplay(req);
+    return outcome;
+  }
+
+  countReplay(req: WriteRequest): void {
+    this.deps.metrics.idempotentReplays.inc({ mode: req.key === undefined ? 'hash' : 'key' });
+  }
+
+  /** Counts a refusal by its reason and hands it back to throw. */
+  counted(err: unknown): unknown {
+    const { idempotencyConflicts } = this.deps.metrics;
+    if (err instanceof IdempotencyConflictError) idempotencyConflicts.inc({ reason: 'payload_mismatch' });
+    if (err instanceof IdempotencyInFlightError) idempotencyConflicts.inc({ reason: 'in_flight' });
+    return err;
+  }
+
+  /** A failed write gives its key back, so a retry runs again. */
+  async release(redisKey: string, token: string): Promise<void> {
+    await this.store.release(redisKey, token).catch(() => {});
+  }
+
+  /**
+   * The fence that made this write's insert a duplicate, read outside the
+   * rolled-back transaction (it committed before our insert failed): its answer, or 'expired'
+   * once an expired row has been removed. (Deleting it inside the transaction after the failed
+   * insert would upgrade a shared lock that a concurrent duplicate also holds, and deadlock.)
+   */
+  async duplicate(
+    key: FenceKey,
+    fingerprint: string,
+    now: Date,
+  ): Promise<{ replay: WriteResponse; ttlSeconds: number } | 'expired'> {
+    const row = await findFence(this.deps.database.db, key);
+    if (row && row.expiresAt > now) {
+      // The fast path keeps it only as long as the fence does (the window started earlier).
+      const left = Math.ceil((row.expiresAt.getTime() - now.getTime()) / 1000);
+      return { replay: this.replayOf(row, fingerprint), ttlSeconds: left };
     }
-    if ('replay' in result) {
-      // The fast path lost this one (Redis restarted, or a lease lapsed): fill it again.
-      await this.remember(redisKey, req.userId, token, fingerprint, stored(result.replay), result.ttlSeconds);
-      return { response: result.replay, replayed: true };
-    }
-    // Issued in one tick, so they travel in one pipeline (the client auto-pipelines): the record
-    // first, then the write's own after-commit work (cache bump, live event).
-    const { effect } = result;
-    await Promise.all([
-      this.remember(redisKey, req.userId, token, fingerprint, result.stored, ttlSeconds),
-      effect.afterCommit?.(),
-    ]);
-    return { response: effect.response, replayed: false, json: result.stored.body };
+    if (row) await deleteExpiredFence(this.deps.database.db, key, now);
+    return 'expired';
   }
 
   /**
@@ -261,55 +222,6 @@ export class IdempotencyService {
     };
   }
 
-  /** The transaction: fence first (a duplicate waits here), then the write, with the response in the fence. */
-  private async runFenced(
-    fence: FenceKey,
-    fingerprint: string,
-    ttlSeconds: number,
-    write: FencedWrite,
-  ): Promise<FencedResult> {
-    const planned = 'planned' in write ? write.planned() : null;
-    const plannedAnswer = planned && stored(planned.effect.response);
-    for (let attempt = 1; ; attempt++) {
-      const now = new Date();
-      const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
-      try {
-        if (planned && plannedAnswer) {
-          const row = fenceInsert({ ...fence, fingerprint, now, expiresAt, response: plannedAnswer });
-          await this.deps.database.commits.submit([row, ...planned.inserts], `${fence.userId}:${fence.keyHash}`);
-          return { effect: planned.effect, stored: plannedAnswer };
-        }
-        const { locked } = write as Extract<FencedWrite, { locked: unknown }>;
-        return await this.deps.database.writer.transaction(async (tx) => {
-          tx.insert(fenceInsert({ ...fence, fingerprint, now, expiresAt, response: null }));
-          const effect = await locked(tx);
-          const answer = stored(effect.response);
-          tx.defer(completeFence(fence, answer));
-          return { effect, stored: answer };
-        });
-      } catch (err) {
-        // The write's other rows have fresh app-made keys: a duplicate key is the fence's.
-        if (isDuplicateKey(err)) {
-          // Read outside the rolled-back transaction: the row committed before our insert failed.
-          const row = await findFence(this.deps.database.db, fence);
-          if (row && row.expiresAt > now) {
-            // The fast path keeps it only as long as the fence does (the window started earlier).
-            const left = Math.ceil((row.expiresAt.getTime() - now.getTime()) / 1000);
-            return { replay: this.replayOf(row, fingerprint), ttlSeconds: left };
-          }
-          // Gone or expired: remove an expired row in its own statement and try again. (Deleting it
-          // inside the transaction after the failed insert would upgrade a shared lock that a
-          // concurrent duplicate also holds, and deadlock.)
-          if (row) await deleteExpiredFence(this.deps.database.db, fence, now);
-          if (attempt < MAX_TX_ATTEMPTS) continue;
-          throw new IdempotencyInFlightError(1);
-        }
-        if (isRetryableTxError(err) && attempt < MAX_TX_ATTEMPTS) continue;
-        throw err;
-      }
-    }
-  }
-
   private replayOf(row: FenceRow, fingerprint: string): WriteResponse {
     if (row.fingerprint !== fingerprint) throw new IdempotencyConflictError();
     return {
@@ -320,7 +232,7 @@ export class IdempotencyService {
   }
 
   /** Best effort: a repeat that misses Redis is still answered from the fence. */
-  private async remember(
+  async remember(
     redisKey: string,
     userId: string,
     token: string,

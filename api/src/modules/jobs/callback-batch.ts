@@ -1,6 +1,7 @@
 import type { JobKind, Priority } from '@notes/contracts';
 import { jobAttempts, jobs, notes } from '../../platform/db/schema.ts';
-import { insertStatements, type RowInsert, rowInsert, type WriteTx } from '../../platform/db/sql-writer.ts';
+import { type RowInsert, rowInsert, type WriteTx } from '../../platform/db/sql-writer.ts';
+import type { StatusTally } from '../../platform/db/status-tally.ts';
 import type { NoteEventType } from '../events/index.ts';
 import type { Note } from '../notes/index.ts';
 import {
@@ -66,6 +67,7 @@ export class CallbackBatch {
     readonly notes: Map<string, NoteRow>,
     readonly webhooks: readonly WebhookRow[],
     claimed: Set<string>,
+    private readonly counts: StatusTally,
   ) {
     this.#claimed = claimed;
   }
@@ -104,7 +106,7 @@ export class CallbackBatch {
       const row = toWebhookRow(raw);
       if (!webhookRows.has(row.id)) webhookRows.set(row.id, row);
     }
-    return new CallbackBatch(now, jobRows, noteRows, [...webhookRows.values()], claimed);
+    return new CallbackBatch(now, jobRows, noteRows, [...webhookRows.values()], claimed, tx.counts);
   }
 
   /** Claims a processed-message key: false when the callback was applied before (a duplicate). */
@@ -118,6 +120,7 @@ export class CallbackBatch {
   /** Changes a job (in memory now, in the database at write()); returns the job as it now is. */
   patchJob(job: JobRow, patch: Partial<JobRow>): JobRow {
     const next = { ...job, ...patch };
+    this.counts.move('jobs', this.jobs.get(job.id)?.status ?? job.status, next.status);
     this.jobs.set(job.id, next);
     this.#jobPatches.set(job.id, { ...this.#jobPatches.get(job.id), ...patch });
     return next;
@@ -125,6 +128,7 @@ export class CallbackBatch {
 
   patchNote(note: NoteRow, patch: Partial<NoteRow>): NoteRow {
     const next = { ...note, ...patch };
+    this.counts.move('notes', this.notes.get(note.id)?.status ?? note.status, next.status);
     this.notes.set(note.id, next);
     this.#notePatches.set(note.id, { ...this.#notePatches.get(note.id), ...patch });
     return next;
@@ -165,10 +169,9 @@ export class CallbackBatch {
     for (const s of updateRows(jobs, this.#jobPatches)) tx.defer(s);
     for (const s of updateRows(notes, this.#notePatches)) tx.defer(s);
     for (const [id, reason] of this.#disabled) tx.defer(disableWebhook(id, this.now, reason));
-    for (const s of insertStatements(this.#attempts)) tx.defer(s);
+    tx.insert(...this.#attempts);
     if (this.#settledDeadLetters.length > 0) tx.defer(deleteDeadLetters(this.#settledDeadLetters));
-    const inserts = this.#enqueues.flatMap((job) => jobInserts(job, this.now).inserts);
-    for (const s of insertStatements(inserts)) tx.defer(s);
+    tx.insert(...this.#enqueues.flatMap((job) => jobInserts(job, this.now).inserts));
   }
 }
 

@@ -16,6 +16,7 @@ import type {
 } from '@notes/contracts/callbacks';
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/client.ts';
+import { isDuplicateKey, retryRolledBack } from '../../platform/db/retry.ts';
 import type { WriteTx } from '../../platform/db/sql-writer.ts';
 import { BadRequestError } from '../../platform/errors/index.ts';
 import { eventInsert } from '../events/index.ts';
@@ -23,9 +24,6 @@ import { type AfterCommit, CallbackBatch } from './callback-batch.ts';
 import { applyComplete, applyFail, applyStart, completeKey, failKey, startKey } from './callback-rules.ts';
 import { pendingPromotions, subscribedByUser } from './callbacks-repository.ts';
 import type { OutboxNotifier } from './job-enqueue.ts';
-
-/** A deadlock (or a key race) rolls the whole batch back; it is safe to run it again from the start. */
-const MAX_TRIES = 3;
 
 export interface JobCallbackDeps {
   database: Database;
@@ -131,10 +129,10 @@ export class JobCallbacks {
    * inserted (ids are time-ordered): writes waited for callbacks and deadlocked with them.
    */
   async #inTransaction<T>(run: (tx: WriteTx, now: Date) => Promise<{ batch: CallbackBatch; answers: T }>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const now = new Date();
-      try {
-        const { batch, answers } = await this.deps.database.callbacks.transaction(async (tx) => {
+    const { batch, answers } = await retryRolledBack(
+      () => {
+        const now = new Date();
+        return this.deps.database.callbacks.transaction(async (tx) => {
           const done = await run(tx, now);
           done.batch.write(tx);
           // The batch's live events commit with it; the relay publishes them after.
@@ -142,13 +140,17 @@ export class JobCallbacks {
             tx.insert(...done.batch.after.events.map((e) => eventInsert(e.userId, e.type, e.data)));
           return done;
         }, 'READ COMMITTED');
-        await this.#afterCommit(batch.after);
-        return answers;
-      } catch (err) {
-        if (attempt >= MAX_TRIES || !isRetryable(err)) throw err;
-        this.deps.logger.warn({ err, attempt }, 'callback batch rolled back; running it again');
-      }
-    }
+      },
+      {
+        // A processed-message key some other transaction wrote meanwhile (keys are written under
+        // their job's lock, so that should not happen; rather than guess, run again and read it).
+        also: isDuplicateKey,
+        onRetry: (err, attempt) =>
+          this.deps.logger.warn({ err, attempt }, 'callback batch rolled back; running it again'),
+      },
+    );
+    await this.#afterCommit(batch.after);
+    return answers;
   }
 
   /** Side effects after the commit never fail the callback: the outcome is already durable. */
@@ -183,14 +185,4 @@ function single(answers: RecordItemResponse[]): RecordResponse {
   const [answer] = answers as [RecordItemResponse];
   if (answer.outcome === 'rejected') throw new BadRequestError(answer.error ?? 'rejected', { result: 'missing' });
   return { recorded: answer.recorded, outcome: answer.outcome };
-}
-
-/**
- * A deadlock victim, or a processed-message key some other transaction wrote meanwhile (keys are
- * written under their job's lock, so that should not happen; rather than guess, run again and
- * read it): everything was rolled back.
- */
-function isRetryable(err: unknown): boolean {
-  const { errno } = err as { errno?: number };
-  return errno === 1213 /* ER_LOCK_DEADLOCK */ || errno === 1062 /* ER_DUP_ENTRY */;
 }

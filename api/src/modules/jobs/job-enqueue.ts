@@ -7,7 +7,6 @@ import {
   type Priority,
 } from '@notes/contracts';
 import { uuidv7 } from 'uuidv7';
-import type { Tx } from '../../platform/db/client.ts';
 import { jobs, outbox } from '../../platform/db/schema.ts';
 import { type RowInsert, rowInsert } from '../../platform/db/sql-writer.ts';
 
@@ -27,7 +26,7 @@ export interface OutboxNotifier {
   nudge(): void;
 }
 
-/** The job row and its outbox row (the message, serialised once), made once for both ways of writing them. */
+/** The job row and its outbox row (the message, serialised once). */
 function jobRows(job: JobToEnqueue, now: Date) {
   const jobId = uuidv7();
   const message: JobMessage = {
@@ -66,17 +65,10 @@ function jobRows(job: JobToEnqueue, now: Date) {
 }
 
 /**
- * Writes a job and its outbox row in the caller's transaction: the message exists exactly when
- * the write that caused it does (the outbox shape). Call `notifier.nudge()` after the commit.
+ * A job and its outbox row as inserts for the caller's write-path transaction (platform/db/sql-writer.ts,
+ * platform/db/group-commit.ts): the message exists exactly when the write that caused it does (the outbox
+ * shape). Call `OutboxNotifier.nudge()` after the commit.
  */
-export async function enqueueJob(tx: Tx, job: JobToEnqueue, now = new Date()): Promise<{ jobId: string }> {
-  const { jobId, jobRow, outboxRow } = jobRows(job, now);
-  await tx.insert(jobs).values(jobRow);
-  await tx.insert(outbox).values(outboxRow);
-  return { jobId };
-}
-
-/** The same rows as inserts for the write path (platform/db/sql-writer.ts, platform/db/group-commit.ts). */
 export function jobInserts(job: JobToEnqueue, now: Date): { jobId: string; inserts: RowInsert[] } {
   const { jobId, jobRow, outboxRow } = jobRows(job, now);
   return { jobId, inserts: [rowInsert(jobs, jobRow), rowInsert(outbox, outboxRow)] };

@@ -19,11 +19,11 @@ import type { ChannelModel, Message } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/client.ts';
 import { parseJsonColumn } from '../../platform/db/client.ts';
+import { retryRolledBack } from '../../platform/db/retry.ts';
 import { ConflictError, NotFoundError, ServiceUnavailableError } from '../../platform/errors/index.ts';
 import { recordAudit } from '../admin/index.ts';
 import { getUserById } from '../auth/index.ts';
 import { letterOfJob } from '../dlq/index.ts';
-import { isRetryableTxError } from '../idempotency/index.ts';
 import {
   type AttemptRow,
   attemptsOfJob,
@@ -108,16 +108,9 @@ export class JobOperations {
     });
     await publishOnce(connection, this.deps.config, encodeJobMessage(messageOf(job)), options);
     const now = new Date();
-    // A single UPDATE can still be picked as a deadlock victim against a callback batch that
-    // changes the same job at that moment; running it again is safe (it only moves `failed`).
-    for (let tries = 1; ; tries++) {
-      try {
-        await markRetried(this.db, id, now);
-        break;
-      } catch (err) {
-        if (tries >= 3 || !isRetryableTxError(err)) throw err;
-      }
-    }
+    // One UPDATE, which a callback batch changing the same job may make a deadlock victim; it
+    // only moves `failed`, so running it again is safe.
+    await retryRolledBack(() => markRetried(this.db, id, now));
     await recordAudit(this.db, this.deps.logger, {
       actorId,
       action: OPERATIONS_AUDIT.retry,

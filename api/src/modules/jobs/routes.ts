@@ -1,4 +1,4 @@
-import { ControlState, type RecordOutcome } from '@notes/contracts';
+import { ControlState } from '@notes/contracts';
 import {
   CallbacksBody,
   CallbacksResponse,
@@ -9,28 +9,14 @@ import {
   JobIdParams,
   RecordBatchResponse,
   RecordResponse,
-  type RecordResult,
   StartBatchBody,
   StartBatchResponse,
   StartBody,
   StartResponse,
 } from '@notes/contracts/callbacks';
-import type { App, AppDeps } from '../../app-types.ts';
-import { invalidateUserCache } from '../notes/index.ts';
-import { JobCallbacks } from './job-callbacks.ts';
-import { JobOperations } from './job-operations.ts';
-
-/** The metric's closed set is coarser than the answer: gone or settled jobs count as stale or duplicate. */
-const METRIC_OUTCOME: Record<RecordResult, RecordOutcome> = {
-  processed: 'processed',
-  failed: 'failed',
-  dead: 'dead',
-  stale: 'stale',
-  deleted: 'stale',
-  unknown: 'stale',
-  duplicate: 'duplicate',
-  finished: 'duplicate',
-};
+import type { App } from '../../app-types.ts';
+import type { JobCallbacks } from './job-callbacks.ts';
+import type { JobOperations } from './job-operations.ts';
 
 /**
  * The consumers' callbacks under /internal (service identity only). The role check runs on
@@ -42,26 +28,10 @@ const METRIC_OUTCOME: Record<RecordResult, RecordOutcome> = {
  * request order. `/jobs/callbacks` takes all three kinds at once, which the consumers use under
  * load.
  */
-export default async function internalRoutes(app: App, deps: AppDeps) {
-  const { metrics } = deps;
-  const callbacks = new JobCallbacks({
-    database: deps.database,
-    logger: deps.logger,
-    liveEvents: deps.liveEvents,
-    outbox: deps.outbox,
-    invalidateNotes: (userId) => invalidateUserCache(deps.redis, userId),
-    onRecorded: (job, outcome) =>
-      metrics.jobsRecorded.inc({ kind: job.kind, priority: job.priority, outcome: METRIC_OUTCOME[outcome] }),
-    onEnqueued: (job, count) => metrics.jobsEnqueued.inc(job, count),
-  });
-
-  const operations = new JobOperations({
-    config: deps.config,
-    database: deps.database,
-    logger: deps.logger,
-    connection: () => deps.amqp.connection,
-  });
-
+export default async function internalRoutes(
+  app: App,
+  { callbacks, operations }: { callbacks: JobCallbacks; operations: JobOperations },
+) {
   await app.register(
     // Named: tracing names the route's hook spans after this function.
     async function internalJobRoutes(internal: App) {

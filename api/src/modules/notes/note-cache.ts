@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { RedisGuard } from '../../platform/redis/redis-guard.ts';
+import type { RedisGuard } from '../../platform/redis/redis-guard.ts';
 
 /**
  * Read cache for a user's notes: single notes (`GET /api/notes/:id`) and the first page of the
@@ -39,26 +38,15 @@ interface Entry {
   v: unknown;
 }
 
-const caches = new WeakMap<Redis, NoteCache>();
-
 export class NoteCache {
   private readonly guard: RedisGuard;
   /** Users whose invalidation did not reach Redis; nothing is served from the cache until it does. */
   private readonly pending = new Set<string>();
 
-  private constructor(redis: Redis) {
-    this.guard = RedisGuard.for(redis);
-    redis.on('ready', () => void this.flushPending());
-  }
-
-  /** One cache per Redis client, so the routes and the pipeline's callbacks share the pending set. */
-  static for(redis: Redis): NoteCache {
-    let cache = caches.get(redis);
-    if (!cache) {
-      cache = new NoteCache(redis);
-      caches.set(redis, cache);
-    }
-    return cache;
+  /** One per Redis client (wiring.ts), so the routes and the pipeline's callbacks share the pending set. */
+  constructor(guard: RedisGuard) {
+    this.guard = guard;
+    guard.redis.on('ready', () => void this.flushPending());
   }
 
   async read<T>(userId: string, field: string): Promise<CacheRead<T>> {
@@ -114,12 +102,4 @@ export class NoteCache {
     }
     return true;
   }
-}
-
-/**
- * For the pipeline (recorded results, status changes) and any other writer of notes: call after
- * the commit. Never throws; a Redis outage is handled as described above.
- */
-export function invalidateUserCache(redis: Redis, userId: string): Promise<void> {
-  return NoteCache.for(redis).invalidate(userId);
 }

@@ -5,9 +5,16 @@ import type { RowInsert, WriteTx } from '../../platform/db/sql-writer.ts';
 import { NotFoundError, PreconditionFailedError } from '../../platform/errors/index.ts';
 import type { NoteEventType } from '../events/index.ts';
 import { eventInsert } from '../events/index.ts';
-import { IdempotencyService, type WriteEffect, type WriteOutcome, type WriteRequest } from '../idempotency/index.ts';
+import {
+  type IdempotencyService,
+  RETRY,
+  WriteClaim,
+  type WriteOutcome,
+  type WriteRequest,
+  type WriteResponse,
+} from '../idempotency/index.ts';
 import { jobInserts, listJobsForNote, toJob } from '../jobs/index.ts';
-import { DEFAULT_LIST_FIELD, NoteCache, noteField } from './note-cache.ts';
+import { DEFAULT_LIST_FIELD, type NoteCache, noteField } from './note-cache.ts';
 import {
   deleteNote,
   findNote,
@@ -44,105 +51,140 @@ export function ifMatchSatisfied(header: string | undefined, version: number): b
   return tags.includes('*') || tags.includes(`"${version}"`);
 }
 
+/** A new note as a create writes it: ids and times are made here, so its rows are known up front. */
+function newNote(userId: string, input: CreateNoteBody, now: Date): NoteRow {
+  return {
+    id: uuidv7(),
+    userId,
+    title: input.title,
+    body: input.body ?? '',
+    priority: input.priority ?? DEFAULT_PRIORITY,
+    status: 'queued',
+    version: 1,
+    result: null,
+    attempts: 0,
+    lastError: null,
+    createdAt: now,
+    updatedAt: now,
+    processedAt: null,
+  };
+}
+
 /**
- * The rules of notes (docs/api.md). Every write runs through IdempotencyService in one
- * transaction with its fence, its job and outbox row; after the commit it invalidates the user's
- * read cache, nudges the outbox relay and publishes the live event.
- *
- * Every accepted PATCH is a change: the version goes up and a new note.process job is queued,
- * even when only the priority changed (the job carries the priority, and the old job's result
- * would be recorded against a stale version and discarded). The note goes back to `queued` and
- * its result, attempts and error are cleared, since they described the previous version.
+ * What a PATCH changes. Every accepted PATCH is a change: the version goes up and a new
+ * note.process job is queued, even when only the priority changed (the job carries the priority,
+ * and the old job's result would be recorded against a stale version and discarded). The note
+ * goes back to `queued` and its result, attempts and error are cleared, since they described the
+ * previous version.
+ */
+function editOf(current: NoteRow, input: UpdateNoteBody, now: Date) {
+  return {
+    ...(input.title !== undefined ? { title: input.title } : {}),
+    ...(input.body !== undefined ? { body: input.body } : {}),
+    ...(input.priority !== undefined ? { priority: input.priority } : {}),
+    version: current.version + 1,
+    status: 'queued' as const,
+    result: null,
+    attempts: 0,
+    lastError: null,
+    processedAt: null,
+    updatedAt: now,
+  };
+}
+
+/**
+ * The rules of notes (docs/api.md). A write reads as its steps: claim the idempotency key (or
+ * answer a repeat), build the rows, commit them in one transaction with the key's fence, the
+ * note's job and outbox row and its live event's outbox row, then, after the commit, remember the
+ * answer, invalidate the user's read cache and nudge the relays. A commit that fails is handed to
+ * the claim, which answers a replay, asks for one more try, or releases the key and throws.
  */
 export class NotesService {
   private readonly idempotency: IdempotencyService;
   private readonly cache: NoteCache;
 
   constructor(
-    private readonly deps: Pick<
-      AppDeps,
-      'config' | 'database' | 'redis' | 'logger' | 'liveEvents' | 'outbox' | 'metrics'
-    >,
+    private readonly deps: Pick<AppDeps, 'config' | 'database' | 'logger' | 'liveEvents' | 'outbox' | 'metrics'> & {
+      idempotency: IdempotencyService;
+      cache: NoteCache;
+    },
   ) {
-    this.idempotency = new IdempotencyService(deps);
-    this.cache = NoteCache.for(deps.redis);
+    this.idempotency = deps.idempotency;
+    this.cache = deps.cache;
   }
 
-  /** A create knows all its rows up front, so it goes through group commit (see IdempotencyService). */
-  create(userId: string, input: CreateNoteBody, meta: WriteMeta): Promise<WriteOutcome> {
-    return this.idempotency.execute(
-      { ...meta, userId, body: input },
-      {
-        planned: () => {
-          const now = new Date();
-          const row: NoteRow = {
-            id: uuidv7(),
-            userId,
-            title: input.title,
-            body: input.body ?? '',
-            priority: input.priority ?? DEFAULT_PRIORITY,
-            status: 'queued',
-            version: 1,
-            result: null,
-            attempts: 0,
-            lastError: null,
-            createdAt: now,
-            updatedAt: now,
-            processedAt: null,
-          };
-          const job = this.jobOf(row);
-          const { effect, event } = this.enqueued(row, 'note.created', { status: 201, location: noteLocation(row.id) });
-          return { inserts: [noteInsert(row), ...job.inserts, event], effect };
-        },
-      },
-    );
+  /**
+   * A create knows its rows and its answer before it runs: its fence goes in complete, and the
+   * rows go through group commit, sharing a transaction with concurrent creates.
+   */
+  async create(userId: string, input: CreateNoteBody, meta: WriteMeta): Promise<WriteOutcome> {
+    const claim = await this.idempotency.claim({ ...meta, userId, body: input });
+    if (!(claim instanceof WriteClaim)) return claim;
+    const row = newNote(userId, input, new Date());
+    const { response, event } = this.answer(row, 'note.created', 201, noteLocation(row.id));
+    const rows = [noteInsert(row), ...this.jobOf(row).inserts, event];
+    for (;;) {
+      try {
+        await this.deps.database.commits.submit([claim.fence(response), ...rows], claim.groupKey);
+        break;
+      } catch (err) {
+        const next = await claim.failed(err);
+        if (next !== RETRY) return next;
+      }
+    }
+    return this.committed(claim, response, userId, row);
   }
 
-  update(userId: string, id: string, input: UpdateNoteBody, meta: WriteMeta): Promise<WriteOutcome> {
-    return this.idempotency.execute(
-      { ...meta, userId, body: input },
-      {
-        locked: async (tx) => {
-          const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
-          const now = new Date();
-          const changes = {
-            ...(input.title !== undefined ? { title: input.title } : {}),
-            ...(input.body !== undefined ? { body: input.body } : {}),
-            ...(input.priority !== undefined ? { priority: input.priority } : {}),
-            version: current.version + 1,
-            status: 'queued' as const,
-            result: null,
-            attempts: 0,
-            lastError: null,
-            processedAt: null,
-            updatedAt: now,
-          };
-          const row = { ...current, ...changes };
-          tx.defer(updateNote(userId, id, changes));
-          const { effect, event } = this.enqueued(row, 'note.updated', { status: 200, location: null });
-          tx.insert(...this.jobOf(row).inserts, event);
-          return effect;
-        },
-      },
-    );
+  /** A PATCH reads and locks the note first: its fence goes in empty and is completed before the COMMIT. */
+  async update(userId: string, id: string, input: UpdateNoteBody, meta: WriteMeta): Promise<WriteOutcome> {
+    const claim = await this.idempotency.claim({ ...meta, userId, body: input });
+    if (!(claim instanceof WriteClaim)) return claim;
+    for (;;) {
+      let tx: WriteTx | undefined;
+      try {
+        tx = await this.deps.database.writer.begin();
+        tx.insert(claim.fence(null));
+        const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
+        const changes = editOf(current, input, new Date());
+        const row = { ...current, ...changes };
+        tx.defer(updateNote(userId, id, changes));
+        tx.counts.move('notes', current.status, row.status);
+        const { response, event } = this.answer(row, 'note.updated', 200, null);
+        tx.insert(...this.jobOf(row).inserts, event);
+        tx.defer(claim.completeFence(response));
+        await tx.commit();
+        return this.committed(claim, response, userId, row);
+      } catch (err) {
+        await tx?.rollback();
+        const next = await claim.failed(err);
+        if (next !== RETRY) return next;
+      }
+    }
   }
 
   /** Deletes the note; its jobs stay as history (a job of a deleted note is discarded by the pipeline). */
-  remove(userId: string, id: string, meta: WriteMeta): Promise<WriteOutcome> {
-    return this.idempotency.execute(
-      { ...meta, userId, body: undefined },
-      {
-        locked: async (tx) => {
-          await this.lockOwned(tx, userId, id, meta.ifMatch);
-          tx.defer(deleteNote(userId, id));
-          tx.insert(eventInsert(userId, 'note.deleted', { id }));
-          return {
-            response: { status: 204, body: null, location: null },
-            afterCommit: () => this.afterCommit(userId),
-          };
-        },
-      },
-    );
+  async remove(userId: string, id: string, meta: WriteMeta): Promise<WriteOutcome> {
+    const claim = await this.idempotency.claim({ ...meta, userId, body: undefined });
+    if (!(claim instanceof WriteClaim)) return claim;
+    const response: WriteResponse = { status: 204, body: null, location: null };
+    for (;;) {
+      let tx: WriteTx | undefined;
+      try {
+        tx = await this.deps.database.writer.begin();
+        tx.insert(claim.fence(null));
+        const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
+        tx.defer(deleteNote(userId, id));
+        tx.counts.move('notes', current.status, null);
+        tx.insert(eventInsert(userId, 'note.deleted', { id }));
+        tx.defer(claim.completeFence(response));
+        await tx.commit();
+        return this.committed(claim, response, userId, null);
+      } catch (err) {
+        await tx?.rollback();
+        const next = await claim.failed(err);
+        if (next !== RETRY) return next;
+      }
+    }
   }
 
   async get(userId: string, id: string): Promise<Note> {
@@ -216,27 +258,37 @@ export class NotesService {
   }
 
   /**
-   * The answer, what follows the commit, and the live event's outbox row (written in the same
-   * transaction: live-event-relay.ts). The note is serialised once: answer, fence, Redis, event.
+   * The answer and the live event's outbox row (written in the same transaction, events module).
+   * The note is serialised once: answer, fence, Redis, event.
    */
-  private enqueued(
+  private answer(
     row: NoteRow,
     event: NoteEventType,
-    answer: { status: number; location: string | null },
-  ): { effect: WriteEffect; event: RowInsert } {
+    status: number,
+    location: string | null,
+  ): { response: WriteResponse; event: RowInsert } {
     const note = toNote(row);
     const json = JSON.stringify(note);
-    return {
-      effect: {
-        response: { ...answer, body: note, json },
-        afterCommit: async () => {
-          this.deps.metrics.jobsEnqueued.inc({ kind: 'note.process', priority: row.priority });
-          this.deps.outbox.nudge();
-          await this.afterCommit(row.userId);
-        },
-      },
-      event: eventInsert(row.userId, event, note, json),
-    };
+    return { response: { status, location, body: note, json }, event: eventInsert(row.userId, event, note, json) };
+  }
+
+  /**
+   * After the COMMIT, in one tick so the Redis commands travel in one pipeline: the answer is
+   * remembered, the user's read cache invalidated, and the relays nudged (a write that queued a
+   * job nudges the outbox relay too).
+   */
+  private async committed(
+    claim: WriteClaim,
+    response: WriteResponse,
+    userId: string,
+    queued: NoteRow | null,
+  ): Promise<WriteOutcome> {
+    if (queued) {
+      this.deps.metrics.jobsEnqueued.inc({ kind: 'note.process', priority: queued.priority });
+      this.deps.outbox.nudge();
+    }
+    const [outcome] = await Promise.all([claim.committed(response), this.afterCommit(userId)]);
+    return outcome;
   }
 
   /**

@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { App, AppDeps } from '../../app-types.ts';
+import type { App } from '../../app-types.ts';
 import { BadRequestError } from '../../platform/errors/index.ts';
 import { withNextLink } from '../../platform/http/link-header.ts';
 import type { WriteOutcome } from '../idempotency/index.ts';
-import { NotesService, type WriteMeta } from './notes-service.ts';
+import type { NotesService, WriteMeta } from './notes-service.ts';
 import {
   BODY_MAX_BYTES,
   ConditionalWriteHeadersSchema,
@@ -81,9 +81,8 @@ function sendOutcome(reply: FastifyReply, outcome: WriteOutcome) {
 }
 
 /** `/api/notes`: a user's own notes (docs/api.md and docs/guarantees.md). Another user's note is a 404. */
-export default async function notesRoutes(app: App, deps: AppDeps) {
+export default async function notesRoutes(app: App, { notes }: { notes: NotesService }) {
   for (const schema of SHARED_NOTE_SCHEMAS) app.addSchema(schema);
-  const notes = new NotesService(deps);
   app.addHook('onRequest', app.requireRole('user', 'admin'));
   app.addHook('onRequest', app.limitUserWrites);
 

@@ -1,4 +1,4 @@
-import type { App, AppDeps } from '../../app-types.ts';
+import type { App } from '../../app-types.ts';
 import {
   CreatedWebhookSchema,
   CreateWebhookBodySchema,
@@ -6,11 +6,10 @@ import {
   WebhookParamsSchema,
   WebhookSchema,
 } from './schemas.ts';
-import { WebhooksService } from './webhooks-service.ts';
+import type { WebhooksService } from './webhooks-service.ts';
 
 /** A user's webhook endpoints (docs/guarantees.md). */
-export default async function webhookRoutes(app: App, deps: AppDeps) {
-  const webhooks = new WebhooksService({ database: deps.database, config: deps.config });
+export default async function webhookRoutes(app: App, { webhooks }: { webhooks: WebhooksService }) {
   const common = { tags: ['webhooks'], security: [{ bearer: [] }] };
 
   app.get(

@@ -1,5 +1,5 @@
 import { type Context, context } from '@opentelemetry/api';
-import { insertStatements, type RowInsert, type SqlWriter } from './sql-writer.ts';
+import type { RowInsert, SqlWriter } from './sql-writer.ts';
 
 /**
  * Group commit for writes whose rows are all known up front (a new note: its fence, note, job
@@ -119,7 +119,7 @@ export class GroupCommitter {
     this.stats.batches++;
     this.stats.writes += batch.length;
     try {
-      await this.writer.run(insertStatements(batch.flatMap((p) => p.inserts)));
+      await this.writer.insert(batch.flatMap((p) => p.inserts));
       for (const p of batch) p.resolve();
       return;
     } catch (err) {
@@ -134,7 +134,7 @@ export class GroupCommitter {
 
   async #alone(p: Pending): Promise<void> {
     try {
-      await this.writer.run(insertStatements(p.inserts));
+      await this.writer.insert(p.inserts);
       p.resolve();
     } catch (err) {
       p.reject(err);

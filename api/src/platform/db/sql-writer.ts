@@ -1,6 +1,7 @@
 import { getTableColumns, getTableName } from 'drizzle-orm';
 import type { MySqlTable } from 'drizzle-orm/mysql-core';
 import type { Pool, PoolConnection } from 'mysql2';
+import { MARK_WRITE_PATH_SESSION, StatusTally } from './status-tally.ts';
 
 /**
  * The write path's SQL, cut to the fewest round trips (issue 6: round trips dominate the CPU).
@@ -129,10 +130,15 @@ function send(conn: PoolConnection, statements: readonly Statement[]): Promise<R
  * A transaction that holds its statements back until it must talk to the server: `defer`
  * queues, `query` sends everything queued plus the query (BEGIN rides along with the first),
  * `commit` sends the rest plus COMMIT. A write that reads once costs two round trips in all.
+ * It holds its connection until `commit` succeeds or `rollback` runs (which never throws): a
+ * caller that does not commit must roll back.
  */
 export class WriteTx {
   #pending: Statement[];
   #begun = false;
+  #done = false;
+  /** The notes' and jobs' status changes, counted at the commit (status-tally.ts). Inserts count themselves. */
+  readonly counts = new StatusTally();
 
   constructor(
     private readonly conn: PoolConnection,
@@ -147,6 +153,7 @@ export class WriteTx {
 
   insert(...rows: RowInsert[]): void {
     for (const s of insertStatements(rows)) this.#pending.push(s);
+    this.counts.inserted(rows);
   }
 
   /** Sends what is queued and this statement; answers this statement's rows. */
@@ -168,16 +175,37 @@ export class WriteTx {
     return statements.map((s) => (s === null ? [] : (answers.shift() as unknown[])));
   }
 
+  /** Sends the rest with COMMIT and gives the connection back. If it throws, roll back. */
   async commit(): Promise<void> {
+    const counted = this.counts.statement();
+    if (counted) this.#pending.push(counted);
     this.#pending.push(COMMIT);
     await this.#flush();
+    this.#finish(true);
   }
 
-  /** Nothing to undo when BEGIN never left; otherwise roll back what the server holds. */
+  /**
+   * Nothing to undo when BEGIN never left; otherwise rolls back what the server holds. Never
+   * throws: a connection whose rollback failed may still hold a transaction, so it is closed
+   * instead of reused. Idempotent, and a no-op after a commit.
+   */
   async rollback(): Promise<void> {
+    if (this.#done) return;
     const begun = this.#begun;
     this.#pending = [];
-    if (begun) await send(this.conn, [ROLLBACK]);
+    try {
+      if (begun) await send(this.conn, [ROLLBACK]);
+      this.#finish(true);
+    } catch {
+      this.#finish(false);
+    }
+  }
+
+  #finish(healthy: boolean): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (healthy) this.conn.release();
+    else this.conn.destroy();
   }
 
   #flush(): Promise<Results> {
@@ -188,29 +216,36 @@ export class WriteTx {
   }
 }
 
-/** Runs write transactions on the multi-statement pool. */
+/**
+ * Runs write transactions on a multi-statement pool. Every transaction counts its own status
+ * changes (status-tally.ts), so the pool's sessions are marked for the counter triggers to skip.
+ */
 export class SqlWriter {
-  constructor(readonly pool: Pool) {}
+  constructor(readonly pool: Pool) {
+    pool.on('connection', (conn) => conn.query(MARK_WRITE_PATH_SESSION));
+  }
+
+  /** A transaction on a connection of its own: the caller commits it, or rolls it back. */
+  async begin(isolation?: TxIsolation): Promise<WriteTx> {
+    return new WriteTx(await this.#connection(), isolation);
+  }
 
   /** `fn` in one transaction on one connection; rolled back if it throws. */
   async transaction<T>(fn: (tx: WriteTx) => Promise<T>, isolation?: TxIsolation): Promise<T> {
-    const conn = await this.#connection();
-    const tx = new WriteTx(conn, isolation);
-    let healthy = true;
+    const tx = await this.begin(isolation);
     try {
       const out = await fn(tx);
       await tx.commit();
       return out;
     } catch (err) {
-      await tx.rollback().catch(() => {
-        healthy = false;
-      });
+      await tx.rollback();
       throw err;
-    } finally {
-      // A connection whose rollback failed may still hold a transaction: never reuse it.
-      if (healthy) conn.release();
-      else conn.destroy();
     }
+  }
+
+  /** Rows in one transaction and one round trip (one multi-row INSERT per table). */
+  insert(rows: readonly RowInsert[]): Promise<void> {
+    return this.transaction(async (tx) => tx.insert(...rows));
   }
 
   /** Statements that need no answer, in one transaction and one round trip. */

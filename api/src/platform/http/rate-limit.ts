@@ -2,9 +2,9 @@ import fastifyRateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { Config } from '@notes/contracts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TooManyRequestsError } from '../errors/index.ts';
+import type { RedisGuard } from '../redis/redis-guard.ts';
 import { TokenBucketStore } from '../redis/token-bucket-store.ts';
 
 /**
@@ -60,15 +60,15 @@ function policy(name: string, perSecond: number, burst: number): Policy | null {
 }
 
 export default fp(
-  async function rateLimit(app: FastifyInstance, opts: { config: Config; redis: Redis; logger: Logger }) {
+  async function rateLimit(app: FastifyInstance, opts: { config: Config; guard: RedisGuard; logger: Logger }) {
     const { limits } = opts.config;
-    const redis = opts.redis;
+    const { guard } = opts;
     await app.register(fastifyRateLimit, {
       global: false,
       // The plugin constructs its store itself; ours keeps its buckets under `rl:`.
       store: class extends TokenBucketStore {
         constructor() {
-          super(redis, 'rl:');
+          super(guard, 'rl:');
         }
       } as never,
     });

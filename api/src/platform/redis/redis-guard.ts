@@ -8,28 +8,19 @@ export class RedisUnavailableError extends Error {
 /** After a failed call, skip Redis for this long instead of paying the command timeout again. */
 const COOLDOWN_MS = 1000;
 
-const guards = new WeakMap<Redis, RedisGuard>();
-
 /**
  * A small circuit breaker around the request-path Redis client. The client already fails fast
  * (no offline queue, 500 ms command timeout), but one request makes several Redis calls
  * (idempotency claim, cache, completion): once a call has failed, the others fail at once, so a
  * hung Redis costs a request one timeout, not four (docs/guarantees.md: about a second at most).
+ *
+ * One guard per client, built by the wiring (wiring.ts) and handed to the idempotency store, the
+ * note cache, the stream slots and the rate limiter, so they share what they learn of an outage.
  */
 export class RedisGuard {
   private openUntil = 0;
 
-  private constructor(readonly redis: Redis) {}
-
-  /** One guard per client, shared by the idempotency store and the note cache. */
-  static for(redis: Redis): RedisGuard {
-    let guard = guards.get(redis);
-    if (!guard) {
-      guard = new RedisGuard(redis);
-      guards.set(redis, guard);
-    }
-    return guard;
-  }
+  constructor(readonly redis: Redis) {}
 
   get available(): boolean {
     return this.redis.status === 'ready' && Date.now() >= this.openUntil;

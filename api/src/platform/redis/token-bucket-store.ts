@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { RedisGuard } from './redis-guard.ts';
+import type { RedisGuard } from './redis-guard.ts';
 
 /**
  * A token bucket in Redis, shared by every API instance (docs/isolation.md). @fastify/rate-limit's
@@ -48,10 +47,11 @@ export class TokenBucketStore {
   readonly #guard: RedisGuard;
 
   constructor(
-    private readonly redis: Redis,
+    guard: RedisGuard,
     private readonly prefix = 'rl:',
   ) {
-    this.#guard = RedisGuard.for(redis);
+    this.#guard = guard;
+    const { redis } = guard;
     if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
   }
 
@@ -74,6 +74,6 @@ export class TokenBucketStore {
   /** @fastify/rate-limit gives each route-level limit a child store; ours are keyed by the caller. */
   child(routeOptions: { routeInfo?: { method?: string; url?: string } }): TokenBucketStore {
     const route = routeOptions.routeInfo?.url ? `${routeOptions.routeInfo.method}${routeOptions.routeInfo.url}:` : '';
-    return new TokenBucketStore(this.redis, `${this.prefix}${route}`);
+    return new TokenBucketStore(this.#guard, `${this.prefix}${route}`);
   }
 }

@@ -1,8 +1,5 @@
-import type { App, AppDeps } from '../../../app-types.ts';
-import { ServiceUnavailableError } from '../../../platform/errors/index.ts';
-import { FailureActions, FailureInbox } from '../../dlq/index.ts';
-import { JobOperations } from '../../jobs/index.ts';
-import { AdminService } from '../admin-service.ts';
+import type { Config } from '@notes/contracts';
+import type { App } from '../../../app-types.ts';
 import consoleConfigRoutes from './console-config.ts';
 import controlRoutes from './control.ts';
 import dlqRoutes from './dlq.ts';
@@ -19,28 +16,8 @@ import webhookRoutes from './webhooks.ts';
  * runs on `onRequest`, before validation, so a user learns nothing about an admin route's
  * parameters: no token → 401, a non-admin → 403.
  */
-export default async function adminRoutes(app: App, deps: AppDeps) {
-  const connection = () => {
-    const conn = deps.amqp.connection;
-    if (!conn) throw new ServiceUnavailableError('RabbitMQ is not connected; try again in a moment.');
-    return conn;
-  };
-  const inbox = new FailureInbox({ config: deps.config, database: deps.database, logger: deps.logger, connection });
-  const service = new AdminService({
-    config: deps.config,
-    database: deps.database,
-    amqp: deps.amqp,
-    logger: deps.logger,
-    inbox,
-    forgetUserState: (id) => app.forgetUserState(id),
-  });
-  const operations = new JobOperations({
-    config: deps.config,
-    database: deps.database,
-    logger: deps.logger,
-    connection: () => deps.amqp.connection,
-  });
-  const failures = new FailureActions(inbox);
+export default async function adminRoutes(app: App, deps: AdminRouteOptions & { config: Config }) {
+  const { service, operations, failures } = deps;
   await app.register(
     async (admin: App) => {
       admin.addHook('onRequest', admin.requireRole('admin'));
