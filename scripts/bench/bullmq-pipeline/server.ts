@@ -107,7 +107,7 @@ app.post<{ Body: Static<typeof Register> }>(
       'INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
       [id, request.body.email, request.body.name, `${salt.toString('hex')}:${hash.toString('hex')}`, now, now],
     );
-    return reply.status(201).send({ token: app.jwt.sign({ sub: id }) });
+    return reply.status(201).send({ token: app.jwt.sign({ sub: id, role: 'user', tv: 0 }) });
   },
 );
 
