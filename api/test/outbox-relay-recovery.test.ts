@@ -3,11 +3,8 @@ import { after, test } from 'node:test';
 import { EXCHANGES, QUEUES, retryQueueName } from '@notes/contracts';
 import { queueInfo, startFaultProxy, waitFor } from '@notes/contracts/testing';
 import amqp from 'amqplib';
-import { and, eq, isNull } from 'drizzle-orm';
-import { jobInserts } from '../src/modules/jobs/job-enqueue.ts';
-import { noteInsert } from '../src/modules/notes/notes-repository.ts';
-import { outbox, users } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
+import { unsent, writeNotes } from './relay-fixtures.ts';
 
 /**
  * The relay publishes every committed row whatever happens to its channel (docs/guarantees.md):
@@ -20,42 +17,6 @@ const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-async function writeNotes(t: TestApp, count: number) {
-  const now = new Date();
-  const userId = crypto.randomUUID();
-  await t.deps.database.db.insert(users).values({
-    id: userId,
-    email: `${userId}@example.test`,
-    name: 'r',
-    passwordHash: 'x',
-    createdAt: now,
-    updatedAt: now,
-  });
-  for (let i = 0; i < count; i++) {
-    const noteId = crypto.randomUUID();
-    const note = noteInsert({
-      id: noteId,
-      userId,
-      title: `n${i}`,
-      body: 'b',
-      status: 'queued',
-      createdAt: now,
-      updatedAt: now,
-    });
-    const job = jobInserts({ kind: 'note.process', noteId, noteVersion: 1, userId, priority: 'normal' }, now);
-    await t.deps.database.writer.insert([note, ...job.inserts]);
-    t.deps.outbox.nudge();
-  }
-}
-
-const unsent = async (t: TestApp) =>
-  (
-    await t.deps.database.db
-      .select({ id: outbox.id })
-      .from(outbox)
-      .where(and(isNull(outbox.sentAt), eq(outbox.kind, 'job')))
-  ).length;
 
 test('a channel the broker closes under a live connection is replaced, and a new channel whose topology fails is retried', async () => {
   const t = await startTestApp('relaychan', { OUTBOX_POLL_MS: '100' });

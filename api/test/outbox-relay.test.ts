@@ -4,56 +4,15 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QUEUES } from '@notes/contracts';
 import { queueInfo, startFaultProxy, waitFor } from '@notes/contracts/testing';
-import { and, eq, isNull } from 'drizzle-orm';
 import { buildApp } from '../src/app.ts';
-import { jobInserts } from '../src/modules/jobs/job-enqueue.ts';
-import { noteInsert } from '../src/modules/notes/notes-repository.ts';
-import { outbox, users } from '../src/platform/db/schema.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, newUser } from './notes-fixtures.ts';
+import { unsent, writeNotes } from './relay-fixtures.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-/** Writes a user, a note and its job + outbox row the way the notes service does. */
-async function writeNotes(t: TestApp, count: number) {
-  const now = new Date();
-  const userId = crypto.randomUUID();
-  await t.deps.database.db.insert(users).values({
-    id: userId,
-    email: `${userId}@example.test`,
-    name: 'relay',
-    passwordHash: 'x',
-    createdAt: now,
-    updatedAt: now,
-  });
-  for (let i = 0; i < count; i++) {
-    const noteId = crypto.randomUUID();
-    const note = noteInsert({
-      id: noteId,
-      userId,
-      title: `n${i}`,
-      body: 'b',
-      status: 'queued',
-      createdAt: now,
-      updatedAt: now,
-    });
-    const job = jobInserts({ kind: 'note.process', noteId, noteVersion: 1, userId, priority: 'normal' }, now);
-    await t.deps.database.writer.insert([note, ...job.inserts]);
-    t.deps.outbox.nudge();
-  }
-}
-
-/** Unsent job rows (live events have a relay of their own: live-event-relay.ts). */
-const unsent = async (t: TestApp) =>
-  (
-    await t.deps.database.db
-      .select({ id: outbox.id })
-      .from(outbox)
-      .where(and(isNull(outbox.sentAt), eq(outbox.kind, 'job')))
-  ).length;
 
 test('committed outbox rows are published with confirms and marked sent', async () => {
   const t = await startTestApp('relay');
