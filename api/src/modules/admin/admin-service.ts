@@ -26,6 +26,7 @@ import type { AdminWebhook, AdminWebhookListQuery } from '../webhooks/index.ts';
 import { listAllWebhooks, toPublicWebhook } from '../webhooks/index.ts';
 import * as repo from './admin-repository.ts';
 import { AUDIT_ACTIONS, recordAudit } from './audit-service.ts';
+import { checkQueues } from './queue-depths.ts';
 import { countsByStatus } from './status-counts-repository.ts';
 
 export interface AdminServiceDeps {
@@ -251,7 +252,10 @@ export class AdminService {
   async queues(): Promise<QueuesResponse> {
     const names = topologyQueuesOf(this.deps.config.retryDelaysMs, this.deps.config.amqp.queueType);
     const [depths, byStatus] = await Promise.all([
-      this.checkQueues(names.map((n) => n.name)),
+      checkQueues(
+        this.deps.amqp.connection,
+        names.map((n) => n.name),
+      ),
       countsByStatus(this.db, 'jobs'),
     ]);
     return {
@@ -283,7 +287,7 @@ export class AdminService {
       countsByStatus(this.db, 'notes'),
       countsByStatus(this.db, 'jobs'),
       repo.finishedPerMinute(this.db, windowStart),
-      this.checkQueues([QUEUES.dead]),
+      checkQueues(this.deps.amqp.connection, [QUEUES.dead]),
     ]);
     const minutes = Array.from({ length: THROUGHPUT_WINDOW_MINUTES }, (_, i) => ({
       minute: new Date(windowStart.getTime() + i * 60_000).toISOString(),
@@ -312,40 +316,6 @@ export class AdminService {
       dlq: { jobs: jobCounts.dead ?? 0, messages: dlqDepth && 'ready' in dlqDepth ? dlqDepth.ready : null },
       generated_at: now.toISOString(),
     };
-  }
-
-  /**
-   * Passive declares on one channel. A missing queue closes the channel (404), so the next
-   * queue gets a fresh one; an unreachable broker answers every queue with an error.
-   */
-  private async checkQueues(
-    names: string[],
-  ): Promise<Map<string, { ready: number; consumers: number } | { error: string }>> {
-    const out = new Map<string, { ready: number; consumers: number } | { error: string }>();
-    const connection = this.deps.amqp.connection;
-    if (!connection) {
-      for (const n of names) out.set(n, { error: 'RabbitMQ is not connected' });
-      return out;
-    }
-    let channel: Awaited<ReturnType<ChannelModel['createChannel']>> | null = null;
-    try {
-      for (const name of names) {
-        try {
-          if (!channel) {
-            channel = await connection.createChannel();
-            channel.on('error', () => {}); // a 404 on a passive declare is an answer, not a crash
-          }
-          const q = await channel.checkQueue(name);
-          out.set(name, { ready: q.messageCount, consumers: q.consumerCount });
-        } catch (err) {
-          out.set(name, { error: (err as Error).message });
-          channel = null; // the broker closed it
-        }
-      }
-    } finally {
-      await (channel as { close(): Promise<void> } | null)?.close().catch(() => {});
-    }
-    return out;
   }
 }
 
