@@ -156,7 +156,20 @@ export class OutboxRelay implements OutboxNotifier {
   async #round(): Promise<RelayRound> {
     const ch = await this.#usableChannel();
     if (!ch) return 'wait';
-    return this.#publishBatch(ch);
+    const round = await this.#publishBatch(ch);
+    // Publishes the broker refused are tried again on a new channel, not on this one: a channel
+    // keeps its own view of each quorum queue's leader, and after a leader was killed a channel
+    // was seen to go on refusing one queue's publishes for minutes while a new channel's were
+    // accepted (e2e/test/scale/rabbitmq-cluster.test.ts; docs/guarantees.md).
+    if (round === 'wait') this.#retireChannel();
+    return round;
+  }
+
+  /** Closes the current channel (if any); the next round opens a new one. */
+  #retireChannel(): void {
+    const current = this.#channel;
+    this.#channel = null;
+    if (current?.open) current.ch.close().catch(() => {});
   }
 
   /** The channel to publish on now: the open one on the current connection, or a new one; null while disconnected or blocked. */
