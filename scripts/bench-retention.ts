@@ -50,7 +50,8 @@ async function bench(url: string): Promise<Run> {
   const [code] = await once(child, 'exit');
   if (code !== 0) throw new Error(`bench exited ${code}`);
   const result = JSON.parse(out.slice(out.indexOf('{')));
-  const p = result.product;
+  // The bench's JSON lists every run; driving a running product (--url) is one run of ours.
+  const p = result.runs[0].product;
   return { p50: p.acceptLatencyMs.p50, p99: p.acceptLatencyMs.p99, accepted: p.accepted, errors: p.errors };
 }
 
