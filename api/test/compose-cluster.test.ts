@@ -8,7 +8,7 @@ import { MONITORING, ROOT, readYaml } from './monitoring-helpers.ts';
 /**
  * The compose file's cluster profile (docs/scaling.md), checked without a Docker engine as
  * monitoring-compose.test.ts checks the rest: three RabbitMQ nodes that form one cluster, two
- * APIs behind a proxy whose config names them, more consumers, deploy/compose-cluster.env switching every
+ * APIs behind a proxy whose config names them, more consumers, deploy/compose-cluster.vars switching every
  * process to the three nodes and quorum queues, and Prometheus discovering every replica.
  */
 interface Service {
@@ -32,7 +32,7 @@ const svc = (name: string): Service => {
   return s;
 };
 const clusterEnv = Object.fromEntries(
-  readFileSync(path.join(ROOT, 'deploy', 'compose-cluster.env'), 'utf8')
+  readFileSync(path.join(ROOT, 'deploy', 'compose-cluster.vars'), 'utf8')
     .split('\n')
     .filter((l) => /^[A-Z_]+=/.test(l))
     .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
@@ -81,7 +81,7 @@ test('three RabbitMQ nodes: one image, one cookie, each its own data volume, the
   }
 });
 
-test('deploy/compose-cluster.env turns on the profile and points every process at all three nodes with quorum queues', () => {
+test('deploy/compose-cluster.vars turns on the profile and points every process at all three nodes with quorum queues', () => {
   assert.equal(clusterEnv.COMPOSE_PROFILES, 'cluster');
   for (const name of ['api', 'api-2', 'consumers', 'consumers-2']) {
     const config = loadConfig(resolve(svc(name).environment ?? {}, clusterEnv));
@@ -93,7 +93,7 @@ test('deploy/compose-cluster.env turns on the profile and points every process a
     );
     assert.equal(config.http.host, '0.0.0.0', `${name}: reachable from Prometheus and the proxy`);
   }
-  // Without deploy/compose-cluster.env the same file is the single-node, classic stack.
+  // Without deploy/compose-cluster.vars the same file is the single-node, classic stack.
   const single = loadConfig(resolve(svc('api').environment ?? {}, {}));
   assert.equal(single.amqp.queueType, 'classic');
   assert.deepEqual(single.amqp.urls, ['amqp://notes:notes@rabbitmq:5672']);
