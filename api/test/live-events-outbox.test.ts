@@ -114,6 +114,11 @@ test('events committed by an API that died before publishing them are published 
   const nextApp = await buildApp(next);
   try {
     await waitFor('the events published', async () => (await count(t, pending)) === 0, 10_000);
+    assert.equal(
+      await count(t, "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'event'"),
+      0,
+      'published rows are deleted',
+    );
     const events = await streamTypes(alice.id);
     assert.deepEqual(
       events.map(

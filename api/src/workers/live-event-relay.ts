@@ -4,6 +4,7 @@ import type { EventPublisher, NoteEventType } from '../modules/events/index.ts';
 import { findNote, toNote } from '../modules/notes/index.ts';
 import type { Database } from '../platform/db/client.ts';
 import type { Statement } from '../platform/db/sql-writer.ts';
+import { deletePublished } from './outbox-rows.ts';
 import { type RelayRound, RelayWorker } from './relay-worker.ts';
 
 /**
@@ -21,11 +22,6 @@ const lockUnsent = (limit: number): Statement => ({
   sql: `SELECT id, payload FROM outbox WHERE sent_at IS NULL AND kind = 'event'
         ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
   values: [limit],
-});
-
-const markSent = (ids: readonly number[], now: Date): Statement => ({
-  sql: `UPDATE outbox SET sent_at = ?, publish_attempts = publish_attempts + 1 WHERE id IN (${ids.map(() => '?').join(',')})`,
-  values: [now, ...ids],
 });
 
 export interface LiveEventRelayDeps {
@@ -65,7 +61,7 @@ export class LiveEventRelay {
 
   /**
    * One batch, in id order (each user's events keep their order). Stops at the first event Redis
-   * refuses: the published ones are marked sent, the rest wait for the next try. READ COMMITTED
+   * refuses: the published ones are deleted (outbox-rows.ts), the rest wait for the next try. READ COMMITTED
    * for the reason the job relay gives (outbox-relay.ts).
    */
   async #publishBatch(): Promise<RelayRound> {
@@ -91,7 +87,7 @@ export class LiveEventRelay {
         }
         sent.push(id);
       }
-      if (sent.length) tx.defer(markSent(sent, new Date()));
+      if (sent.length) tx.defer(deletePublished(sent));
       if (refused) return 'wait';
       return sent.length === BATCH_SIZE ? 'more' : 'idle';
     }, 'READ COMMITTED');

@@ -76,7 +76,7 @@ return id
 const PUBLISH_COMMAND = 'notesPublishEvent';
 /**
  * Outbox event ids remembered per user, so an event the relay publishes twice (it crashed, or a
- * Redis reply came too late, before the row was marked sent) enters the stream once. More than
+ * Redis reply came too late, before the row was deleted) enters the stream once. More than
  * the stream keeps: a republished event is always a recent one.
  */
 const PUBLISHED_IDS_KEPT = 2 * EVENT_RETENTION_COUNT;
