@@ -52,7 +52,7 @@ type Row = {
 };
 
 /**
- * The oldest unsent job rows (live events have their own relay: live-event-relay.ts), locked;
+ * The oldest unsent job rows (live events have a table and a relay of their own: live-event-relay.ts), locked;
  * rows another relay holds are skipped, not waited for. The job kind (a message header) is read
  * by the database, so the relay never parses a payload.
  */
@@ -233,7 +233,7 @@ export class OutboxRelay implements OutboxNotifier {
       rows.forEach((row, i) => {
         (outcomes[i] && !this.#returned.has(row.jobId) ? sentIds : failedIds).push(row.id);
       });
-      if (sentIds.length) tx.defer(deletePublished(sentIds));
+      if (sentIds.length) tx.defer(deletePublished(outbox, sentIds));
       if (failedIds.length) tx.defer(markFailed(failedIds, 'not confirmed or returned'));
       return { sent: sentIds.length, failed: failedIds.length, full: rows.length === BATCH_SIZE };
     }, 'READ COMMITTED');
