@@ -6,8 +6,7 @@ import type { Connection } from 'mysql2/promise';
  * into a small buffer pool is random I/O per row; building each index afterwards by sorting is
  * sequential. So `bulkLoad` takes the tables' secondary indexes and triggers off, runs the load,
  * puts back exactly the same indexes and triggers, sets the status counters and `job_errors` from
- * the rows, and
- * checks that each table's definition is what it was.
+ * the rows, and checks that each table's definition is what it was.
  */
 
 interface IndexColumn {
