@@ -11,7 +11,7 @@ import type {
 import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../../platform/db/client.ts';
 import { finishPage, type ListOrder, type PagePlan, type PageRequest, planPage } from '../../platform/db/keyset.ts';
-import { auditLog, type JobStatus, jobs, notes, users } from '../../platform/db/schema.ts';
+import { auditLog, type JobStatus, jobErrors, jobs, notes, users } from '../../platform/db/schema.ts';
 import { cappedCount, exactTotal, pageTotal, type Total } from '../../platform/db/totals.ts';
 import { accessIndex, auditOrder, jobOrder } from '../notes/index.ts';
 import { type JobFilter, jobConditions, jobScope, searchJobs } from './job-search-repository.ts';
@@ -166,15 +166,23 @@ export async function listDeadJobs(db: DbOrTx, q: DlqListQuery): Promise<Page<Dl
   return { data, ...(total ?? pageTotal(q.offset, shown.length, nextCursor !== null)), next_cursor: nextCursor };
 }
 
-/** Ids of dead jobs matching a filter, optionally limited to `ids`; oldest death first. */
+/**
+ * Ids of dead jobs matching a filter, optionally limited to `ids`; oldest death first. A search
+ * selects from `job_errors` alone (it holds every job the words can match, with the same status
+ * and updated_at), so the matches are filtered and ordered there, not looked up in jobs one by one.
+ */
 export async function deadJobIds(
   db: DbOrTx,
   filter: Omit<JobFilter, 'status'>,
   ids?: readonly string[],
   limit = 100_000,
 ): Promise<string[]> {
-  const cond = and(...jobConditions({ ...filter, status: 'dead' }), ids ? inArray(jobs.id, [...ids]) : undefined);
-  const rows = await db.select({ id: jobs.id }).from(jobs).where(cond).orderBy(asc(jobs.updatedAt)).limit(limit);
+  const table = filter.q ? jobErrors : jobs;
+  const cond = and(
+    ...jobConditions({ ...filter, status: 'dead' }, table),
+    ids ? inArray(table.id, [...ids]) : undefined,
+  );
+  const rows = await db.select({ id: table.id }).from(table).where(cond).orderBy(asc(table.updatedAt)).limit(limit);
   return rows.map((r) => r.id);
 }
 
