@@ -33,6 +33,8 @@ export interface CpuProfile {
   endTime: number;
   samples: number[];
   timeDeltas: number[];
+  /** Added by lib/cpu-profile.mjs: Date.now() when profiling started (the first sample's time, about). */
+  wallStartMs?: number;
 }
 
 export interface FunctionTime {
@@ -123,8 +125,11 @@ function frameName(frame: CallFrame): string {
   return `${name} (${where}:${frame.lineNumber + 1})`;
 }
 
-/** Summarises one profile; `top` functions in each list. */
-export function summarizeProfile(profile: CpuProfile, file: string, top = 12): ProfileSummary {
+/**
+ * Summarises one profile; `top` functions in each list. With `fromMs` (wall-clock ms) and a
+ * profile that says when it started, samples before `fromMs` are left out (start-up).
+ */
+export function summarizeProfile(profile: CpuProfile, file: string, top = 12, fromMs = 0): ProfileSummary {
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
   for (const node of profile.nodes) {
@@ -142,7 +147,12 @@ export function summarizeProfile(profile: CpuProfile, file: string, top = 12): P
   // Time per node: each sample stands for the interval until the next one.
   const selfUs = new Map<number, number>();
   const { samples, timeDeltas } = profile;
+  // Sample i was taken sum(timeDeltas[0..i]) µs after the profile started.
+  const skipUs = profile.wallStartMs === undefined ? 0 : (fromMs - profile.wallStartMs) * 1000;
+  let atUs = 0;
   for (let i = 0; i < samples.length; i++) {
+    atUs += Math.max(0, timeDeltas[i] ?? 0);
+    if (atUs < skipUs) continue;
     const next = i + 1 < timeDeltas.length ? timeDeltas[i + 1]! : 0;
     const id = samples[i]!;
     selfUs.set(id, (selfUs.get(id) ?? 0) + Math.max(0, next));
@@ -207,14 +217,17 @@ export function summarizeProfile(profile: CpuProfile, file: string, top = 12): P
   };
 }
 
-/** Every `.cpuprofile` in `dir` written at or after `since` (ms since the epoch), summarised. */
+/**
+ * Every `.cpuprofile` in `dir` written at or after `since` (ms since the epoch), summarised from
+ * `since` on: the processes' start-up is left out.
+ */
 export function summarizeProfiles(dir: string, since = 0, top = 12): ProfileSummary[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile'))
     .map((f) => join(dir, f))
     .filter((path) => statSync(path).mtimeMs >= since)
     .sort()
-    .map((path) => summarizeProfile(JSON.parse(readFileSync(path, 'utf8')) as CpuProfile, path, top));
+    .map((path) => summarizeProfile(JSON.parse(readFileSync(path, 'utf8')) as CpuProfile, path, top, since));
 }
 
 /** A few lines per process for the bench's output and the README. */

@@ -212,7 +212,10 @@ export function formatBench(r: BenchResult): string {
   if (r.baseline) out.push('', baselineTable(r.baseline));
   out.push('', formatAnalysisCost(r.analysis));
   if (r.cpuProfiles?.length) {
-    out.push('', "CPU profiles (from start to exit, warm-up included; share of each process's busy time):");
+    out.push(
+      '',
+      "CPU profiles (from the first run's start to exit, warm-up included; share of each process's busy time):",
+    );
     for (const s of r.cpuProfiles) out.push(formatProfileSummary(s));
   }
   return out.join('\n');

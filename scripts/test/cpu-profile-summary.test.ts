@@ -57,6 +57,16 @@ describe('CPU profile summary (npm run bench -- --cpu-prof)', () => {
     );
   });
 
+  it('leaves out the samples before a given wall-clock time', () => {
+    // The profile started at t = 1,000,000 ms; its samples are at +0, 40, 50, 60, 65, 75, 80, 90, 95, 100 ms.
+    const later = summarizeProfile({ ...profile, wallStartMs: 1_000_000 }, 'consumers-1.cpuprofile', 12, 1_000_060);
+    // From the sample at +60 ms on: sendCommand 5, handle 10, stringify 5, GC 10, verify 5, createHash 5.
+    assert.equal(later.role, 'consumers');
+    assert.equal(later.busyMs, 40);
+    assert.equal(later.topSelf.find((f) => f.name.startsWith('sendCommand'))?.selfMs, 5);
+    assert.equal(summarizeProfile(profile, 'x.cpuprofile', 12, 1_000_060).busyMs, 60, 'no start time: all of it');
+  });
+
   it('names packages and groups from script URLs', () => {
     assert.equal(packageOf('file:///a/node_modules/@fastify/jwt/jwt.js'), '@fastify/jwt');
     assert.equal(packageOf('file:///a/node_modules/x/node_modules/mysql2/lib/c.js'), 'mysql2');
