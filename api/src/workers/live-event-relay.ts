@@ -73,19 +73,30 @@ export class LiveEventRelay {
       const rows = await tx.query<Row>(lockUnsent(BATCH_SIZE));
       if (rows.length === 0) return 'idle';
       const events = rows.map((r) => ({ id: r.id, event: JSON.parse(r.payload) as Payload }));
+      const data: (string | null)[] = [];
+      for (const { event } of events) data.push(await this.#dataOf(event));
+      // Every command goes out in this turn, in order, on the one connection: one pipelined round
+      // trip for the batch (issue 13), and Redis runs each user's invalidation before their events.
       const invalidated = new Set<string>();
-      const sent: number[] = [];
-      let refused = false;
-      for (const { id, event } of events) {
+      const published = events.map(({ id, event }, i) => {
         if (!invalidated.has(event.user_id)) {
           invalidated.add(event.user_id);
-          await this.deps.invalidateNotes(event.user_id).catch(() => {});
+          void this.deps.invalidateNotes(event.user_id).catch(() => {});
         }
-        const json = await this.#dataOf(event);
-        try {
-          if (json !== null) await this.deps.events.publishOrThrow(event.user_id, event.type, json, id);
-        } catch (err) {
-          this.deps.logger.warn({ err }, 'live events not published (redis unavailable); they stay in the outbox');
+        const json = data[i] ?? null;
+        return json === null ? null : this.deps.events.publishOrThrow(event.user_id, event.type, json, id);
+      });
+      const outcomes = await Promise.allSettled(published);
+      const sent: number[] = [];
+      let refused = false;
+      for (const [i, { id }] of events.entries()) {
+        const outcome = outcomes[i]!;
+        if (outcome.status === 'rejected') {
+          // Events after it that did go out are marked unsent too: their ids make the repeat a no-op.
+          this.deps.logger.warn(
+            { err: outcome.reason },
+            'live events not published (redis unavailable); they stay in the outbox',
+          );
           refused = true;
           break;
         }
