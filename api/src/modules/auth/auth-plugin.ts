@@ -146,15 +146,18 @@ export default fp(
 
     const verified = new VerifiedTokens(VERIFIED_TOKENS_CACHED);
     async function verifyUser(token: string): Promise<AuthUser> {
-      let payload = verified.get(token);
-      if (!payload) {
-        try {
-          payload = app.jwt.verify<UserTokenClaims>(token);
-        } catch {
-          throw new UnauthorizedError(INVALID);
-        }
-        verified.set(token, payload);
+      let payload: UserTokenClaims;
+      try {
+        payload = app.jwt.verify<UserTokenClaims>(token);
+      } catch {
+        throw new UnauthorizedError(INVALID);
       }
+      verified.set(token, payload);
+      return currentUser(payload);
+    }
+
+    /** A verified user token's claims against the user's current state. */
+    async function currentUser(payload: UserTokenClaims): Promise<AuthUser> {
       const { sub, role, tv } = payload;
       // JWT_SECRET signs users and admins only: a `service` claim here is a forgery.
       if (typeof sub !== 'string' || !sub || (role !== 'user' && role !== 'admin') || !Number.isInteger(tv)) {
@@ -174,6 +177,12 @@ export default fp(
       const parts = header.split(' ');
       const token = parts[1] ?? '';
       if (parts.length !== 2) throw new UnauthorizedError(INVALID);
+      // A user token verified before: only the user's state is checked (no header to decode).
+      const known = verified.get(token);
+      if (known) {
+        request.user = await currentUser(known);
+        return;
+      }
       const jose = decodeHeader(token);
       request.user = jose?.alg === SERVICE_TOKEN_ALGORITHM ? verifyService(token, jose.kid) : await verifyUser(token);
     });
