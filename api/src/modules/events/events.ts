@@ -115,7 +115,7 @@ export class EventPublisher {
 
   /**
    * For the live-event relay, which keeps an event that could not be published and tries again.
-   * `eventId` (the outbox row's id) makes a repeat of an event already in the stream a no-op.
+   * `eventId` (the event row's id, `live_events`) makes a repeat of an event already in the stream a no-op.
    */
   async publishOrThrow(userId: string, type: string, json: string, eventId?: number): Promise<void> {
     const key = eventStreamKey(userId);
