@@ -70,6 +70,11 @@ const Env = Type.Object({
    * while the API is busy with writes).
    */
   CONSUMER_PREFETCH: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+  /**
+   * The API process's V8 young-generation semi-space limit in MiB (`--max-semi-space-size`, a
+   * power of two): larger means fewer scavenges and more resident memory (docs/configuration.md).
+   */
+  API_SEMI_SPACE_MB: Type.Integer({ minimum: 1, maximum: 64, default: 16 }),
   /** How many consumer processes `npm start` runs. */
   CONSUMER_PROCESSES: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   /** A message delivered this many times without an outcome is parked in the DLQ as poison. */
@@ -137,6 +142,8 @@ export interface Config {
   /** `url` is the first node; `urls` every node named (a cluster's). */
   amqp: { url: string; urls: readonly string[]; queueType: QueueType };
   http: { host: string; port: number };
+  /** V8 heap flags the API process is started with (scripts/start.ts, the API image). */
+  apiSemiSpaceMb: number;
   consumer: { port: number; prefetch: number; processes: number; maxDeliveries: number; apiUrl: string };
   auth: { jwtSecret: string; jwtExpiresInSeconds: number; usingDevSecret: boolean };
   /** Ed25519 keys of the service identity (base64url); the development pair when unset. */
@@ -211,6 +218,9 @@ export function loadConfig(
       `invalid configuration: MAX_DELIVERIES must be at most ${QUORUM_DELIVERY_LIMIT - 2} with QUEUE_TYPE=quorum (the broker's own limit is ${QUORUM_DELIVERY_LIMIT})`,
     );
   }
+  if ((e.API_SEMI_SPACE_MB & (e.API_SEMI_SPACE_MB - 1)) !== 0) {
+    throw new ConfigError('invalid configuration: API_SEMI_SPACE_MB must be a power of two (1, 2, 4, …, 64)');
+  }
   const dbUrl = new URL(e.DATABASE_URL);
   const name = dbUrl.pathname.slice(1);
   const server = new URL(e.DATABASE_URL);
@@ -231,6 +241,7 @@ export function loadConfig(
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     amqp: { url: amqpUrls[0] as string, urls: amqpUrls, queueType: e.QUEUE_TYPE },
     http: { host: e.HOST, port: e.PORT },
+    apiSemiSpaceMb: e.API_SEMI_SPACE_MB,
     consumer: {
       port: e.CONSUMER_PORT,
       prefetch: e.CONSUMER_PREFETCH,
