@@ -1,7 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type Config, encodeJobMessage, type JobMessage, jobPublishOptions } from '@notes/contracts';
+import {
+  type Config,
+  decodeJobMessage,
+  encodeJobMessage,
+  type JobMessage,
+  jobPublishOptions,
+  MESSAGE_VERSION,
+} from '@notes/contracts';
 import { publishConfirmed, queueInfo, waitFor } from '@notes/contracts/testing';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import { startTestApp, type TestApp } from '../../api/test/helpers.ts';
@@ -129,6 +136,43 @@ export async function depth(p: Pipeline, queue: string): Promise<number> {
 }
 
 /** Publishes a job message exactly as the outbox relay does. */
+/**
+ * The message the relay published for a job, rebuilt from its row as the API writes it (the
+ * outbox row is deleted once published), to publish again as a relay that crashed before its
+ * commit would.
+ */
+export async function publishedMessage(p: Pipeline, jobId: string): Promise<JobMessage> {
+  const [rows] = await p.t.deps.database.pool.query(
+    'SELECT id, kind, note_id, note_version, user_id, priority, webhook_id, created_at FROM jobs WHERE id = ?',
+    [jobId],
+  );
+  const [job] = rows as {
+    id: string;
+    kind: JobMessage['kind'];
+    note_id: string;
+    note_version: number;
+    user_id: string;
+    priority: JobMessage['priority'];
+    webhook_id: string | null;
+    created_at: Date;
+  }[];
+  if (!job) throw new Error(`no job ${jobId}`);
+  const message = {
+    v: MESSAGE_VERSION,
+    job_id: job.id,
+    kind: job.kind,
+    note_id: job.note_id,
+    note_version: job.note_version,
+    user_id: job.user_id,
+    priority: job.priority,
+    ...(job.webhook_id ? { webhook_id: job.webhook_id } : {}),
+    created_at: job.created_at.toISOString(),
+  };
+  const decoded = decodeJobMessage(encodeJobMessage(message as JobMessage));
+  if (!decoded.ok) throw new Error(`job ${jobId} makes no valid message: ${decoded.reason}`);
+  return decoded.message;
+}
+
 export async function publishJob(ch: ConfirmChannel, message: JobMessage, attempt = 1): Promise<void> {
   const options = jobPublishOptions({ jobId: message.job_id, kind: message.kind, priority: message.priority, attempt });
   await publishConfirmed(ch, 'notes.jobs', 'job', encodeJobMessage(message), options);

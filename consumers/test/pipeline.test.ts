@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { decodeJobMessage, QUEUES } from '@notes/contracts';
+import { QUEUES } from '@notes/contracts';
 import { Webhook } from 'standardwebhooks';
 import {
   call,
@@ -13,6 +13,7 @@ import {
   newUser,
   noteOf,
   type Pipeline,
+  publishedMessage,
   publishJob,
   startPipeline,
   type TestUser,
@@ -82,15 +83,12 @@ test('a duplicate message (the relay republishing) is applied once', async () =>
     await waitFor('processed', async () => (await noteOf(p, user, created.id)).status === 'processed');
     await waitFor('delivered', () => hook.requests.length >= 1);
 
-    // The same note.process message again, as a relay that crashed before marking it sent would.
-    const [row] = (await p.t.deps.database.pool.query('SELECT payload FROM outbox WHERE job_id = ?', [
-      (await jobRows(p, created.id)).find((j) => j.kind === 'note.process')?.id,
-    ])) as unknown as [{ payload: string }[]];
-    const decoded = decodeJobMessage(Buffer.from(row[0]?.payload ?? ''));
-    assert.ok(decoded.ok);
+    // The same note.process message again, as a relay that crashed before its commit would.
+    const job = (await jobRows(p, created.id)).find((j) => j.kind === 'note.process');
+    const message = await publishedMessage(p, job?.id ?? '');
     const ch = await p.channel();
-    await publishJob(ch, decoded.message);
-    await publishJob(ch, decoded.message);
+    await publishJob(ch, message);
+    await publishJob(ch, message);
     await waitFor('duplicates consumed', async () => (await depth(p, QUEUES.work)) === 0);
     await new Promise((r) => setTimeout(r, 300));
 
@@ -155,12 +153,7 @@ test('a duplicate of a webhook job published while its delivery runs does not de
     // While the receiver holds the first delivery, the relay's duplicate of the same message.
     const delivery = (await jobRows(p, created.id)).find((j) => j.kind === 'webhook.deliver');
     assert.equal(delivery?.status, 'processing');
-    const [row] = (await p.t.deps.database.pool.query('SELECT payload FROM outbox WHERE job_id = ?', [
-      delivery?.id,
-    ])) as unknown as [{ payload: string }[]];
-    const decoded = decodeJobMessage(Buffer.from(row[0]?.payload ?? ''));
-    assert.ok(decoded.ok);
-    await publishJob(await p.channel(), decoded.message);
+    await publishJob(await p.channel(), await publishedMessage(p, delivery?.id ?? ''));
 
     await waitFor('delivery job processed', async () =>
       (await jobRows(p, created.id)).every((j) => j.status === 'processed'),
