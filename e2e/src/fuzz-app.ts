@@ -104,13 +104,15 @@ export async function startFuzzTarget(label: string): Promise<FuzzTarget> {
         { Table: string; Checksum: number }[],
         unknown,
       ];
-      // The relay marks outbox rows sent in the background: only what a request writes counts.
-      const [[outboxRows]] = (await t.deps.database.pool.query(
-        'SELECT COUNT(*) AS n, COALESCE(SUM(CRC32(CONCAT(id, job_id, payload))), 0) AS c FROM outbox',
-      )) as [{ n: number; c: number }[], unknown];
+      // The relays delete outbox and live-event rows in the background once published: what a
+      // request writes there shows as the tables' next id, which no delete moves back.
+      const [next] = (await t.deps.database.pool.query(
+        `SELECT TABLE_NAME AS name, AUTO_INCREMENT AS next FROM information_schema.TABLES
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('outbox', 'live_events') ORDER BY TABLE_NAME`,
+      )) as [{ name: string; next: number | null }[], unknown];
       return [
         ...rows.map((r) => `${r.Table.split('.').pop()}=${r.Checksum}`),
-        `outbox=${outboxRows?.n}/${outboxRows?.c}`,
+        ...next.map((r) => `${r.name}_next=${r.next}`),
       ].join(' ');
     },
     close: () => t.close(),
