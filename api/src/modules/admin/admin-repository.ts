@@ -14,6 +14,7 @@ import { fulltextMatch } from '../../platform/db/fulltext.ts';
 import { finishPage, type ListOrder, type PagePlan, planPage } from '../../platform/db/keyset.ts';
 import { auditLog, type JobStatus, jobs, notes, users } from '../../platform/db/schema.ts';
 import { searchPage } from '../../platform/db/search-walk.ts';
+import { rowInsert, type Writer, within } from '../../platform/db/sql-writer.ts';
 import { cappedCount, exactTotal, pageTotal, type Total } from '../../platform/db/totals.ts';
 import { accessIndex, auditOrder, jobOrder, seeksOn } from '../notes/index.ts';
 import { countedRows } from './status-counts-repository.ts';
@@ -240,8 +241,8 @@ export interface AuditRecord {
   detail?: Record<string, unknown> | null;
 }
 
-export async function insertAudit(db: DbOrTx, entry: AuditRecord, now = new Date()): Promise<void> {
-  await db.insert(auditLog).values({
+export async function insertAudit(w: Writer, entry: AuditRecord, now = new Date()): Promise<void> {
+  const row = rowInsert(auditLog, {
     actorId: entry.actorId,
     action: entry.action,
     target: entry.target ?? null,
@@ -249,6 +250,7 @@ export async function insertAudit(db: DbOrTx, entry: AuditRecord, now = new Date
     detail: entry.detail ?? null,
     createdAt: now,
   });
+  await within(w, async (tx) => tx.insert(row));
 }
 
 export async function listAudit(db: DbOrTx, q: AuditListQuery): Promise<Page<AuditEntry>> {
