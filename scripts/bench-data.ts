@@ -302,7 +302,7 @@ export async function runDataBench(argv: string[]): Promise<number> {
       `Data benchmark: ${opts.notes.toLocaleString('en')} notes (one user owns ${opts.heavy.toLocaleString('en')}), ` +
         `${opts.jobs.toLocaleString('en')} jobs; median of ${opts.runs} runs per request`,
       `machine: ${machine.cpus} CPUs, ${machine.memGiB} GiB, MariaDB ${machine.mariadb ?? '?'}, ` +
-        `buffer pool ${gib(Number(pool?.b))}; notes ${gib(sizes.notes)}, jobs ${gib(sizes.jobs)} (data + indexes); ${opts.reuse ? `reused ${opts.reuse}` : `seeded in ${seedS.toFixed(0)} s`}`,
+        `buffer pool ${gib(Number(pool?.b))}; notes ${gib(sizes.notes)}, jobs ${gib(sizes.jobs)}, job_errors ${gib(sizes.job_errors)} (data + indexes); ${opts.reuse ? `reused ${opts.reuse}` : `seeded in ${seedS.toFixed(0)} s`}`,
       `load average at the end: ${loadavg()
         .map((l) => l.toFixed(2))
         .join(', ')}`,

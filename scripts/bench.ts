@@ -18,6 +18,7 @@ import { runDataBench } from './bench-data.ts';
 import { type AnalysisCost, formatAnalysisCost, measureAnalysisCost } from './lib/analysis-cost.ts';
 import { type Baseline, runBaseline } from './lib/baseline.ts';
 import { compare, computeMedians, ratiosOf } from './lib/compare.ts';
+import { summarizeProfiles } from './lib/cpu-profile-summary.ts';
 import { describeMachine } from './lib/machine.ts';
 import { measure, type PipelineName, schedule } from './lib/measure.ts';
 import { BENCH_USAGE, type BenchOptions, parseBenchArgs, parseOrExitCode, UsageError } from './lib/options.ts';
@@ -133,7 +134,13 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
+    const profilesSince = Date.now();
     const result = await run(opts, pipelines, baseline, analysis);
+    if (opts.cpuProfDir) {
+      // The processes write their profiles as they exit.
+      await stopAll();
+      result.cpuProfiles = summarizeProfiles(resolve(opts.cpuProfDir), profilesSince);
+    }
     process.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : `\n${formatBench(result)}\n`);
     let code = 0;
     for (const r of result.runs) {

@@ -15,6 +15,7 @@ type SseEvent = { id?: string; event?: string; data?: unknown };
 
 interface Stream {
   status: number;
+  headers: http.IncomingHttpHeaders;
   events: SseEvent[];
   /** Resolves once `n` events have arrived (fails the test after a while). */
   waitFor(n: number): Promise<SseEvent[]>;
@@ -59,6 +60,7 @@ function openStream(
       res.on('error', () => {});
       resolve({
         status: res.statusCode ?? 0,
+        headers: res.headers,
         events,
         ended,
         async waitFor(n) {
@@ -132,6 +134,9 @@ test('each user sees only their own events, by header or access_token query', as
   try {
     assert.equal(a.status, 200);
     assert.equal(b.status, 200);
+    // A stream writes its own head: it still carries the security headers (docs/security.md).
+    assert.match(String(a.headers['content-security-policy']), /^default-src 'self';/);
+    assert.equal(a.headers['x-frame-options'], 'DENY');
     await t.deps.events.publish(alice.id, 'note.created', { id: 'a1', title: 'A' });
     await t.deps.events.publish(bob.id, 'note.created', { id: 'b1', title: 'B' });
     await t.deps.events.publish(alice.id, 'note.deleted', { id: 'a1' });

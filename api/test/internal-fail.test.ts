@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { listJobs } from '../src/modules/admin/admin-repository.ts';
 import { jobs } from '../src/platform/db/schema.ts';
 import { rowUpdate } from './db-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
@@ -178,4 +179,23 @@ describe('webhook.deliver', () => {
       ['note.processed'],
     );
   });
+});
+
+test('the console finds a job by its error while it has one (job_errors follows the callbacks)', async () => {
+  const userId = await createUser(t);
+  const { jobId } = await createNote(t, userId);
+  const word = `kaboom${jobId.slice(-8)}`;
+  const found = async () =>
+    (await listJobs(t.deps.database.db, { q: word, sort: '-created_at', limit: 25, offset: 0 })).data.map((j) => [
+      j.id,
+      j.status,
+    ]);
+  assert.deepEqual(await found(), []);
+  await callInternal(t, `${jobId}/start`, { attempt: 1 });
+  await callInternal(t, `${jobId}/fail`, { attempt: 1, error: `${word} once`, final: false });
+  assert.deepEqual(await found(), [[jobId, 'failed']]);
+  await callInternal(t, `${jobId}/start`, { attempt: 2 });
+  assert.deepEqual(await found(), [[jobId, 'processing']], 'a status change of a job with an error follows');
+  await callInternal(t, `${jobId}/complete`, { attempt: 2, result: RESULT });
+  assert.deepEqual(await found(), [], 'the error was cleared: the job leaves the search');
 });

@@ -58,13 +58,13 @@ before(async () => {
            CONCAT('00000000-0000-7000-8000-', LPAD(HEX(1 + seq % 6000), 12, '0')), '${HEAVY}',
            IF(seq % 10 = 0, 'webhook.deliver', 'note.process'), ELT(1 + seq % 5, 'low', 'normal', 'high', 'critical', 'max'),
            ELT(1 + seq % 7, 'queued', 'processing', 'processed', 'failed', 'dead', 'discarded', 'skipped'), 1,
-           IF(seq % 7 = 4, 'upstream timeout', NULL), IF(seq % 7 = 4, 'upstream timeout', NULL),
+           IF(seq % 7 IN (3, 4, 6), 'upstream timeout', NULL), IF(seq % 7 IN (4, 5), 'upstream timeout', NULL),
            NOW(3) - INTERVAL seq SECOND, NOW(3), IF(seq % 7 IN (2, 4), NOW(3) - INTERVAL seq SECOND, NULL)
     FROM seq_1_to_40000`);
   await q(`INSERT INTO audit_log (actor_id, action, target, count, created_at)
     SELECT '${HEAVY}', ELT(1 + seq % 3, 'dlq.promote', 'dlq.discard', 'user.update'), CONCAT('t', seq % 100), 1,
            NOW(3) - INTERVAL seq SECOND FROM seq_1_to_3000`);
-  await q('ANALYZE TABLE users, notes, jobs, audit_log');
+  await q('ANALYZE TABLE users, notes, jobs, job_errors, audit_log');
   // Rows loaded by hand are counted by a recount (docs/operations.md).
   await recountStatuses(database.writer);
 });
@@ -83,8 +83,11 @@ interface PlanRow {
 
 /** Why a plan that would otherwise fail is bounded (each one is in docs/data.md). */
 const BOUNDED: { why: string; when: (row: PlanRow, sql: string) => boolean }[] = [
-  // FULLTEXT finds the matching rows, which are then sorted: the cost follows the matches.
-  { why: 'search results are sorted', when: (r) => r.type === 'fulltext' },
+  // FULLTEXT finds the matching rows, which are then sorted: the cost follows the matches. Not
+  // on jobs: a job search matches `job_errors`, the jobs with error text (searchesOnlyJobErrors).
+  { why: 'search results are sorted', when: (r) => r.type === 'fulltext' && r.table !== 'jobs' },
+  // A job search's page: its jobs read by primary key, at most a page of them, put in order.
+  { why: "a search page's jobs by id", when: (r) => r.table === 'jobs' && r.key === 'PRIMARY' && r.type === 'range' },
   { why: "one note's jobs are sorted", when: (r) => r.key === 'jobs_note_idx' },
   // GROUP BY minute over the covering (finished_at, status) range of the last 15 minutes.
   { why: 'throughput window', when: (r) => r.key === 'jobs_finished_idx' && r.type === 'range' },
@@ -105,6 +108,19 @@ async function sortsFewRows(sql: string, params: unknown[]): Promise<boolean> {
   return Number((rows as { n: number }[])[0]?.n) <= SMALL_SORT;
 }
 
+/**
+ * A job search reads `job_errors` (docs/data.md, "Search"): the big jobs table only by primary
+ * key for the page's rows (a list of ids), never through one of its list indexes, a scan, or a
+ * join from each match (eq_ref: one random read of jobs per matching job).
+ */
+function searchesOnlyJobErrors(label: string, row: PlanRow, sql: string) {
+  if (row.table !== 'jobs' || !/match/i.test(sql)) return;
+  assert.ok(
+    row.key === 'PRIMARY' && ['const', 'range'].includes(row.type ?? ''),
+    `${label}: a job search reads jobs (key ${row.key ?? 'none'}, type ${row.type}), not job_errors\n${sql}`,
+  );
+}
+
 async function explainRecorded(label: string): Promise<void> {
   const statements = recorded.filter((r) => /^\s*select/i.test(r.sql));
   recorded = [];
@@ -112,6 +128,7 @@ async function explainRecorded(label: string): Promise<void> {
   for (const { sql, params } of statements) {
     const [rows] = await database.pool.query(`EXPLAIN ${sql}`, params);
     for (const row of rows as PlanRow[]) {
+      searchesOnlyJobErrors(label, row, sql);
       const extra = row.Extra ?? '';
       const problem =
         row.type === 'ALL' && extra.includes('Using where')
@@ -189,7 +206,14 @@ describe('every list query uses an index for its filter and its order', () => {
       { kind: 'webhook.deliver' },
       { priority: 'high' },
       { note_id: NOTE },
+      // Search across every status (error text on failed, dead, discarded and skipped jobs),
+      // with each filter, and a word no job has.
       { q: 'timeout' },
+      { q: 'timeout', status: 'failed' },
+      { q: 'timeout', kind: 'webhook.deliver' },
+      { q: 'timeout', priority: 'high' },
+      { q: 'timeout', note_id: NOTE },
+      { q: 'nowhere' },
     ];
     for (const sort of bothWays(JOB_SORTS))
       for (const f of filters) {
@@ -204,6 +228,7 @@ describe('every list query uses an index for its filter and its order', () => {
     recorded = [];
     await admin.jobsOfNote(db, NOTE);
     await admin.deadJobIds(db, { kind: 'note.process' });
+    await admin.deadJobIds(db, { q: 'upstream' });
     await explainRecorded('job history and DLQ selection');
   });
 
@@ -270,4 +295,26 @@ test('the status counters equal a COUNT of the rows after retention, and after a
   await q(`UPDATE jobs SET status = 'dead' WHERE status = 'failed' AND id LIKE '%2'`);
   await recountStatuses(database.writer);
   await assertCountersMatchRows('after hand-run SQL and a recount');
+});
+
+test('job_errors holds exactly the jobs with error text after inserts, changes and deletes', async () => {
+  const q = (sql: string) => database.pool.query(sql);
+  const columns = 'note_id, kind, priority, status, last_error, dead_reason, created_at, updated_at, finished_at';
+  const rows = async (sql: string) => JSON.stringify((await database.pool.query(sql))[0]);
+  // An error set, changed, cleared; a status change of a job with an error; deletes.
+  await q(`UPDATE jobs SET last_error = 'refused', updated_at = NOW(3) WHERE status = 'processed' AND id LIKE '%3'`);
+  await q(`UPDATE jobs SET last_error = 'refused again' WHERE status = 'failed' AND id LIKE '%4'`);
+  await q(`UPDATE jobs SET status = 'processed', last_error = NULL WHERE status = 'failed' AND id LIKE '%5'`);
+  await q(
+    `UPDATE jobs SET status = 'queued', dead_reason = NULL, finished_at = NULL WHERE status = 'dead' AND id LIKE '%6'`,
+  );
+  await q(`DELETE FROM jobs WHERE status = 'dead' AND id LIKE '%7'`);
+  await q(`INSERT INTO jobs (id, note_id, user_id, kind, priority, status, note_version, last_error, created_at, updated_at)
+    VALUES ('00000000-0000-7000-9000-ffffffffffff', '${NOTE}', '${HEAVY}', 'note.process', 'low', 'failed', 1, 'new', NOW(3), NOW(3))`);
+  assert.equal(
+    await rows(`SELECT job_id, ${columns} FROM job_errors ORDER BY job_id`),
+    await rows(
+      `SELECT id AS job_id, ${columns} FROM jobs WHERE last_error IS NOT NULL OR dead_reason IS NOT NULL ORDER BY id`,
+    ),
+  );
 });

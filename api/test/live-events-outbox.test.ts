@@ -3,8 +3,9 @@ import { after, before, test } from 'node:test';
 import { signServiceToken } from '@notes/contracts';
 import { waitFor } from '@notes/contracts/testing';
 import { buildApp } from '../src/app.ts';
-import { eventStreamKey } from '../src/modules/events/events.ts';
+import { type EventPublisher, eventStreamKey } from '../src/modules/events/events.ts';
 import { createDeps } from '../src/wiring.ts';
+import { LiveEventRelay } from '../src/workers/live-event-relay.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import { call, count, createNote, newUser, type TestUser } from './notes-fixtures.ts';
 
@@ -129,5 +130,38 @@ test('events committed by an API that died before publishing them are published 
   } finally {
     await nextApp.close();
     await next.close();
+  }
+});
+
+test('a batch of events goes to Redis together, not one round trip after another (issue 13)', async () => {
+  await t.deps.liveEvents.stop();
+  const bob = await newUser(t, 'bob');
+  for (let i = 0; i < 4; i++) await createNote(t, bob, { title: `together ${i}` });
+  // A publisher that answers each event a moment later: the relay's publishes overlap or queue.
+  let pending = 0;
+  let mostPending = 0;
+  const published: string[] = [];
+  const events = {
+    publishOrThrow: async (userId: string, type: string) => {
+      pending++;
+      mostPending = Math.max(mostPending, pending);
+      await new Promise((r) => setTimeout(r, 5));
+      pending--;
+      if (userId === bob.id) published.push(type);
+    },
+  } as unknown as EventPublisher;
+  const relay = new LiveEventRelay({
+    config: t.deps.config,
+    database: t.deps.database,
+    events,
+    logger: t.deps.logger,
+    invalidateNotes: async () => {},
+  });
+  relay.start();
+  try {
+    await waitFor('bob’s events relayed', async () => published.length === 4, 10_000);
+    assert.ok(mostPending >= 4, `all of a batch's events were out at once (at most ${mostPending} were)`);
+  } finally {
+    await relay.stop();
   }
 });

@@ -4,7 +4,7 @@
  *   node --import tsx --import ./src/telemetry.ts src/main.ts
  *
  * Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set. amqplib's instrumentation continues the trace
- * from the message's `traceparent` header; undici's covers the webhook and API calls (fetch).
+ * from the message's `traceparent` header; undici's covers the webhook calls (fetch) and the API callbacks (an undici Pool).
  * main.ts flushes with shutdownTelemetry() from '@notes/contracts'.
  */
 import { startTelemetry } from '@notes/contracts/telemetry';

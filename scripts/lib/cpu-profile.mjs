@@ -21,10 +21,16 @@ if (dir && role) {
   // 1 ms sampling: cheap enough under load, fine enough to rank hotspots.
   session.post('Profiler.setSamplingInterval', { interval: 1000 });
   session.post('Profiler.start');
+  // Wall-clock time of the profile's start, so a summary can leave out what came before a run
+  // (start-up: module loading, schema compilation). Samples are timed from here.
+  const wallStartMs = Date.now();
   process.on('exit', () => {
     // The in-process inspector answers synchronously, so this completes inside 'exit'.
     session.post('Profiler.stop', (err, result) => {
-      if (!err) writeFileSync(join(dir, `${role}-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+      if (!err) {
+        const profile = { ...result.profile, wallStartMs };
+        writeFileSync(join(dir, `${role}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+      }
     });
   });
 }

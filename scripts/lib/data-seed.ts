@@ -115,7 +115,7 @@ async function insertRows(db: Connection, plan: SeedPlan, progress: Progress): P
 export async function tableSizes(db: Connection, schema: string): Promise<Record<string, number>> {
   const [rows] = await db.query(
     `SELECT table_name AS t, data_length + index_length AS bytes FROM information_schema.tables
-     WHERE table_schema = ? AND table_name IN ('notes', 'jobs')`,
+     WHERE table_schema = ? AND table_name IN ('notes', 'jobs', 'job_errors')`,
     [schema],
   );
   return Object.fromEntries((rows as { t: string; bytes: number }[]).map((r) => [r.t, Number(r.bytes)]));

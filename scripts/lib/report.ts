@@ -1,6 +1,7 @@
 import { type AnalysisCost, formatAnalysisCost } from './analysis-cost.ts';
 import { type Baseline, bestDb, dbNear } from './baseline.ts';
 import type { ComparisonRow, Medians } from './compare.ts';
+import { formatProfileSummary, type ProfileSummary } from './cpu-profile-summary.ts';
 import type { LoadMode } from './load.ts';
 import type { Machine } from './machine.ts';
 import type { PipelineName, PipelineRun } from './measure.ts';
@@ -41,6 +42,8 @@ export interface BenchResult {
   comparison: ComparisonRow[];
   /** `figure → ours ÷ BullMQ`. */
   ratios: Record<string, number | null>;
+  /** --cpu-prof: each profiled process's summary (lib/cpu-profile-summary.ts). */
+  cpuProfiles?: ProfileSummary[];
 }
 
 /** One run's figures against its components alone (raw MariaDB, raw RabbitMQ). */
@@ -208,5 +211,12 @@ export function formatBench(r: BenchResult): string {
   for (const x of last.values()) out.push('', processTable(x));
   if (r.baseline) out.push('', baselineTable(r.baseline));
   out.push('', formatAnalysisCost(r.analysis));
+  if (r.cpuProfiles?.length) {
+    out.push(
+      '',
+      "CPU profiles (from the first run's start to exit, warm-up included; share of each process's busy time):",
+    );
+    for (const s of r.cpuProfiles) out.push(formatProfileSummary(s));
+  }
   return out.join('\n');
 }

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { BenchResult } from '../lib/report.ts';
 import { isNum, runBench } from './bench-helpers.ts';
@@ -10,7 +13,10 @@ import { isNum, runBench } from './bench-helpers.ts';
  */
 describe('npm run bench', () => {
   it('prints every figure as JSON, and every accepted write ends processed', async () => {
+    const profiles = mkdtempSync(join(tmpdir(), 'bench-prof-'));
     const { code, stdout, stderr } = await runBench([
+      '--cpu-prof',
+      profiles,
       '--json',
       '--only',
       'ours',
@@ -88,6 +94,17 @@ describe('npm run bench', () => {
       r.analysis.corpora.some((c) => c.name === r.analysis.worst.name && c.msPerKiB === r.analysis.worst.msPerKiB),
     );
     assert.match(stderr, /analysis \(consumer CPU, 64 KiB bodies\): worst [\d.]+ µs\/KiB/);
+
+    // --cpu-prof: the API's and the consumer's profiles, summarised.
+    assert.deepEqual(r.cpuProfiles?.map((x) => x.role).sort(), ['api', 'consumers']);
+    for (const x of r.cpuProfiles ?? []) {
+      assert.ok(x.busyMs > 0 && x.topSelf.length > 0 && x.groups.length > 0, x.role);
+      assert.ok(
+        x.groups.some((g) => g.group === 'own code'),
+        x.role,
+      );
+    }
+    rmSync(profiles, { recursive: true, force: true });
   });
 
   it('refuses bad usage with exit code 2 and a non-loopback --url', async () => {

@@ -8,8 +8,8 @@ import { RARE_WORD, seed } from '../lib/data-seed.ts';
 
 /**
  * The data benchmark's bulk load (docs/data.md, "The data benchmark"): the tables come back
- * exactly as migrated (indexes, FULLTEXT indexes, triggers), the status counters equal the rows,
- * and the seeded shape holds (the heavy user's share, the rare word in the heavy user's notes).
+ * exactly as migrated (indexes, FULLTEXT indexes, triggers), the status counters and job_errors
+ * follow the rows, and the seeded shape holds (the heavy user's share, the rare word in the heavy user's notes).
  */
 
 let ns: TestNamespace;
@@ -72,6 +72,12 @@ describe('bench:data seeding', () => {
         );
       assert.deepEqual(asMap(kept), asMap(counted), table);
     }
+    // job_errors (docs/data.md, "Search") holds exactly the seeded jobs that carry error text.
+    const [[errors]] = (await db.query(
+      'SELECT (SELECT COUNT(*) FROM job_errors) AS kept, (SELECT COUNT(*) FROM jobs WHERE last_error IS NOT NULL OR dead_reason IS NOT NULL) AS n',
+    )) as unknown as [{ kept: number; n: number }[]];
+    assert.ok(Number(errors?.n) > 0);
+    assert.equal(Number(errors?.kept), Number(errors?.n), 'job_errors');
     // The triggers are back: a new row is counted.
     await db.query("UPDATE notes SET status = 'failed' WHERE id = '00000000-0000-7000-8000-000000000019'");
     const [[failed]] = (await db.query(

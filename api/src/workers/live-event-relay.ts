@@ -1,6 +1,6 @@
 import type { Config } from '@notes/contracts';
 import type { Logger } from 'pino';
-import type { EventPublisher, NoteEventType } from '../modules/events/index.ts';
+import { type EventPayload, type EventPublisher, readEventPayload } from '../modules/events/index.ts';
 import { findNote, toNote } from '../modules/notes/index.ts';
 import type { Database } from '../platform/db/client.ts';
 import type { Statement } from '../platform/db/sql-writer.ts';
@@ -15,7 +15,6 @@ import { type RelayRound, RelayWorker } from './relay-worker.ts';
 const BATCH_SIZE = 250;
 
 type Row = { id: number; payload: string };
-type Payload = { kind: string; user_id: string; type: NoteEventType; data?: unknown; note_id?: string };
 
 const lockUnsent = (limit: number): Statement => ({
   sql: `SELECT id, payload FROM outbox WHERE sent_at IS NULL AND kind = 'event'
@@ -72,20 +71,31 @@ export class LiveEventRelay {
     return this.deps.database.writer.transaction(async (tx): Promise<RelayRound> => {
       const rows = await tx.query<Row>(lockUnsent(BATCH_SIZE));
       if (rows.length === 0) return 'idle';
-      const events = rows.map((r) => ({ id: r.id, event: JSON.parse(r.payload) as Payload }));
+      const events = rows.map((r) => ({ id: r.id, event: readEventPayload(r.payload) }));
+      const data: (string | null)[] = [];
+      for (const { event } of events) data.push(await this.#dataOf(event));
+      // Every command goes out in this turn, in order, on the one connection: one pipelined round
+      // trip for the batch (issue 13), and Redis runs each user's invalidation before their events.
       const invalidated = new Set<string>();
+      const published = events.map(({ id, event }, i) => {
+        if (!invalidated.has(event.userId)) {
+          invalidated.add(event.userId);
+          void this.deps.invalidateNotes(event.userId).catch(() => {});
+        }
+        const json = data[i] ?? null;
+        return json === null ? null : this.deps.events.publishOrThrow(event.userId, event.type, json, id);
+      });
+      const outcomes = await Promise.allSettled(published);
       const sent: number[] = [];
       let refused = false;
-      for (const { id, event } of events) {
-        if (!invalidated.has(event.user_id)) {
-          invalidated.add(event.user_id);
-          await this.deps.invalidateNotes(event.user_id).catch(() => {});
-        }
-        const json = await this.#dataOf(event);
-        try {
-          if (json !== null) await this.deps.events.publishOrThrow(event.user_id, event.type, json, id);
-        } catch (err) {
-          this.deps.logger.warn({ err }, 'live events not published (redis unavailable); they stay in the outbox');
+      for (const [i, { id }] of events.entries()) {
+        const outcome = outcomes[i]!;
+        if (outcome.status === 'rejected') {
+          // Events after it that did go out are marked unsent too: their ids make the repeat a no-op.
+          this.deps.logger.warn(
+            { err: outcome.reason },
+            'live events not published (redis unavailable); they stay in the outbox',
+          );
           refused = true;
           break;
         }
@@ -98,9 +108,9 @@ export class LiveEventRelay {
   }
 
   /** The event's data as JSON; null when it referred to a note that is gone (nothing to send). */
-  async #dataOf(event: Payload): Promise<string | null> {
-    if (event.note_id === undefined) return JSON.stringify(event.data ?? null);
-    const row = await findNote(this.deps.database.db, event.user_id, event.note_id);
+  async #dataOf(event: EventPayload): Promise<string | null> {
+    if (event.noteId === null) return event.dataJson ?? 'null';
+    const row = await findNote(this.deps.database.db, event.userId, event.noteId);
     return row ? JSON.stringify(toNote(row)) : null;
   }
 }

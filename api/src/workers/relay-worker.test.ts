@@ -95,3 +95,29 @@ test('stop() waits for the round in flight and runs no other', async () => {
   await sleep(20);
   assert.equal(started.length, 1);
 });
+
+test('rounds that keep waiting back off, doubling up to maxWaitMs; a round that publishes or wake() resets it', async () => {
+  const { started, round } = manualRounds();
+  const worker = new RelayWorker(round, { name: 't', logger, pollMs: 1, maxWaitMs: 8 });
+  worker.start();
+  const slept: number[] = [];
+  /** Finishes round `i` with `r` and records the sleep chosen before round `i + 1`. */
+  const finish = async (i: number, r: RelayRound) => {
+    await until(() => started.length === i + 1);
+    started[i]!.finish(r);
+    await until(() => started.length === i + 2);
+    slept.push(worker.stats.lastSleepMs);
+  };
+  let i = 0;
+  for (const r of ['wait', 'wait', 'wait', 'wait', 'wait', 'idle', 'wait', 'wait'] as const) await finish(i++, r);
+  assert.deepEqual(slept, [1, 2, 4, 8, 8, 1, 1, 2], 'refused rounds back off (capped); a round that published resets');
+  await until(() => started.length === i + 1);
+  started[i++]!.finish('wait');
+  await until(() => worker.stats.lastSleepMs === 4);
+  worker.wake(); // the target is back: a round at once, and the next wait starts from the poll again
+  await finish(i++, 'wait');
+  assert.equal(worker.stats.lastSleepMs, 1);
+  await until(() => started.length === i + 1);
+  started[i]!.finish('idle');
+  await worker.stop();
+});

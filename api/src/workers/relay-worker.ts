@@ -6,8 +6,8 @@ import type { Logger } from 'pino';
  * - `idle`: everything there was went out; sleep until a commit nudges or the poll comes round;
  * - `wait`: the target (broker, Redis) took nothing this round — no connection, a blocked
  *   connection, unconfirmed publishes; sleep until `wake()` (the target is back) or the poll,
- *   and let nudges only mark that there is work (each write's nudge must not start a round
- *   against a target that is away).
+ *   which backs off while such rounds follow each other (`maxWaitMs`), and let nudges only mark
+ *   that there is work (each write's nudge must not start a round against a target that is away).
  */
 export type RelayRound = 'more' | 'idle' | 'wait';
 
@@ -19,12 +19,21 @@ export interface RelayWorkerOptions {
   pollMs: number;
   /** Backoff after a round that threw: from pollMs, doubling, up to this. */
   maxBackoffMs?: number;
+  /**
+   * Backoff after rounds in a row that waited (the target refused or is away): from pollMs,
+   * doubling, up to this; the next round that publishes, or `wake()`, starts again at pollMs.
+   * Each such round costs the target something (the outbox relay opens a new channel and
+   * asserts the topology on it), so a target that keeps refusing is not asked every poll.
+   */
+  maxWaitMs?: number;
 }
 
 export interface RelayWorkerStats {
   rounds: number;
   /** Rounds that threw (each is retried after a backoff). */
   failures: number;
+  /** The last sleep between rounds, in ms (what the backoffs chose). */
+  lastSleepMs: number;
 }
 
 /**
@@ -45,7 +54,9 @@ export class RelayWorker {
   /** Woken by nudges too (false while the target is away). */
   #nudgeable = true;
   #pending = false;
-  readonly stats: RelayWorkerStats = { rounds: 0, failures: 0 };
+  readonly stats: RelayWorkerStats = { rounds: 0, failures: 0, lastSleepMs: 0 };
+  /** Rounds in a row that waited; reset by a round that did not, and by `wake()`. */
+  #waits = 0;
 
   constructor(
     private readonly round: () => Promise<RelayRound>,
@@ -68,6 +79,7 @@ export class RelayWorker {
   /** The target is reachable again (a new connection, an unblocked one): run a round now. */
   wake(): void {
     this.#pending = true;
+    this.#waits = 0;
     this.#wake?.();
   }
 
@@ -102,14 +114,22 @@ export class RelayWorker {
       }
       this.stats.rounds++;
       if (!this.#running) break;
+      this.#waits = result === 'wait' ? this.#waits + 1 : result === 'failed' ? this.#waits : 0;
       if (result === 'more' || (result === 'idle' && this.#pending)) continue;
-      const maxBackoff = this.opts.maxBackoffMs ?? 5000;
       const ms =
         result === 'failed'
-          ? Math.min(this.opts.pollMs * 2 ** (failures - 1), Math.max(maxBackoff, this.opts.pollMs))
-          : this.opts.pollMs;
+          ? this.#backoff(failures, this.opts.maxBackoffMs ?? 5000)
+          : result === 'wait'
+            ? this.#backoff(this.#waits, this.opts.maxWaitMs ?? 2000)
+            : this.opts.pollMs;
+      this.stats.lastSleepMs = ms;
       await this.#sleep(ms, result === 'idle');
     }
+  }
+
+  /** pollMs doubled for each time in a row after the first, up to `max` (never below pollMs). */
+  #backoff(times: number, max: number): number {
+    return Math.min(this.opts.pollMs * 2 ** Math.max(times - 1, 0), Math.max(max, this.opts.pollMs));
   }
 
   #sleep(ms: number, nudgeable: boolean): Promise<void> {

@@ -10,13 +10,12 @@ import type {
 } from '@notes/contracts/admin-api';
 import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../../platform/db/client.ts';
-import { fulltextMatch } from '../../platform/db/fulltext.ts';
-import { finishPage, type ListOrder, type PagePlan, planPage } from '../../platform/db/keyset.ts';
-import { auditLog, type JobStatus, jobs, notes, users } from '../../platform/db/schema.ts';
-import { searchPage } from '../../platform/db/search-walk.ts';
+import { finishPage, type ListOrder, type PagePlan, type PageRequest, planPage } from '../../platform/db/keyset.ts';
+import { auditLog, type JobStatus, jobErrors, jobs, notes, users } from '../../platform/db/schema.ts';
 import { rowInsert, type Writer, within } from '../../platform/db/sql-writer.ts';
 import { cappedCount, exactTotal, pageTotal, type Total } from '../../platform/db/totals.ts';
-import { accessIndex, auditOrder, jobOrder, seeksOn } from '../notes/index.ts';
+import { accessIndex, auditOrder, jobOrder } from '../notes/index.ts';
+import { type JobFilter, jobConditions, jobScope, searchJobs } from './job-search-repository.ts';
 import { countedRows } from './status-counts-repository.ts';
 
 /**
@@ -58,26 +57,6 @@ export function toAdminJob(r: JobRow): AdminJob {
   };
 }
 
-type JobFilter = Pick<JobListQuery, 'kind' | 'priority' | 'note_id' | 'q'> & { status?: JobStatus };
-
-function jobConditions(f: JobFilter): SQL[] {
-  const where: SQL[] = [];
-  if (f.status) where.push(eq(jobs.status, f.status));
-  if (f.kind) where.push(eq(jobs.kind, f.kind));
-  if (f.priority) where.push(eq(jobs.priority, f.priority));
-  if (f.note_id) where.push(eq(jobs.noteId, f.note_id));
-  if (f.q) where.push(fulltextMatch([jobs.lastError, jobs.deadReason], f.q));
-  return where;
-}
-
-const jobScope = (f: JobFilter) => ({
-  status: !!f.status,
-  kind: !!f.kind,
-  priority: !!f.priority,
-  note: !!f.note_id,
-  search: !!f.q,
-});
-
 /**
  * Exact from the counters when the only filter is the status; a search's from its page
  * (pageTotal); otherwise counted up to the cap.
@@ -92,40 +71,28 @@ function jobTotal(db: DbOrTx, f: JobFilter, where: SQL[]): Promise<Total | null>
 const jobFilterIndex = (f: JobFilter) => jobOrder('created_at', jobScope(f), (r: JobRow) => r).index;
 
 /**
- * A job list's rows: a search through search-walk.ts (a walk of the order's index, else the
- * FULLTEXT index of the error texts), otherwise one page along the order's index.
+ * A job list's rows: a search through job-search-repository.ts (the jobs that carry error text), otherwise
+ * one page along the order's index.
  */
 function jobRows<Row>(
   db: DbOrTx,
-  f: JobFilter & { sort: string },
+  f: JobFilter & PageRequest,
   order: ListOrder<Row>,
   page: PagePlan,
   total: Total | null,
   read: (where: SQL | undefined, limit: number, offset: number, index: string | undefined) => Promise<Row[]>,
   job: (row: Row) => JobRow,
 ): Promise<Row[]> {
-  const filters = jobConditions({ ...f, q: undefined });
-  const scope = jobScope({ ...f, q: undefined });
-  if (!f.q)
-    return read(
-      and(...filters, page.after),
-      page.fetch,
-      page.offset,
-      accessIndex(order, scope, jobFilterIndex(f), total),
-    );
-  return searchPage({
-    db,
-    table: jobs,
-    columns: [jobs.lastError, jobs.deadReason],
-    order,
-    descending: f.sort.startsWith('-'),
-    plan: page,
-    filters,
-    q: f.q,
-    walkable: seeksOn(order.index, scope),
-    read,
-    text: (r) => `${job(r).lastError ?? ''} ${job(r).deadReason ?? ''}`,
-  });
+  if (f.q) {
+    const byIds = (ids: string[]) => read(inArray(jobs.id, ids), ids.length, 0, undefined);
+    return searchJobs(db, { ...f, q: f.q }, f, byIds, (row) => job(row).id);
+  }
+  return read(
+    and(...jobConditions(f), page.after),
+    page.fetch,
+    page.offset,
+    accessIndex(order, jobScope(f), jobFilterIndex(f), total),
+  );
 }
 
 export async function listJobs(db: DbOrTx, q: JobListQuery): Promise<Page<AdminJob>> {
@@ -200,15 +167,23 @@ export async function listDeadJobs(db: DbOrTx, q: DlqListQuery): Promise<Page<Dl
   return { data, ...(total ?? pageTotal(q.offset, shown.length, nextCursor !== null)), next_cursor: nextCursor };
 }
 
-/** Ids of dead jobs matching a filter, optionally limited to `ids`; oldest death first. */
+/**
+ * Ids of dead jobs matching a filter, optionally limited to `ids`; oldest death first. A search
+ * selects from `job_errors` alone (it holds every job the words can match, with the same status
+ * and updated_at), so the matches are filtered and ordered there, not looked up in jobs one by one.
+ */
 export async function deadJobIds(
   db: DbOrTx,
   filter: Omit<JobFilter, 'status'>,
   ids?: readonly string[],
   limit = 100_000,
 ): Promise<string[]> {
-  const cond = and(...jobConditions({ ...filter, status: 'dead' }), ids ? inArray(jobs.id, [...ids]) : undefined);
-  const rows = await db.select({ id: jobs.id }).from(jobs).where(cond).orderBy(asc(jobs.updatedAt)).limit(limit);
+  const table = filter.q ? jobErrors : jobs;
+  const cond = and(
+    ...jobConditions({ ...filter, status: 'dead' }, table),
+    ids ? inArray(table.id, [...ids]) : undefined,
+  );
+  const rows = await db.select({ id: table.id }).from(table).where(cond).orderBy(asc(table.updatedAt)).limit(limit);
   return rows.map((r) => r.id);
 }
 

@@ -50,7 +50,7 @@ declare module 'fastify' {
  * revocation within this (docs/security.md).
  */
 const USER_STATE_TTL_MS = 1000;
-/** Verified tokens remembered (fast-jwt's cache: never past a token's `exp`; failures too). */
+/** Verified tokens remembered (ours, and fast-jwt's for failures): never past a token's `exp`. */
 const VERIFIED_TOKENS_CACHED = 10_000;
 /** A service token older than this is refused, whatever its `exp` says. */
 const SERVICE_TOKEN_MAX_AGE_MS = 2 * 3600 * 1000;
@@ -70,8 +70,11 @@ const INVALID = 'The token is invalid or has expired.';
  * fast-jwt refuses `alg: none` and any algorithm not listed for the verifier in use.
  *
  * Per request it costs a cache lookup: a verified token is remembered until it expires (the
- * signature is checked once per token, not once per request), and a user's state is asked of
- * the database at most once a second, by one request while the others of that user wait for it.
+ * signature is checked once per token, not once per request; keyed by the token itself, since
+ * fast-jwt's own cache hashes every token it looks up), and a user's state is asked of the
+ * database at most once a second, by one request while the others of that user wait for it. The
+ * state check runs on every request, cached token or not, so disabling a user or revoking a
+ * token takes effect as fast as ever.
  */
 export default fp(
   async function auth(app: FastifyInstance, opts: { config: Config; database: Database }) {
@@ -141,6 +144,7 @@ export default fp(
       return { id: SERVICE_SUBJECT, role: 'service' };
     }
 
+    const verified = new VerifiedTokens(VERIFIED_TOKENS_CACHED);
     async function verifyUser(token: string): Promise<AuthUser> {
       let payload: UserTokenClaims;
       try {
@@ -148,6 +152,12 @@ export default fp(
       } catch {
         throw new UnauthorizedError(INVALID);
       }
+      verified.set(token, payload);
+      return currentUser(payload);
+    }
+
+    /** A verified user token's claims against the user's current state. */
+    async function currentUser(payload: UserTokenClaims): Promise<AuthUser> {
       const { sub, role, tv } = payload;
       // JWT_SECRET signs users and admins only: a `service` claim here is a forgery.
       if (typeof sub !== 'string' || !sub || (role !== 'user' && role !== 'admin') || !Number.isInteger(tv)) {
@@ -167,6 +177,12 @@ export default fp(
       const parts = header.split(' ');
       const token = parts[1] ?? '';
       if (parts.length !== 2) throw new UnauthorizedError(INVALID);
+      // A user token verified before: only the user's state is checked (no header to decode).
+      const known = verified.get(token);
+      if (known) {
+        request.user = await currentUser(known);
+        return;
+      }
       const jose = decodeHeader(token);
       request.user = jose?.alg === SERVICE_TOKEN_ALGORITHM ? verifyService(token, jose.kid) : await verifyUser(token);
     });
@@ -205,5 +221,35 @@ function decodeHeader(token: string): { alg?: unknown; kid?: unknown } | null {
     return header && typeof header === 'object' ? header : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Verified user tokens and their claims, until each one's `exp`; at most `max` (the oldest go
+ * first). Only what verification already accepted goes in, so a hit is what a verify would say
+ * now, the expiry checked on every hit.
+ */
+export class VerifiedTokens {
+  readonly #entries = new Map<string, { claims: UserTokenClaims; expiresAt: number }>();
+
+  constructor(private readonly max: number) {}
+
+  get(token: string): UserTokenClaims | null {
+    const hit = this.#entries.get(token);
+    if (!hit) return null;
+    if (Date.now() < hit.expiresAt) return hit.claims;
+    this.#entries.delete(token);
+    return null;
+  }
+
+  set(token: string, claims: UserTokenClaims & { exp?: unknown }): void {
+    // A token without `exp` is not ours to remember (ours always carry one).
+    if (typeof claims.exp !== 'number') return;
+    if (this.#entries.size >= this.max) this.#entries.delete(this.#entries.keys().next().value as string);
+    this.#entries.set(token, { claims, expiresAt: claims.exp * 1000 });
+  }
+
+  get size(): number {
+    return this.#entries.size;
   }
 }

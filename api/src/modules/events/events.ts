@@ -48,6 +48,8 @@ else
 end
 local excess = len - max_count
 local freed, removed, keep, done, cursor = 0, 0, nil, false, '-'
+-- Within both bounds nothing is trimmed: skip reading the oldest entries.
+if bytes <= max_bytes and excess <= 0 then done = true end
 while not done do
   local batch = redis.call('XRANGE', key, cursor, '+', 'COUNT', 32)
   if #batch == 0 then break end

@@ -130,6 +130,8 @@ export default async function eventRoutes(app: App, deps: Pick<AppDeps, 'config'
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
+        // What the reply carries so far (the security headers): hijacking leaves it unsent.
+        ...(reply.getHeaders() as Record<string, string>),
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache, no-transform',
         connection: 'keep-alive',

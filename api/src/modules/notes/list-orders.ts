@@ -3,7 +3,16 @@ import type { JobSortField } from '@notes/contracts/admin-api';
 import type { UserSortField } from '@notes/contracts/auth-api';
 import type { MySqlColumn } from 'drizzle-orm/mysql-core';
 import type { ListOrder, SortKey } from '../../platform/db/keyset.ts';
-import { auditLog, JOB_STATUSES, jobs, NOTE_STATUSES, notes, ROLES, users } from '../../platform/db/schema.ts';
+import {
+  auditLog,
+  JOB_STATUSES,
+  type jobErrors,
+  jobs,
+  NOTE_STATUSES,
+  notes,
+  ROLES,
+  users,
+} from '../../platform/db/schema.ts';
 import type { SortField } from './schemas.ts';
 
 /**
@@ -34,6 +43,12 @@ const FILTER_COLUMNS: Record<string, readonly string[]> = {
   jobs_priority_idx: ['priority'],
   jobs_kind_idx: ['kind'],
   jobs_note_idx: ['note'],
+  job_errors_status_idx: ['status'],
+  job_errors_status_finished_idx: ['status'],
+  job_errors_status_updated_idx: ['status'],
+  job_errors_priority_idx: ['priority'],
+  job_errors_kind_idx: ['kind'],
+  job_errors_note_idx: ['note'],
   users_role_idx: ['role'],
   audit_action_idx: ['action'],
   audit_actor_idx: ['actor'],
@@ -128,32 +143,42 @@ export interface JobScope {
   search?: boolean;
 }
 
-export function jobOrder<Row>(field: JobSortField, scope: JobScope, pick: (row: Row) => JobKeys): ListOrder<Row> {
-  const id = key(jobs.id, pick, 'id');
-  const created = key(jobs.createdAt, pick, 'createdAt');
+/**
+ * A job list's order, over `jobs` or over `job_errors` (the jobs that carry error text, which a
+ * search reads: docs/data.md, "Search"); both have the same columns and order indexes.
+ */
+export function jobOrder<Row>(
+  field: JobSortField,
+  scope: JobScope,
+  pick: (row: Row) => JobKeys,
+  table: typeof jobs | typeof jobErrors = jobs,
+): ListOrder<Row> {
+  const id = key(table.id, pick, 'id');
+  const created = key(table.createdAt, pick, 'createdAt');
   const free = scope.search || scope.note;
-  const index = (name: string) => (free ? undefined : `jobs_${name}_idx`);
+  const prefix = table === jobs ? 'jobs' : 'job_errors';
+  const index = (name: string) => (free ? undefined : `${prefix}_${name}_idx`);
   switch (field) {
     case 'created_at': {
-      if (scope.note && !scope.search) return order('jobs_note_idx', created, id);
+      if (scope.note && !scope.search) return order(`${prefix}_note_idx`, created, id);
       const by = scope.status ? 'status' : scope.kind ? 'kind' : scope.priority ? 'priority' : 'created';
       return order(index(by), created, id);
     }
     case 'updated_at':
-      return order(index(scope.status ? 'status_updated' : 'updated'), key(jobs.updatedAt, pick, 'updatedAt'), id);
+      return order(index(scope.status ? 'status_updated' : 'updated'), key(table.updatedAt, pick, 'updatedAt'), id);
     case 'finished_at': {
-      const finished = key(jobs.finishedAt, pick, 'finishedAt');
+      const finished = key(table.finishedAt, pick, 'finishedAt');
       // One status: (status, finished_at) holds them by finished_at, then id.
       if (scope.status) return order(index('status_finished'), finished, id);
       // (finished_at, status) also covers the dashboard's throughput; status breaks ties here.
-      return order(index('finished'), finished, key(jobs.status, pick, 'status', JOB_STATUSES), id);
+      return order(index('finished'), finished, key(table.status, pick, 'status', JOB_STATUSES), id);
     }
     case 'priority':
-      return order(index('priority'), key(jobs.priority, pick, 'priority', PRIORITIES), created, id);
+      return order(index('priority'), key(table.priority, pick, 'priority', PRIORITIES), created, id);
     case 'status':
-      return order(index('status'), key(jobs.status, pick, 'status', JOB_STATUSES), created, id);
+      return order(index('status'), key(table.status, pick, 'status', JOB_STATUSES), created, id);
     case 'kind':
-      return order(index('kind'), key(jobs.kind, pick, 'kind', JOB_KINDS), created, id);
+      return order(index('kind'), key(table.kind, pick, 'kind', JOB_KINDS), created, id);
   }
 }
 

@@ -132,8 +132,8 @@ export const jobs = mysqlTable(
   },
   // Indexes per list order of the console (docs/data.md). `jobs_status_finished_idx` also
   // serves retention (finished jobs of a status, oldest first, in small batches) and
-  // `jobs_finished_idx` covers the dashboard's per-minute throughput. FULLTEXT `jobs_errors_ft`
-  // (last_error, dead_reason) is in the migration.
+  // `jobs_finished_idx` covers the dashboard's per-minute throughput. The error texts are
+  // searched in `job_errors` (below).
   (t) => [
     index('jobs_note_idx').on(t.noteId, t.createdAt),
     index('jobs_status_idx').on(t.status, t.createdAt),
@@ -145,6 +145,40 @@ export const jobs = mysqlTable(
     index('jobs_finished_idx').on(t.finishedAt, t.status),
     index('jobs_priority_idx').on(t.priority, t.createdAt),
     index('jobs_kind_idx').on(t.kind, t.createdAt),
+  ],
+);
+
+/**
+ * The jobs that carry error text (last_error or dead_reason), with the columns the console's job
+ * lists filter and sort on, and the same order indexes as `jobs`: a job search reads this small
+ * table, not every job (docs/data.md, "Search"). Triggers on `jobs` keep it, in the transaction
+ * that writes the job (api/drizzle/0009_job_errors.sql); FULLTEXT `job_errors_ft` (last_error,
+ * dead_reason) is in that migration too.
+ */
+export const jobErrors = mysqlTable(
+  'job_errors',
+  {
+    id: id('job_id').primaryKey(),
+    noteId: id('note_id').notNull(),
+    kind: mysqlEnum('kind', JOB_KINDS).notNull(),
+    priority: mysqlEnum('priority', PRIORITIES).notNull(),
+    status: mysqlEnum('status', JOB_STATUSES).notNull(),
+    lastError: text('last_error'),
+    deadReason: text('dead_reason'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+    finishedAt: ts('finished_at'),
+  },
+  (t) => [
+    index('job_errors_note_idx').on(t.noteId, t.createdAt),
+    index('job_errors_status_idx').on(t.status, t.createdAt),
+    index('job_errors_status_finished_idx').on(t.status, t.finishedAt),
+    index('job_errors_status_updated_idx').on(t.status, t.updatedAt),
+    index('job_errors_created_idx').on(t.createdAt),
+    index('job_errors_updated_idx').on(t.updatedAt),
+    index('job_errors_finished_idx').on(t.finishedAt, t.status),
+    index('job_errors_priority_idx').on(t.priority, t.createdAt),
+    index('job_errors_kind_idx').on(t.kind, t.createdAt),
   ],
 );
 

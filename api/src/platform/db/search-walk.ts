@@ -17,8 +17,8 @@ import { after, type ListOrder, type PagePlan, type SortKey } from './keyset.ts'
 
 /** Index entries one search walks before it leaves the page to the FULLTEXT index. */
 export const SEARCH_WINDOW = 2_500;
-/** Candidates read beyond the page, for those a substring matched inside a word. */
-const SLACK = 10;
+/** Reads of candidates one walk makes at most (more only when substrings matched inside words). */
+const MAX_READS = 4;
 
 /** Lower case without accents: how the tables' collation compares letters (utf8mb4_unicode_ci). */
 const fold = (s: string) => s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
@@ -64,7 +64,7 @@ export interface SearchPage<Row> {
  */
 export async function walkSearch<Row>(p: SearchPage<Row>): Promise<Row[] | null> {
   if (!p.order.index) return null;
-  const keys = p.order.keys as readonly SortKey<unknown>[];
+  const keys = p.order.keys as readonly SortKey<Row>[];
   const scope = and(...p.filters, p.plan.after);
   // The window's last entry: an index-only read of at most SEARCH_WINDOW entries.
   const [edge] = await p.db
@@ -77,13 +77,27 @@ export async function walkSearch<Row>(p: SearchPage<Row>): Promise<Row[] | null>
   const edgeValues = edge ? keys.map((_, i) => (edge as Record<string, unknown>)[`k${i}`]) : null;
   const inWindow = edgeValues ? not(after(keys, edgeValues, p.descending)) : undefined;
   const wanted = p.plan.offset + p.plan.fetch;
-  const limit = wanted + SLACK;
-  const candidates = await p.read(and(scope, inWindow, containsAll(p.columns, p.words)), limit, 0, p.order.index);
-  const found = candidates.filter((row) => startsWords(p.words, p.text(row)));
-  // Every match up to the last candidate is in `found`, in order: enough for the page, or all
-  // there is when the window held the rest of the list and nothing was left unread.
-  const complete = found.length >= wanted || (!edgeValues && candidates.length < limit);
-  return complete ? found.slice(p.plan.offset, wanted) : null;
+  const contains = containsAll(p.columns, p.words);
+  // Each candidate is a row read from the table (the text is not in the index), so read only as
+  // many as the page still needs; a candidate a substring matched inside a word fails the word
+  // check, and the next read starts after the last candidate.
+  const found: Row[] = [];
+  let from = p.plan.after;
+  for (let reads = 0; reads < MAX_READS; reads++) {
+    const need = wanted - found.length;
+    const candidates = await p.read(and(...p.filters, from, inWindow, contains), need, 0, p.order.index);
+    for (const row of candidates) if (startsWords(p.words, p.text(row))) found.push(row);
+    // Enough for the page; or all there is, when the window held the rest of the list.
+    if (found.length >= wanted) return found.slice(p.plan.offset, wanted);
+    if (candidates.length < need) return edgeValues ? null : found.slice(p.plan.offset, wanted);
+    const last = candidates[candidates.length - 1] as Row;
+    from = after(
+      keys,
+      keys.map((k) => k.get(last)),
+      p.descending,
+    );
+  }
+  return null;
 }
 
 /**
