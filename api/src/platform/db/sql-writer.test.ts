@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { idempotencyFences, jobControls, jobs, notes, users } from './schema.ts';
+import { deadLetters, idempotencyFences, jobControls, jobs, notes, users } from './schema.ts';
 import {
   atMost,
   Increment,
@@ -78,16 +78,20 @@ test('rowUpdate and rowDelete name the schema columns; where takes =, IN, IS NUL
   const update = rowUpdate(
     users,
     { disabled: true, tokenVersion: new Increment(1), updatedAt: when, name: undefined },
-    { id: 'u1', role: ['user', 'admin'], email: null },
+    { id: 'u1', role: ['user', 'admin'] },
   );
   assert.equal(
     update.sql,
-    'UPDATE `users` SET `disabled` = ?, `token_version` = `token_version` + ?, `updated_at` = ? WHERE `id` = ? AND `role` IN (?) AND `email` IS NULL',
+    'UPDATE `users` SET `disabled` = ?, `token_version` = `token_version` + ?, `updated_at` = ? WHERE `id` = ? AND `role` IN (?)',
   );
   assert.deepEqual(update.values, [true, 1, when, 'u1', ['user', 'admin']]);
   const del = rowDelete(idempotencyFences, { userId: 'u', expiresAt: atMost(when) }, { limit: 10 });
   assert.equal(del.sql, 'DELETE FROM `idempotency_fences` WHERE `user_id` = ? AND `expires_at` <= ? LIMIT ?');
   assert.deepEqual(del.values, ['u', when, 10]);
+  assert.equal(
+    rowDelete(deadLetters, { id: ['a'], promoteRun: null }).sql,
+    'DELETE FROM `dead_letters` WHERE `id` IN (?) AND `promote_run` IS NULL',
+  );
   assert.equal(rowDelete(jobs, { id: [] }).sql, 'DELETE FROM `jobs` WHERE FALSE', 'an empty list matches nothing');
   assert.throws(() => rowDelete(jobs, {}), /without a where/);
   assert.throws(() => rowUpdate(jobs, {}, { id: 'j' }), /sets nothing/);
