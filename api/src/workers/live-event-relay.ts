@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { type EventPayload, type EventPublisher, readEventPayload } from '../modules/events/index.ts';
 import { findNote, toNote } from '../modules/notes/index.ts';
 import type { Database } from '../platform/db/client.ts';
-import type { Statement } from '../platform/db/sql-writer.ts';
+import { lockUnsentEvents as lockUnsent, markSent, type EventRow as Row } from './outbox-repository.ts';
 import { type RelayRound, RelayWorker } from './relay-worker.ts';
 
 /**
@@ -13,19 +13,6 @@ import { type RelayRound, RelayWorker } from './relay-worker.ts';
  * up jobs and a RabbitMQ outage never holds up events; both run the same loop (relay-worker.ts).
  */
 const BATCH_SIZE = 250;
-
-type Row = { id: number; payload: string };
-
-const lockUnsent = (limit: number): Statement => ({
-  sql: `SELECT id, payload FROM outbox WHERE sent_at IS NULL AND kind = 'event'
-        ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
-  values: [limit],
-});
-
-const markSent = (ids: readonly number[], now: Date): Statement => ({
-  sql: `UPDATE outbox SET sent_at = ?, publish_attempts = publish_attempts + 1 WHERE id IN (${ids.map(() => '?').join(',')})`,
-  values: [now, ...ids],
-});
 
 export interface LiveEventRelayDeps {
   config: Config;

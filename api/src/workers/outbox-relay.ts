@@ -5,7 +5,6 @@ import {
   type Config,
   EXCHANGES,
   jobPublishOptions,
-  type Priority,
   withTraceparent,
   workRoutingKey,
 } from '@notes/contracts';
@@ -15,7 +14,7 @@ import type { Logger } from 'pino';
 import type { OutboxNotifier } from '../modules/jobs/index.ts';
 import type { Database } from '../platform/db/client.ts';
 import { outbox } from '../platform/db/schema.ts';
-import type { Statement } from '../platform/db/sql-writer.ts';
+import { lockUnsentJobs as lockUnsent, markFailed, markSent, type JobRow as Row } from './outbox-repository.ts';
 import { type RelayRound, RelayWorker } from './relay-worker.ts';
 
 /** Rows published per transaction. */
@@ -40,38 +39,6 @@ export interface OutboxRelayHooks {
   /** Called after each batch (for metrics). */
   onBatch?(result: { published: number; failed: number; durationSeconds: number }): void;
 }
-
-type Row = {
-  id: number;
-  jobId: string;
-  payload: string;
-  priority: Priority;
-  traceparent: string | null;
-  kind: string | null;
-};
-
-/**
- * The oldest unsent job rows (live events have their own relay: live-event-relay.ts), locked;
- * rows another relay holds are skipped, not waited for. The job kind (a message header) is read
- * by the database, so the relay never parses a payload.
- */
-const lockUnsent = (limit: number): Statement => ({
-  sql: `SELECT id, job_id AS jobId, payload, priority, traceparent, JSON_VALUE(payload, '$.kind') AS kind
-        FROM outbox WHERE sent_at IS NULL AND kind = 'job'
-        ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
-  values: [limit],
-});
-
-const markSent = (ids: readonly number[], now: Date): Statement => ({
-  sql: `UPDATE outbox SET sent_at = ?, publish_attempts = publish_attempts + 1 WHERE id IN (${ids.map(() => '?').join(',')})`,
-  values: [now, ...ids],
-});
-
-const markFailed = (ids: readonly number[], error: string): Statement => ({
-  sql: `UPDATE outbox SET publish_attempts = publish_attempts + 1, last_error = ?
-        WHERE id IN (${ids.map(() => '?').join(',')}) AND sent_at IS NULL`,
-  values: [error, ...ids],
-});
 
 /**
  * Publishes outbox rows to RabbitMQ. Each batch runs in one transaction: lock unsent rows with
