@@ -22,6 +22,7 @@ let alice: TestUser;
 before(async () => {
   redis = await startPrivateRedis();
   t = await startTestApp('idemout', { REDIS_URL: redis.url });
+  await t.deps.outbox.stop(); // its rows stay, for tableCounts
   alice = await newUser(t, 'alice');
 });
 after(async () => {

@@ -20,6 +20,8 @@ import {
 let t: TestApp;
 before(async () => {
   t = await startTestApp('intbatch');
+  // The job relay deletes what it publishes; these tests read the outbox rows a callback wrote.
+  await t.deps.outbox.stop();
 });
 after(() => t?.close());
 

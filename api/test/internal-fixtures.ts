@@ -1,12 +1,12 @@
 import { type JobKind, type Priority, signServiceToken } from '@notes/contracts';
 import { waitFor } from '@notes/contracts/testing';
-import { and, eq, isNull } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { eventStreamKey } from '../src/modules/events/events.ts';
 import { jobInserts } from '../src/modules/jobs/job-enqueue.ts';
 import { noteInsert, updateNote } from '../src/modules/notes/notes-repository.ts';
 import { parseJsonColumn } from '../src/platform/db/client.ts';
-import { jobs, notes, outbox, users, webhooks } from '../src/platform/db/schema.ts';
+import { jobs, liveEvents as liveEventRows, notes, outbox, users, webhooks } from '../src/platform/db/schema.ts';
 import { insertRows } from './db-fixtures.ts';
 import type { TestApp } from './helpers.ts';
 
@@ -119,11 +119,7 @@ export async function outboxRowsFor(t: TestApp, jobId: string) {
  */
 export async function liveEvents(t: TestApp, userId: string): Promise<{ type: string; data: { id: string } }[]> {
   await waitFor('the committed live events to be published', async () => {
-    const pending = await t.deps.database.db
-      .select({ id: outbox.id })
-      .from(outbox)
-      .where(and(isNull(outbox.sentAt), eq(outbox.kind, 'event')))
-      .limit(1);
+    const pending = await t.deps.database.db.select({ id: liveEventRows.id }).from(liveEventRows).limit(1);
     return pending.length === 0;
   });
   const entries = await t.deps.redis.xrange(eventStreamKey(userId), '-', '+');

@@ -19,6 +19,8 @@ import {
 let t: TestApp;
 before(async () => {
   t = await startTestApp('internal');
+  // The job relay deletes what it publishes; these tests read the outbox rows a callback wrote.
+  await t.deps.outbox.stop();
 });
 after(() => t?.close());
 

@@ -37,7 +37,7 @@ test('events committed by an API that died before publishing them are published 
   // A first instance takes writes and dies before its relay publishes anything.
   const dying = await createDeps(t.deps.config);
   const dyingApp = await buildApp(dying);
-  const pending = "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL AND kind = 'event'";
+  const pending = 'SELECT COUNT(*) AS n FROM live_events';
   let noteId = '';
   let bigId = '';
   let goneId = '';
@@ -104,6 +104,11 @@ test('events committed by an API that died before publishing them are published 
     assert.equal(done.statusCode, 200, done.body);
 
     assert.equal(await count(t, pending), 5, 'five events committed with their writes');
+    assert.equal(
+      await count(t, "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'event'"),
+      0,
+      'events have their own table (migration 0010)',
+    );
     seen = (await streamTypes(alice.id)).map((e) => e.id);
     assert.ok(!seen.includes(noteId), 'and none published');
   } finally {
@@ -114,6 +119,7 @@ test('events committed by an API that died before publishing them are published 
   const next = await createDeps(t.deps.config);
   const nextApp = await buildApp(next);
   try {
+    // Published rows are deleted (workers/outbox-rows.ts).
     await waitFor('the events published', async () => (await count(t, pending)) === 0, 10_000);
     const events = await streamTypes(alice.id);
     assert.deepEqual(

@@ -14,6 +14,7 @@ let noteId: string;
 
 before(async () => {
   t = await startTestApp('notesval');
+  await t.deps.outbox.stop(); // its rows stay, for tableCounts
   alice = await newUser(t, 'alice');
   noteId = (await createNote(t, alice, { title: 'target' })).id;
 });

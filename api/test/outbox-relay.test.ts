@@ -14,7 +14,7 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-test('committed outbox rows are published with confirms and marked sent', async () => {
+test('committed outbox rows are published with confirms and deleted', async () => {
   const t = await startTestApp('relay');
   cleanups.push(() => t.close());
   await writeNotes(t, 25);
@@ -23,6 +23,8 @@ test('committed outbox rows are published with confirms and marked sent', async 
   // Published once each: nothing more arrives.
   await sleep(500);
   assert.equal((await queueInfo(t.ns.vhost, QUEUES.work)).messages, 25);
+  const [rows] = await t.deps.database.pool.query('SELECT COUNT(*) AS n FROM outbox');
+  assert.equal(Number((rows as { n: number }[])[0]?.n), 0, 'a published row is deleted, not kept as sent');
 });
 
 test('while RabbitMQ is unreachable rows wait in the outbox; once it is back every one is published', async () => {

@@ -3,16 +3,26 @@ import type { Logger } from 'pino';
 import { type EventPayload, type EventPublisher, readEventPayload } from '../modules/events/index.ts';
 import { findNote, toNote } from '../modules/notes/index.ts';
 import type { Database } from '../platform/db/client.ts';
-import { lockUnsentEvents as lockUnsent, markSent, type EventRow as Row } from './outbox-repository.ts';
+import { liveEvents } from '../platform/db/schema.ts';
+import type { Statement } from '../platform/db/sql-writer.ts';
+import { deletePublished } from './outbox-rows.ts';
 import { type RelayRound, RelayWorker } from './relay-worker.ts';
 
 /**
- * Publishes the live-event rows of the outbox (modules/events/event-rows.ts) to the users' Redis
- * streams. Event rows share the outbox table with job rows and are told apart by the row's `kind`:
- * the job relay takes only job rows and this relay only event rows, so a Redis outage never holds
- * up jobs and a RabbitMQ outage never holds up events; both run the same loop (relay-worker.ts).
+ * Publishes the rows of `live_events` (modules/events/event-rows.ts) to the users' Redis streams.
+ * Events have their table, jobs the outbox, each with its relay, so a Redis outage never holds up
+ * jobs and a RabbitMQ outage never holds up events; both run the same loop (relay-worker.ts).
+ * Every row of the table is unpublished (published ones are deleted), so a batch is the first rows
+ * by primary key: no secondary index to read or to keep up per event.
  */
 const BATCH_SIZE = 250;
+
+type Row = { id: number; payload: string };
+
+const lockUnsent = (limit: number): Statement => ({
+  sql: 'SELECT id, payload FROM live_events ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED',
+  values: [limit],
+});
 
 export interface LiveEventRelayDeps {
   config: Config;
@@ -51,7 +61,7 @@ export class LiveEventRelay {
 
   /**
    * One batch, in id order (each user's events keep their order). Stops at the first event Redis
-   * refuses: the published ones are marked sent, the rest wait for the next try. READ COMMITTED
+   * refuses: the published ones are deleted (outbox-rows.ts), the rest wait for the next try. READ COMMITTED
    * for the reason the job relay gives (outbox-relay.ts).
    */
   async #publishBatch(): Promise<RelayRound> {
@@ -88,7 +98,7 @@ export class LiveEventRelay {
         }
         sent.push(id);
       }
-      if (sent.length) tx.defer(markSent(sent, new Date()));
+      if (sent.length) tx.defer(deletePublished(liveEvents, sent));
       if (refused) return 'wait';
       return sent.length === BATCH_SIZE ? 'more' : 'idle';
     }, 'READ COMMITTED');

@@ -14,7 +14,8 @@ import {
 } from './retention-repository.ts';
 
 /**
- * Housekeeping on a timer: deletes sent outbox rows and processed-message keys older than
+ * Housekeeping on a timer: deletes processed-message keys (and outbox rows marked sent by versions
+ * before migration 0010: relays now delete what they publish, outbox-rows.ts) older than
  * RETENTION_HOURS, idempotency fences past their expiry, finished jobs past JOB_RETENTION_HOURS
  * and dead ones past DEAD_RETENTION_DAYS (docs/jobs.md, "Retention"). Deletes run in batches of
  * `MAINTENANCE_BATCH` rows (short transactions, no long locks next to the outbox relay) and

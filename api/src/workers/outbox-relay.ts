@@ -5,6 +5,7 @@ import {
   type Config,
   EXCHANGES,
   jobPublishOptions,
+  type Priority,
   withTraceparent,
   workRoutingKey,
 } from '@notes/contracts';
@@ -14,7 +15,8 @@ import type { Logger } from 'pino';
 import type { OutboxNotifier } from '../modules/jobs/index.ts';
 import type { Database } from '../platform/db/client.ts';
 import { outbox } from '../platform/db/schema.ts';
-import { lockUnsentJobs as lockUnsent, markFailed, markSent, type JobRow as Row } from './outbox-repository.ts';
+import type { Statement } from '../platform/db/sql-writer.ts';
+import { deletePublished } from './outbox-rows.ts';
 import { type RelayRound, RelayWorker } from './relay-worker.ts';
 
 /** Rows published per transaction. */
@@ -40,11 +42,38 @@ export interface OutboxRelayHooks {
   onBatch?(result: { published: number; failed: number; durationSeconds: number }): void;
 }
 
+type Row = {
+  id: number;
+  jobId: string;
+  payload: string;
+  priority: Priority;
+  traceparent: string | null;
+  kind: string | null;
+};
+
+/**
+ * The oldest unsent job rows (live events have a table and a relay of their own: live-event-relay.ts), locked;
+ * rows another relay holds are skipped, not waited for. The job kind (a message header) is read
+ * by the database, so the relay never parses a payload.
+ */
+const lockUnsent = (limit: number): Statement => ({
+  sql: `SELECT id, job_id AS jobId, payload, priority, traceparent, JSON_VALUE(payload, '$.kind') AS kind
+        FROM outbox WHERE sent_at IS NULL AND kind = 'job'
+        ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
+  values: [limit],
+});
+
+const markFailed = (ids: readonly number[], error: string): Statement => ({
+  sql: `UPDATE outbox SET publish_attempts = publish_attempts + 1, last_error = ?
+        WHERE id IN (${ids.map(() => '?').join(',')}) AND sent_at IS NULL`,
+  values: [error, ...ids],
+});
+
 /**
  * Publishes outbox rows to RabbitMQ. Each batch runs in one transaction: lock unsent rows with
  * `FOR UPDATE SKIP LOCKED` (so several API instances share the work without double-sending in
- * the normal case), publish them persistent + mandatory on a confirm channel, and mark exactly
- * the confirmed ones sent. A crash after the confirm and before the commit publishes those
+ * the normal case), publish them persistent + mandatory on a confirm channel, and delete exactly
+ * the confirmed ones (outbox-rows.ts). A crash after the confirm and before the commit publishes those
  * rows again: duplicates are expected and absorbed downstream (message_id = job id).
  *
  * The loop (when rounds run, nudges, the poll, backoff) is the relay worker's
@@ -184,7 +213,7 @@ export class OutboxRelay implements OutboxNotifier {
    * Publishes one batch: `more` when a full batch was sent (there may be more), `wait` when some
    * rows were not confirmed (they are tried again in the next round, on a channel that is open
    * then). Two round trips to the database whatever the batch size: BEGIN with the locking
-   * SELECT, then the marks with COMMIT (platform/db/sql-writer.ts).
+   * SELECT, then the delete (and the failed rows' marks) with COMMIT (platform/db/sql-writer.ts).
    *
    * READ COMMITTED: under REPEATABLE READ the locking SELECT would also lock the gap after the
    * last unsent row, and every write's outbox insert lands in that gap, so each write would wait
@@ -204,7 +233,7 @@ export class OutboxRelay implements OutboxNotifier {
       rows.forEach((row, i) => {
         (outcomes[i] && !this.#returned.has(row.jobId) ? sentIds : failedIds).push(row.id);
       });
-      if (sentIds.length) tx.defer(markSent(sentIds, new Date()));
+      if (sentIds.length) tx.defer(deletePublished(outbox, sentIds));
       if (failedIds.length) tx.defer(markFailed(failedIds, 'not confirmed or returned'));
       return { sent: sentIds.length, failed: failedIds.length, full: rows.length === BATCH_SIZE };
     }, 'READ COMMITTED');

@@ -1,31 +1,27 @@
-import { uuidv7 } from 'uuidv7';
-import { outbox } from '../../platform/db/schema.ts';
+import { liveEvents } from '../../platform/db/schema.ts';
 import { type RowInsert, rowInsert } from '../../platform/db/sql-writer.ts';
 import type { NoteEventType } from './events.ts';
 
 /**
- * Live events through the outbox (docs/isolation.md): a write's event is an outbox row written in
- * the write's own transaction, and this relay publishes it to the user's Redis stream, so an API
- * that dies between its commit and the publication loses no event (another instance's relay, or
- * this one restarted, publishes it). A crash after the publication and before the row is marked
- * sent publishes it again, and the stream takes it once (the publish script remembers the user's
- * recent event ids, events.ts).
+ * Live events through the outbox (docs/isolation.md): a write's event is a row of `live_events`
+ * written in the write's own transaction, and the live-event relay publishes it to the user's
+ * Redis stream, so an API that dies between its commit and the publication loses no event
+ * (another instance's relay, or this one restarted, publishes it). A crash after the publication
+ * and before the row is deleted publishes it again, and the stream takes it once (the publish
+ * script remembers the user's recent event ids, events.ts).
  *
- * Event rows share the outbox table with job rows and are told apart by the row's `kind`
- * (`event`); their `job_id` is the event's id, `ev-` and 32 hex digits. The job relay takes only
- * job rows and the event relay only event rows (workers/live-event-relay.ts), so a Redis outage
- * never holds up jobs and a RabbitMQ outage never holds up events.
+ * Events have their own table, apart from the job outbox, so a Redis outage never holds up jobs
+ * and a RabbitMQ outage never holds up events, and each relay reads its table in key order.
  */
-export const EVENT_ROW_PREFIX = 'ev-';
 const KIND = 'live.event';
-/** The outbox payload is TEXT: an event whose note doesn't fit is stored by reference. */
+/** The payload column is TEXT: an event whose note doesn't fit is stored by reference. */
 const MAX_INLINE_BYTES = 60_000;
 
 /** Where an inline event's data starts: `data` is the payload's last field, after the head. */
 const DATA_FIELD = ',"data":';
 
 /**
- * The outbox payload of one live event: its head (kind, user, type), then its data inline, or the
+ * The payload of one live event: its head (kind, user, type), then its data inline, or the
  * note's id when the data is too large. `json` is `data` serialised, when the caller has it.
  */
 export function eventPayload(userId: string, type: NoteEventType, data: unknown, json?: string): string {
@@ -67,15 +63,7 @@ export function readEventPayload(payload: string): EventPayload {
   };
 }
 
-/** The outbox row carrying one live event; `json` is `data` serialised, when the caller has it. */
+/** The row carrying one live event; `json` is `data` serialised, when the caller has it. */
 export function eventInsert(userId: string, type: NoteEventType, data: unknown, json?: string): RowInsert {
-  const payload = eventPayload(userId, type, data, json);
-  return rowInsert(outbox, {
-    jobId: `${EVENT_ROW_PREFIX}${uuidv7().replaceAll('-', '')}`,
-    payload,
-    priority: 'normal',
-    traceparent: null,
-    createdAt: new Date(),
-    kind: 'event',
-  });
+  return rowInsert(liveEvents, { payload: eventPayload(userId, type, data, json), createdAt: new Date() });
 }

@@ -78,7 +78,7 @@ return id
 const PUBLISH_COMMAND = 'notesPublishEvent';
 /**
  * Outbox event ids remembered per user, so an event the relay publishes twice (it crashed, or a
- * Redis reply came too late, before the row was marked sent) enters the stream once. More than
+ * Redis reply came too late, before the row was deleted) enters the stream once. More than
  * the stream keeps: a republished event is always a recent one.
  */
 const PUBLISHED_IDS_KEPT = 2 * EVENT_RETENTION_COUNT;
@@ -115,7 +115,7 @@ export class EventPublisher {
 
   /**
    * For the live-event relay, which keeps an event that could not be published and tries again.
-   * `eventId` (the outbox row's id) makes a repeat of an event already in the stream a no-op.
+   * `eventId` (the event row's id, `live_events`) makes a repeat of an event already in the stream a no-op.
    */
   async publishOrThrow(userId: string, type: string, json: string, eventId?: number): Promise<void> {
     const key = eventStreamKey(userId);

@@ -1,3 +1,3 @@
 /** What other modules may import from this one (docs/architecture.md); the rest of the folder is private to it. */
-export { EVENT_ROW_PREFIX, type EventPayload, eventInsert, readEventPayload } from './event-rows.ts';
+export { type EventPayload, eventInsert, readEventPayload } from './event-rows.ts';
 export type { EventPublisher, NoteEventType } from './events.ts';

@@ -58,7 +58,6 @@ function jobRows(job: JobToEnqueue, now: Date) {
     priority: job.priority,
     traceparent: job.traceparent ?? currentTraceparent(),
     createdAt: now,
-    // Explicit, so a write's job and event rows share a column list and one INSERT (sql-writer.ts).
     kind: 'job',
   };
   return { jobId, jobRow, outboxRow };

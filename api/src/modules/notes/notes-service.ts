@@ -95,7 +95,7 @@ function editOf(current: NoteRow, input: UpdateNoteBody, now: Date) {
 /**
  * The rules of notes (docs/api.md). A write reads as its steps: claim the idempotency key (or
  * answer a repeat), build the rows, commit them in one transaction with the key's fence, the
- * note's job and outbox row and its live event's outbox row, then, after the commit, remember the
+ * note's job and outbox row and its live event's row (`live_events`), then, after the commit, remember the
  * answer, invalidate the user's read cache and nudge the relays. A commit that fails is handed to
  * the claim, which answers a replay, asks for one more try, or releases the key and throws.
  */
@@ -238,7 +238,7 @@ export class NotesService {
   }
 
   /**
-   * The answer and the live event's outbox row (written in the same transaction, events module).
+   * The answer and the live event's row (written in the same transaction, events module).
    * The note is serialised once: answer, fence, Redis, event.
    */
   private answer(

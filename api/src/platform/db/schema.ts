@@ -202,12 +202,15 @@ export const statusCounts = mysqlTable(
   (t) => [primaryKey({ columns: [t.tableName, t.status, t.shard] })],
 );
 
-/** What an outbox row carries: a job message (RabbitMQ) or a live event (the user's Redis stream). */
+/**
+ * What an outbox row carries: a job message (RabbitMQ). `event` rows were live events, which have
+ * a table of their own since migration 0010 (`live_events`); none is written any more.
+ */
 export const OUTBOX_KINDS = ['job', 'event'] as const;
 
 /**
- * Transactional outbox: written in the same transaction as the job (or the live event), published
- * by the relay of its kind, then marked sent. Several relays share it with SELECT … FOR UPDATE SKIP LOCKED.
+ * Transactional outbox: written in the same transaction as the job, published by the job relay,
+ * then deleted. Several relays share it with SELECT … FOR UPDATE SKIP LOCKED.
  */
 export const outbox = mysqlTable(
   'outbox',
@@ -223,14 +226,25 @@ export const outbox = mysqlTable(
     sentAt: ts('sent_at'),
     publishAttempts: int('publish_attempts').notNull().default(0),
     lastError: text('last_error'),
-    /**
-     * What the row carries, and so which relay publishes it: a job message to RabbitMQ, or a live
-     * event to the user's Redis stream (each relay selects only its own kind).
-     */
+    /** Always `job` now (see OUTBOX_KINDS); the job relay selects only job rows. */
     kind: mysqlEnum('kind', OUTBOX_KINDS).notNull().default('job'),
   },
   (t) => [index('outbox_pending_idx').on(t.sentAt, t.kind, t.id)],
 );
+
+/**
+ * Live events waiting for the live-event relay (docs/isolation.md, "Live events through the
+ * outbox"): written in the write's own transaction, deleted once published to the user's Redis
+ * stream. Every row here is unpublished, so the relay reads in primary-key order and the table
+ * has no secondary index to maintain (api/drizzle/0010_live_events.sql). The id is the event's
+ * id in the stream's repeat check, continuing the outbox's ids.
+ */
+export const liveEvents = mysqlTable('live_events', {
+  id: bigint('id', { mode: 'number', unsigned: true }).autoincrement().primaryKey(),
+  /** The event as JSON: `{kind, user_id, type, data}`, or `note_id` instead of `data` for a large note. */
+  payload: text('payload').notNull(),
+  createdAt: ts('created_at').notNull(),
+});
 
 /**
  * The database half of idempotency: a unique (user, key) written in the write's own
