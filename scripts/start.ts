@@ -18,6 +18,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Config, loadConfigOrExit } from '@notes/contracts';
+import { nodeFlags } from './lib/node-flags.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const log = (msg: string) => process.stdout.write(`[start] ${msg}\n`);
@@ -70,6 +71,7 @@ function buildAdminIfNeeded(): void {
 
 interface Managed {
   name: string;
+  role: 'api' | 'consumer';
   cwd: string;
   env: Record<string, string>;
   child: ChildProcess | null;
@@ -95,25 +97,12 @@ const TELEMETRY_PRELOAD = './dist/telemetry.js';
  */
 const CHILD_ENV = { MALLOC_MMAP_THRESHOLD_: String(4 * 1024 * 1024) };
 
-/**
- * V8 sizes its heap for the machine (on 24 GB: a 2 GB+ old generation that may grow to 4× the
- * live objects before a full collection). Under `npm run bench` the API's live heap is ~50 MB,
- * yet its old space reached 170 MB and its RSS 250-300 MB. A 256 MB limit also makes V8 let the
- * heap grow only ~1.3× past live between full collections: API ~160 MB, consumer ~120 MB at
- * peak. Total GC time in the same bench was unchanged (~2.3 s: more full collections, less
- * scavenging), longest pause ~60 ms either way. A live heap near 256 MB would be a leak; the
- * process then dies with "heap out of memory" and is restarted. The Dockerfiles pass the same.
- * (A smaller young generation, --max-semi-space-size=8, saved ~10 MB more but doubled the
- * scavenges: not worth it.)
- */
-const NODE_FLAGS = ['--max-old-space-size=256'];
-
 function launch(m: Managed, config: Config): void {
   // The preload only matters when tracing is on; loading the OpenTelemetry SDK for nothing
   // costs 15-30 MB per process.
   const telemetry = config.otlpEndpoint ? ['--import', TELEMETRY_PRELOAD] : [];
   m.startedAt = Date.now();
-  m.child = spawn(process.execPath, [...NODE_FLAGS, ...telemetry, ENTRY], {
+  m.child = spawn(process.execPath, [...nodeFlags(m.role, config), ...telemetry, ENTRY], {
     cwd: m.cwd,
     env: { ...CHILD_ENV, ...process.env, ...m.env },
     stdio: 'inherit',
@@ -167,7 +156,15 @@ async function main(): Promise<void> {
   await preflight(config);
   buildAdminIfNeeded();
 
-  const api: Managed = { name: 'api', cwd: `${root}/api`, env: {}, child: null, restarts: 0, startedAt: 0 };
+  const api: Managed = {
+    name: 'api',
+    role: 'api',
+    cwd: `${root}/api`,
+    env: {},
+    child: null,
+    restarts: 0,
+    startedAt: 0,
+  };
   managed.push(api);
   launch(api, config);
   await waitForApi(config);
@@ -178,6 +175,7 @@ async function main(): Promise<void> {
     const port = config.consumer.port === 0 ? 0 : config.consumer.port + i;
     const c: Managed = {
       name: `consumer-${i + 1}`,
+      role: 'consumer',
       cwd: `${root}/consumers`,
       env: { CONSUMER_PORT: String(port) },
       child: null,

@@ -208,7 +208,7 @@ for (const workspace of ['api', 'consumers']) {
     // The esbuild bundle (scripts/build.ts), as npm start runs it; built-entry.test.ts runs this CMD.
     assert.match(
       file,
-      /^CMD \["node", "--max-old-space-size=\d+", "--import", "\.\/dist\/telemetry\.js", "dist\/main\.js"\]$/m,
+      /^CMD \["node", "--max-old-space-size=\d+", (?:"--max-semi-space-size=\d+", )?"--import", "\.\/dist\/telemetry\.js", "dist\/main\.js"\]$/m,
     );
     assert.match(file, new RegExp(`^RUN node --import tsx scripts/build\\.ts ${workspace}$`, 'm'));
     assert.ok(existsSync(path.join(ROOT, workspace, 'src/telemetry.ts')));

@@ -68,6 +68,11 @@ export const Env = Type.Object({
    * while the API is busy with writes).
    */
   CONSUMER_PREFETCH: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+  /**
+   * The API process's V8 young-generation semi-space limit in MiB (`--max-semi-space-size`, a
+   * power of two): larger means fewer scavenges and more resident memory (docs/configuration.md).
+   */
+  API_SEMI_SPACE_MB: Type.Integer({ minimum: 1, maximum: 64, default: 16 }),
   /** How many consumer processes `npm start` runs. */
   CONSUMER_PROCESSES: Type.Integer({ minimum: 1, maximum: 16, default: 1 }),
   /** A message delivered this many times without an outcome is parked in the DLQ as poison. */

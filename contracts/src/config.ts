@@ -30,6 +30,8 @@ export interface Config {
   /** `url` is the first node; `urls` every node named (a cluster's). */
   amqp: { url: string; urls: readonly string[]; queueType: QueueType };
   http: { host: string; port: number };
+  /** V8 heap flags the API process is started with (scripts/start.ts, the API image). */
+  apiSemiSpaceMb: number;
   consumer: { port: number; prefetch: number; processes: number; maxDeliveries: number; apiUrl: string };
   auth: { jwtSecret: string; jwtExpiresInSeconds: number; usingDevSecret: boolean };
   /** Ed25519 keys of the service identity (base64url); the development pair when unset. */
@@ -100,6 +102,9 @@ export function loadConfig(
       `invalid configuration: MAX_DELIVERIES must be at most ${QUORUM_DELIVERY_LIMIT - 2} with QUEUE_TYPE=quorum (the broker's own limit is ${QUORUM_DELIVERY_LIMIT})`,
     );
   }
+  if ((e.API_SEMI_SPACE_MB & (e.API_SEMI_SPACE_MB - 1)) !== 0) {
+    throw new ConfigError('invalid configuration: API_SEMI_SPACE_MB must be a power of two (1, 2, 4, …, 64)');
+  }
   const dbUrl = new URL(e.DATABASE_URL);
   const name = dbUrl.pathname.slice(1);
   const server = new URL(e.DATABASE_URL);
@@ -120,6 +125,7 @@ export function loadConfig(
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     amqp: { url: amqpUrls[0] as string, urls: amqpUrls, queueType: e.QUEUE_TYPE },
     http: { host: e.HOST, port: e.PORT },
+    apiSemiSpaceMb: e.API_SEMI_SPACE_MB,
     consumer: {
       port: e.CONSUMER_PORT,
       prefetch: e.CONSUMER_PREFETCH,

@@ -28,6 +28,7 @@ import * as repo from './admin-repository.ts';
 import { AUDIT_ACTIONS, recordAudit } from './audit-service.ts';
 import { checkQueues } from './queue-depths.ts';
 import { countsByStatus } from './status-counts-repository.ts';
+import { ThroughputWindow } from './throughput-window.ts';
 
 export interface AdminServiceDeps {
   config: Config;
@@ -48,7 +49,11 @@ export const THROUGHPUT_WINDOW_MINUTES = 15;
  * depths and statistics. Every change is audited.
  */
 export class AdminService {
-  constructor(private readonly deps: AdminServiceDeps) {}
+  readonly #throughput: ThroughputWindow;
+
+  constructor(private readonly deps: AdminServiceDeps) {
+    this.#throughput = new ThroughputWindow((since) => repo.finishedPerMinute(this.db, since), THROUGHPUT_WINDOW_MINUTES);
+  }
 
   private get db() {
     return this.deps.database.db;
@@ -276,33 +281,17 @@ export class AdminService {
 
   /**
    * Status counts (from the counters the database keeps, not a COUNT over the tables),
-   * throughput over the last 15 minutes (a range of the covering finished-at index) and the
-   * DLQ's size. The dashboard polls this every few seconds (docs/data.md, "Stats").
+   * throughput over the last 15 minutes (a range of the covering finished-at index, settled
+   * minutes remembered: throughput-window.ts) and the DLQ's size. The dashboard polls this
+   * every few seconds (docs/data.md, "Stats").
    */
   async stats(now = new Date()): Promise<StatsResponse> {
-    const windowStart = new Date(
-      Math.floor(now.getTime() / 60_000) * 60_000 - (THROUGHPUT_WINDOW_MINUTES - 1) * 60_000,
-    );
-    const [noteCounts, jobCounts, finished, dlq] = await Promise.all([
+    const [noteCounts, jobCounts, minutes, dlq] = await Promise.all([
       countsByStatus(this.db, 'notes'),
       countsByStatus(this.db, 'jobs'),
-      repo.finishedPerMinute(this.db, windowStart),
+      this.#throughput.perMinute(now),
       checkQueues(this.deps.amqp.connection, [QUEUES.dead]),
     ]);
-    const minutes = Array.from({ length: THROUGHPUT_WINDOW_MINUTES }, (_, i) => ({
-      minute: new Date(windowStart.getTime() + i * 60_000).toISOString(),
-      finished: 0,
-      processed: 0,
-      dead: 0,
-    }));
-    const byMinute = new Map(minutes.map((m) => [m.minute, m]));
-    for (const row of finished) {
-      const bucket = byMinute.get(row.minute);
-      if (!bucket) continue; // a job finished "in the future" by clock skew between API instances
-      bucket.finished += row.n;
-      if (row.status === 'processed') bucket.processed += row.n;
-      if (row.status === 'dead') bucket.dead += row.n;
-    }
     const total = minutes.reduce((sum, m) => sum + m.finished, 0);
     const dlqDepth = dlq.get(QUEUES.dead);
     return {
