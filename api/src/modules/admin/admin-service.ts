@@ -52,7 +52,10 @@ export class AdminService {
   readonly #throughput: ThroughputWindow;
 
   constructor(private readonly deps: AdminServiceDeps) {
-    this.#throughput = new ThroughputWindow((since) => repo.finishedPerMinute(this.db, since), THROUGHPUT_WINDOW_MINUTES);
+    this.#throughput = new ThroughputWindow(
+      (since) => repo.finishedPerMinute(this.db, since),
+      THROUGHPUT_WINDOW_MINUTES,
+    );
   }
 
   private get db() {
