@@ -104,9 +104,8 @@ async function main() {
     // pause between them, READ COMMITTED, the retention's counter shard), counted batch by batch
     // and not capped per pass.
     const conn = await database.pool.getConnection();
-    await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
     const cutoff = new Date(Date.now() - config.jobRetentionHours * 3_600_000);
-    const pruning = pruneJobs(conn, FINISHED_STATUSES, cutoff, {
+    const pruning = pruneJobs(conn, database.writer, FINISHED_STATUSES, cutoff, {
       maxBatches: Number.POSITIVE_INFINITY,
       stop: () => stop,
       onBatch: (n) => (pruned += n),

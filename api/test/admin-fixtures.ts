@@ -18,6 +18,7 @@ import type { App } from '../src/app.ts';
 import { insertUser } from '../src/modules/auth/users-repository.ts';
 import { createDatabase, type Database, migrateDatabase } from '../src/platform/db/client.ts';
 import { type JobStatus, jobs, type NoteResult, type NoteStatus, notes, type Role } from '../src/platform/db/schema.ts';
+import { insertRows } from './db-fixtures.ts';
 
 /**
  * Seeding for the admin tests (API and browser): rows written straight into the namespace's
@@ -39,7 +40,7 @@ export async function seedUser(
 ): Promise<SeededUser> {
   const id = uuidv7();
   const email = opts.email ?? `${opts.role ?? 'user'}-${randomBytes(4).toString('hex')}@example.test`;
-  await insertUser(database.db, {
+  await insertUser(database.writer, {
     id,
     email,
     name: opts.name ?? email.split('@')[0] ?? 'someone',
@@ -64,7 +65,7 @@ export async function seedNote(
 ): Promise<string> {
   const id = uuidv7();
   const now = fields.createdAt ?? new Date();
-  await database.db.insert(notes).values({
+  await insertRows(database, notes, {
     id,
     userId,
     title: fields.title ?? `note ${id.slice(-6)}`,
@@ -95,7 +96,7 @@ export async function seedJob(
 ): Promise<string> {
   const id = uuidv7();
   const created = fields.createdAt ?? new Date();
-  await database.db.insert(jobs).values({
+  await insertRows(database, jobs, {
     id,
     noteId: note.id,
     userId: note.userId,
@@ -200,8 +201,10 @@ export async function seedDeadJobs(
   const seeded = Array.from({ length: n }, () => ({ id: uuidv7(), noteId: uuidv7(), userId }));
   for (let i = 0; i < n; i += 500) {
     const page = seeded.slice(i, i + 500);
-    await database.db.insert(notes).values(
-      page.map((j, k) => ({
+    await insertRows(
+      database,
+      notes,
+      ...page.map((j, k) => ({
         id: j.noteId,
         userId,
         title: `t${i + k}`,
@@ -211,8 +214,10 @@ export async function seedDeadJobs(
         updatedAt: now,
       })),
     );
-    await database.db.insert(jobs).values(
-      page.map((j) => ({
+    await insertRows(
+      database,
+      jobs,
+      ...page.map((j) => ({
         id: j.id,
         noteId: j.noteId,
         userId,

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SERVICE_SUBJECT, signServiceToken } from '@notes/contracts';
-import { eq } from 'drizzle-orm';
 import { updateUser } from '../src/modules/auth/users-repository.ts';
 import { users } from '../src/platform/db/schema.ts';
 import {
@@ -17,6 +16,7 @@ import {
   nowSeconds,
   startAuthTestApp,
 } from './auth-helpers.ts';
+import { deleteRows } from './db-fixtures.ts';
 
 /**
  * Tokens and roles (docs/api.md): what gets a 401, what gets a 403. The probe routes are
@@ -109,11 +109,11 @@ describe('tokens', () => {
   test("a disabled user's token stops working, and so does their login", async () => {
     const { id, email, password, token } = await newUser(t.app, 'disabled');
     assert.equal((await me(t.app, token)).statusCode, 200);
-    await updateUser(t.deps.database.db, id, { disabled: true });
+    await updateUser(t.deps.database.writer, id, { disabled: true });
     t.app.forgetUserState(id);
     assert401(await me(t.app, token));
     assert401(await login(t.app, email, password));
-    await updateUser(t.deps.database.db, id, { disabled: false });
+    await updateUser(t.deps.database.writer, id, { disabled: false });
     t.app.forgetUserState(id);
     assert.equal((await me(t.app, token)).statusCode, 200, 're-enabled');
     assert.equal((await login(t.app, email, password)).statusCode, 200);
@@ -122,14 +122,14 @@ describe('tokens', () => {
   test("a disabled user's token stops working within about a second even without forgetUserState", async () => {
     const { id, token } = await newUser(t.app, 'disabledlate');
     assert.equal((await me(t.app, token)).statusCode, 200);
-    await updateUser(t.deps.database.db, id, { disabled: true });
+    await updateUser(t.deps.database.writer, id, { disabled: true });
     await new Promise((r) => setTimeout(r, 1100));
     assert401(await me(t.app, token));
   });
 
   test("a deleted user's token is a 401", async () => {
     const { id, token } = await newUser(t.app, 'deleted');
-    await t.deps.database.db.delete(users).where(eq(users.id, id));
+    await deleteRows(t.deps.database, users, { id });
     t.app.forgetUserState(id);
     assert401(await me(t.app, token));
   });
@@ -179,11 +179,11 @@ describe('roles', () => {
 
   test('the role in the database wins over the one in the token (a demoted admin gets 403)', async () => {
     const promoted = await newUser(t.app, 'promoted');
-    await updateUser(t.deps.database.db, promoted.id, { role: 'admin' });
+    await updateUser(t.deps.database.writer, promoted.id, { role: 'admin' });
     t.app.forgetUserState(promoted.id);
     // The token was issued while a user; the database now says admin.
     assert.equal((await get(ADMIN_PROBE, promoted.token)).statusCode, 200);
-    await updateUser(t.deps.database.db, promoted.id, { role: 'user' });
+    await updateUser(t.deps.database.writer, promoted.id, { role: 'user' });
     t.app.forgetUserState(promoted.id);
     assert.equal((await get(ADMIN_PROBE, promoted.token)).statusCode, 403);
   });

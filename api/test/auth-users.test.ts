@@ -59,7 +59,7 @@ describe('ensureAdmin', () => {
 
   test('an existing admin gets the password and is enabled again; its earlier tokens are revoked', async () => {
     const email = 'reset-me@example.test';
-    const row = await insertUser(database.db, {
+    const row = await insertUser(database.writer, {
       id: uuidv7(),
       name: 'Old admin',
       email,
@@ -67,7 +67,7 @@ describe('ensureAdmin', () => {
       role: 'admin',
       now: new Date(),
     });
-    await updateUser(database.db, row.id, { disabled: true });
+    await updateUser(database.writer, row.id, { disabled: true });
     assert.equal(await ensureAdmin(adminConfig(email, 'new-password'), database, silent), 'updated');
     const after1 = await getUserById(database.db, row.id);
     assert.ok(after1);
@@ -80,7 +80,7 @@ describe('ensureAdmin', () => {
 
   test('an existing non-admin is never promoted silently: start-up refuses and changes nothing', async () => {
     const email = 'squatter@example.test';
-    const row = await insertUser(database.db, {
+    const row = await insertUser(database.writer, {
       id: uuidv7(),
       name: 'Got there first',
       email,
@@ -103,7 +103,7 @@ describe('ensureAdmin', () => {
 
   test('ADMIN_PROMOTE_EXISTING=true promotes it, sets the password, and revokes its tokens', async () => {
     const email = 'known-colleague@example.test';
-    const row = await insertUser(database.db, {
+    const row = await insertUser(database.writer, {
       id: uuidv7(),
       name: 'Colleague',
       email,
@@ -138,7 +138,7 @@ describe('users repository', () => {
     const base = Date.parse('2024-01-01T00:00:00Z');
     const names = ['Carol', 'alice', 'Bob', 'dave_x', 'Eve%'];
     for (const [i, name] of names.entries()) {
-      await insertUser(database.db, {
+      await insertUser(database.writer, {
         id: uuidv7(),
         name: `${name} ${tag}`,
         email: `${name.replace(/\W/g, '').toLowerCase()}.${tag}@example.test`,
@@ -172,7 +172,7 @@ describe('users repository', () => {
   test('listUsers filters by role and disabled', async () => {
     const [target] = (await listUsers(database.db, { limit: 1, offset: 0, q: `bob.${tag}` })).items;
     assert.ok(target);
-    await updateUser(database.db, target.id, { disabled: true });
+    await updateUser(database.writer, target.id, { disabled: true });
     const disabled = await listUsers(database.db, { limit: 10, offset: 0, q: tag, disabled: true });
     assert.deepEqual(
       disabled.items.map((u) => u.id),
@@ -186,19 +186,19 @@ describe('users repository', () => {
     const [target] = (await listUsers(database.db, { limit: 1, offset: 0, q: `carol.${tag}` })).items;
     assert.ok(target);
     const later = new Date(target.updatedAt.getTime() + 5000);
-    const updated = await updateUser(database.db, target.id, { role: 'admin', disabled: true }, later);
+    const updated = await updateUser(database.writer, target.id, { role: 'admin', disabled: true }, later);
     assert.equal(updated?.role, 'admin');
     assert.equal(updated?.disabled, true);
     assert.equal(updated?.updatedAt.getTime(), later.getTime());
     assert.equal(updated?.passwordHash, target.passwordHash, 'untouched fields stay');
-    assert.equal(await updateUser(database.db, uuidv7(), { role: 'admin' }), null);
+    assert.equal(await updateUser(database.writer, uuidv7(), { role: 'admin' }), null);
     assert.equal(await getUserById(database.db, uuidv7()), null);
   });
 
   test('a second insert of the same email (any case) is a duplicate key', async () => {
     const row = { id: uuidv7(), name: 'Dup', email: `dup.${tag}@example.test`, passwordHash: 'x', now: new Date() };
-    await insertUser(database.db, row);
-    const err = await insertUser(database.db, { ...row, id: uuidv7(), email: row.email.toUpperCase() }).catch(
+    await insertUser(database.writer, row);
+    const err = await insertUser(database.writer, { ...row, id: uuidv7(), email: row.email.toUpperCase() }).catch(
       (e: unknown) => e,
     );
     assert.equal(isDuplicateKey(err), true);

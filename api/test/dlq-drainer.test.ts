@@ -118,7 +118,7 @@ test('large letters are written in statements that fit the server; a body past t
     letterFromMessage(Buffer.alloc(1024 * 1024, 65 + i), parked(undefined) as never),
   );
   const huge = letterFromMessage(Buffer.alloc(9 * 1024 * 1024, 90), { headers: {} } as never);
-  await fileLetters(t.deps.database.db, [...big, huge]);
+  await fileLetters(t.deps.database.writer, [...big, huge]);
   const rows = await letters();
   assert.equal(rows.length, before + 17);
   const stored = rows.find((r) => r.id === huge.id)!;

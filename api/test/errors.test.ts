@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startFaultProxy } from '@notes/contracts/testing';
 import { users } from '../src/platform/db/schema.ts';
+import { insertRows } from './db-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
 /** Errors raised outside our handlers still answer RFC 9457 problem details. */
@@ -17,9 +18,14 @@ before(async () => {
   }));
   const now = new Date();
   const id = crypto.randomUUID();
-  await t.deps.database.db
-    .insert(users)
-    .values({ id, email: `${id}@example.test`, name: 'e', passwordHash: 'x', createdAt: now, updatedAt: now });
+  await insertRows(t.deps.database, users, {
+    id,
+    email: `${id}@example.test`,
+    name: 'e',
+    passwordHash: 'x',
+    createdAt: now,
+    updatedAt: now,
+  });
   token = t.app.signToken({ id, role: 'user' });
 });
 after(async () => {

@@ -8,6 +8,7 @@ import { uuidv7 } from 'uuidv7';
 import { type App, buildApp } from '../src/app.ts';
 import { users } from '../src/platform/db/schema.ts';
 import { createDeps } from '../src/wiring.ts';
+import { insertRows } from './db-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
 type SseEvent = { id?: string; event?: string; data?: unknown };
@@ -86,9 +87,14 @@ let probe: Redis;
 async function makeUser(name: string) {
   const id = uuidv7();
   const now = new Date();
-  await t.deps.database.db
-    .insert(users)
-    .values({ id, email: `${name}-${id}@example.test`, name, passwordHash: 'x', createdAt: now, updatedAt: now });
+  await insertRows(t.deps.database, users, {
+    id,
+    email: `${name}-${id}@example.test`,
+    name,
+    passwordHash: 'x',
+    createdAt: now,
+    updatedAt: now,
+  });
   return { id, token: t.app.signToken({ id, role: 'user' }) };
 }
 

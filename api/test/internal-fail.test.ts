@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { eq } from 'drizzle-orm';
 import { listJobs } from '../src/modules/admin/admin-repository.ts';
 import { jobs } from '../src/platform/db/schema.ts';
+import { rowUpdate } from './db-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 import {
   callInternal,
@@ -94,7 +94,14 @@ describe('fail', () => {
     await callInternal(t, `${jobId}/fail`, { attempt: 1, error: 'e', final: true });
     assert.equal((await getJob(t, jobId))?.status, 'dead');
     // What promote-dlq does to the row; the message carries x-notes-promoted-at (the run).
-    await t.deps.database.db.update(jobs).set({ status: 'queued', attempts: 0 }).where(eq(jobs.id, jobId));
+    await t.deps.database.writer.transaction((tx) =>
+      tx.moveStatus(
+        'jobs',
+        'dead',
+        'queued',
+        rowUpdate(jobs, { status: 'queued', attempts: 0 }, { id: jobId, status: 'dead' }),
+      ),
+    );
     const run = '1767225600000';
     assert.equal((await callInternal(t, `${jobId}/start`, { attempt: 1, run })).body.proceed, true);
     const res = await callInternal(t, `${jobId}/fail`, { attempt: 1, run, error: 'again', final: true });

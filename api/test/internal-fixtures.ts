@@ -7,6 +7,7 @@ import { jobInserts } from '../src/modules/jobs/job-enqueue.ts';
 import { noteInsert, updateNote } from '../src/modules/notes/notes-repository.ts';
 import { parseJsonColumn } from '../src/platform/db/client.ts';
 import { jobs, liveEvents as liveEventRows, notes, outbox, users, webhooks } from '../src/platform/db/schema.ts';
+import { insertRows } from './db-fixtures.ts';
 import type { TestApp } from './helpers.ts';
 
 /**
@@ -16,7 +17,7 @@ import type { TestApp } from './helpers.ts';
 export async function createUser(t: TestApp, role: 'user' | 'admin' = 'user'): Promise<string> {
   const id = uuidv7();
   const now = new Date();
-  await t.deps.database.db.insert(users).values({
+  await insertRows(t.deps.database, users, {
     id,
     email: `${id}@example.test`,
     name: 'Test',
@@ -82,7 +83,7 @@ export async function editNote(t: TestApp, noteId: string): Promise<{ version: n
 
 export async function createWebhook(t: TestApp, userId: string, events: string[]): Promise<string> {
   const id = uuidv7();
-  await t.deps.database.db.insert(webhooks).values({
+  await insertRows(t.deps.database, webhooks, {
     id,
     userId,
     url: 'https://hooks.example.test/in',

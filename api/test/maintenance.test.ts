@@ -7,6 +7,7 @@ import pino from 'pino';
 import { createDatabase, type Database, migrateDatabase } from '../src/platform/db/client.ts';
 import { idempotencyFences, outbox, processedMessages } from '../src/platform/db/schema.ts';
 import { type MaintenanceDeps, runMaintenanceOnce, startMaintenance } from '../src/workers/maintenance.ts';
+import { clearTable, insertRows } from './db-fixtures.ts';
 
 let ns: TestNamespace;
 let database: Database;
@@ -28,10 +29,7 @@ after(async () => {
 });
 
 async function seed() {
-  const db = database.db;
-  await db.delete(outbox);
-  await db.delete(idempotencyFences);
-  await db.delete(processedMessages);
+  for (const table of [outbox, idempotencyFences, processedMessages]) await clearTable(database, table);
   const row = (jobId: string, createdAt: Date, sentAt: Date | null) => ({
     jobId,
     payload: '{}',
@@ -39,11 +37,13 @@ async function seed() {
     createdAt,
     sentAt,
   });
-  await db.insert(outbox).values([
+  await insertRows(
+    database,
+    outbox,
     row('sent-old', ago(50 * HOUR), ago(49 * HOUR)),
     row('sent-recent', ago(2 * HOUR), ago(1 * HOUR)),
     row('unsent-old', ago(100 * HOUR), null), // never sent: must never be deleted
-  ]);
+  );
   const fence = (keyHash: string, expiresAt: Date) => ({
     userId: 'u1',
     keyHash,
@@ -52,13 +52,16 @@ async function seed() {
     createdAt: ago(25 * HOUR),
     expiresAt,
   });
-  await db
-    .insert(idempotencyFences)
-    .values([fence('expired', ago(1000)), fence('live', new Date(now.getTime() + HOUR))]);
+  await insertRows(
+    database,
+    idempotencyFences,
+    fence('expired', ago(1000)),
+    fence('live', new Date(now.getTime() + HOUR)),
+  );
   // 2,500 old keys: more than two batches, so the batch loop has to go round.
   const old = Array.from({ length: 2500 }, (_, i) => ({ messageKey: `old-${i}`, createdAt: ago(49 * HOUR) }));
-  for (let i = 0; i < old.length; i += 500) await db.insert(processedMessages).values(old.slice(i, i + 500));
-  await db.insert(processedMessages).values({ messageKey: 'recent', createdAt: ago(47 * HOUR) });
+  for (let i = 0; i < old.length; i += 500) await insertRows(database, processedMessages, ...old.slice(i, i + 500));
+  await insertRows(database, processedMessages, { messageKey: 'recent', createdAt: ago(47 * HOUR) });
 }
 
 async function remaining() {
@@ -124,9 +127,10 @@ test('with another instance holding the lock, a pass skips and deletes nothing',
 test('the timer runs passes until stopped', async () => {
   await seed();
   // Real time here: rows dated in 2030 are not old yet, so add one that is.
-  await database.db
-    .insert(processedMessages)
-    .values({ messageKey: 'really-old', createdAt: new Date(Date.now() - 72 * HOUR) });
+  await insertRows(database, processedMessages, {
+    messageKey: 'really-old',
+    createdAt: new Date(Date.now() - 72 * HOUR),
+  });
   const timer = startMaintenance(deps, { intervalMs: 50 });
   try {
     for (let i = 0; i < 100 && (await remaining()).processed !== 2501; i++) await sleep(20);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { loadConfig } from '@notes/contracts';
+import { CONFIG_VARIABLES, loadConfig } from '@notes/contracts';
 import { MONITORING, ROOT, readYaml } from './monitoring-helpers.ts';
 
 /**
@@ -50,8 +50,7 @@ function interpolate(value: string): string {
 
 /** Variable names the config module reads (the keys of its schema). */
 function configVariables(): Set<string> {
-  const source = readFileSync(path.join(ROOT, 'contracts/src/config.ts'), 'utf8');
-  return new Set([...source.matchAll(/^ {2}([A-Z][A-Z0-9_]+): Type\./gm)].map((m) => m[1] as string));
+  return new Set(CONFIG_VARIABLES.map((v) => v.name));
 }
 
 test('every image is pinned to a version, never latest or untagged', () => {

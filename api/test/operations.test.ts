@@ -139,7 +139,7 @@ describe('failure inbox', () => {
     const [letter] = await t.deps.database.db.select().from(deadLetters).where(eq(deadLetters.jobId, j!.id));
     // The promoter marked the letter and published, then died before its second step.
     const run = '2030-01-01T00:00:00.000Z';
-    await markPromoting(t.deps.database.db, [letter!.id], run);
+    await markPromoting(t.deps.database.writer, [letter!.id], run);
     assert.equal((await jobRow(j!.id))?.status, 'dead', 'still dead while its message is only a letter');
     const stale = await service(`/internal/jobs/${j!.id}/start`, { attempt: 1, run: 'some-other-run' });
     assert.equal(stale.json().proceed, false, 'a copy of another run does not resurrect it');

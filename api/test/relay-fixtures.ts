@@ -2,13 +2,14 @@ import { and, eq, isNull } from 'drizzle-orm';
 import { jobInserts } from '../src/modules/jobs/job-enqueue.ts';
 import { noteInsert } from '../src/modules/notes/notes-repository.ts';
 import { outbox, users } from '../src/platform/db/schema.ts';
+import { insertRows } from './db-fixtures.ts';
 import type { TestApp } from './helpers.ts';
 
 /** Writes a user, a note and its job + outbox row the way the notes service does. */
 export async function writeNotes(t: TestApp, count: number) {
   const now = new Date();
   const userId = crypto.randomUUID();
-  await t.deps.database.db.insert(users).values({
+  await insertRows(t.deps.database, users, {
     id: userId,
     email: `${userId}@example.test`,
     name: 'relay',

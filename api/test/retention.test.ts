@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
 import { inArray } from 'drizzle-orm';
+import type { MySqlTable } from 'drizzle-orm/mysql-core';
 import pino from 'pino';
 import { uuidv7 } from 'uuidv7';
 import { countsByStatus } from '../src/modules/admin/status-counts-repository.ts';
 import { createDatabase, type Database, migrateDatabase } from '../src/platform/db/client.ts';
 import { deadLetters, type JobStatus, jobAttempts, jobs } from '../src/platform/db/schema.ts';
+import { rowInsert } from '../src/platform/db/sql-writer.ts';
 import { type MaintenanceDeps, RETENTION_BATCH, runMaintenanceOnce } from '../src/workers/maintenance.ts';
 
 /**
@@ -32,10 +34,15 @@ after(async () => {
   await ns?.cleanup();
 });
 
+/** Rows through the writer, which counts them (docs/data.md, "Stats"). */
+function insertRows<T extends MySqlTable>(table: T, ...rows: T['$inferInsert'][]): Promise<void> {
+  return database.writer.insert(rows.map((row) => rowInsert(table, row)));
+}
+
 async function job(status: JobStatus, finishedAgo: number | null, attempts = 1): Promise<string> {
   const id = uuidv7();
   const finished = finishedAgo === null ? null : ago(finishedAgo);
-  await database.db.insert(jobs).values({
+  await insertRows(jobs, {
     id,
     noteId: uuidv7(),
     userId: 'u1',
@@ -49,9 +56,12 @@ async function job(status: JobStatus, finishedAgo: number | null, attempts = 1):
     finishedAt: finished,
   });
   for (let n = 1; n <= attempts; n++) {
-    await database.db
-      .insert(jobAttempts)
-      .values({ jobId: id, number: n, finishedAt: finished ?? now, outcome: n < attempts ? 'failed' : 'processed' });
+    await insertRows(jobAttempts, {
+      jobId: id,
+      number: n,
+      finishedAt: finished ?? now,
+      outcome: n < attempts ? 'failed' : 'processed',
+    });
   }
   return id;
 }
@@ -84,7 +94,7 @@ test('finished jobs and their attempts go after JOB_RETENTION_HOURS, dead ones a
         finishedAt: ago(99 * HOUR),
       };
     });
-    await database.db.insert(jobs).values(rows);
+    await insertRows(jobs, ...rows);
   }
   const letter = (jobId: string | null, deadAgo: number) => ({
     id: uuidv7(),
@@ -99,9 +109,12 @@ test('finished jobs and their attempts go after JOB_RETENTION_HOURS, dead ones a
     headers: {},
     deadAt: ago(deadAgo),
   });
-  await database.db
-    .insert(deadLetters)
-    .values([letter(deadRecent, 2 * 24 * HOUR), letter(deadOld, 4 * 24 * HOUR), letter(null, 5 * 24 * HOUR)]);
+  await insertRows(
+    deadLetters,
+    letter(deadRecent, 2 * 24 * HOUR),
+    letter(deadOld, 4 * 24 * HOUR),
+    letter(null, 5 * 24 * HOUR),
+  );
 
   const result = await runMaintenanceOnce(deps, now);
   assert.equal(result.finishedJobs, 3 + many.length);
@@ -122,8 +135,9 @@ test('finished jobs and their attempts go after JOB_RETENTION_HOURS, dead ones a
   );
   assert.equal((await runMaintenanceOnce(deps, now)).finishedJobs, 0, 'a second pass finds nothing');
 
-  // The counters still equal the rows; the deletes were counted in the retention's own shard,
-  // never in a shard a writer's connection uses (api/drizzle/0006_retention_counter_shard.sql).
+  // The counters still equal the rows, with no trigger behind them (migration 0008): the writer
+  // counted the deletes in the retention's own shard, never in a shard a writer's connection
+  // uses (api/drizzle/0006_retention_counter_shard.sql).
   const [counted] = await database.pool.query('SELECT status, COUNT(*) AS n FROM jobs GROUP BY status');
   const byCounter = Object.entries(await countsByStatus(database.db, 'jobs')).filter(([, n]) => n !== 0);
   assert.deepEqual(
@@ -142,6 +156,4 @@ test('finished jobs and their attempts go after JOB_RETENTION_HOURS, dead ones a
       ['skipped', -1],
     ],
   );
-  const [session] = await database.pool.query('SELECT @notes_counter_shard AS shard');
-  assert.equal((session as { shard: unknown }[])[0]?.shard, null, 'pooled connections count in their own shards');
 });

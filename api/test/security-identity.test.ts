@@ -69,7 +69,7 @@ describe('look-alike emails', () => {
     // Registration takes ASCII addresses (the email format); such a row comes from ADMIN_EMAIL
     // or an older database, so it is written the way the service writes it.
     const email = `josé-${id}@example.test`;
-    const row = await insertUser(t.deps.database.db, {
+    const row = await insertUser(t.deps.database.writer, {
       id: uuidv7(),
       name: 'José',
       email: normalizeEmail(email),

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { signServiceToken } from '@notes/contracts';
+import { updateUser } from '../../api/src/modules/auth/users-repository.ts';
+import { users } from '../../api/src/platform/db/schema.ts';
+import { deleteRows } from '../../api/test/db-fixtures.ts';
 import { startTestApp, type TestApp } from '../../api/test/helpers.ts';
 
 /**
@@ -51,8 +54,8 @@ export async function startFuzzTarget(label: string): Promise<FuzzTarget> {
   const other = await register('other');
   const admin = await register('admin');
   const gone = await register('gone');
-  await t.deps.database.pool.query(`UPDATE users SET role = 'admin' WHERE id = ?`, [admin.user.id]);
-  await t.deps.database.pool.query('DELETE FROM users WHERE id = ?', [gone.user.id]);
+  await updateUser(t.deps.database.writer, admin.user.id, { role: 'admin' });
+  await deleteRows(t.deps.database, users, { id: gone.user.id });
 
   const note = await t.app.inject({
     method: 'POST',

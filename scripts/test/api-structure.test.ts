@@ -63,3 +63,38 @@ test('every service is constructed in wiring.ts only', () => {
   }
   assert.deepEqual(elsewhere, []);
 });
+
+/**
+ * One way to write the database (docs/architecture.md, "The write path"): every INSERT, UPDATE
+ * and DELETE goes through the writer (api/src/platform/db/sql-writer.ts), which counts the status
+ * changes the stats read. Drizzle serves reads and migrations; its write builders on a schema
+ * table (`db.insert(notes)`, `tx.update(jobs)`, `.delete(users)`, `onDuplicateKeyUpdate`) and a
+ * raw write through drizzle's `execute` would be a second write path that nothing counts. The
+ * API's tests and fixtures write the same way.
+ */
+test('no drizzle write builder: the writer is the only write path', () => {
+  const schema = readFileSync(path.join(SRC, 'platform/db/schema.ts'), 'utf8');
+  const tables = [...schema.matchAll(/export const (\w+) = mysqlTable\(/g)].map((m) => m[1]);
+  assert.ok(tables.includes('notes') && tables.includes('users'), `tables: ${tables.join(', ')}`);
+  const builder = new RegExp(`\\.(insert|update|delete)\\(\\s*(?:\\w+\\.)?(${tables.join('|')})\\s*\\)`, 'g');
+  const rawWrite = /\.execute\(\s*sql`\s*(INSERT|UPDATE|DELETE|REPLACE)\b/gi;
+  const files = [...allTs(SRC), ...allTs(path.resolve(SRC, '../test'))];
+  assert.ok(files.length > 100, `files: ${files.length}`);
+  const found: string[] = [];
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(builder)) found.push(`${path.relative(SRC, file)}: .${m[1]}(${m[2]})`);
+    for (const m of text.matchAll(rawWrite)) found.push(`${path.relative(SRC, file)}: execute(sql\`${m[1]}\`)`);
+    if (text.includes('.onDuplicateKeyUpdate(')) found.push(`${path.relative(SRC, file)}: onDuplicateKeyUpdate`);
+  }
+  assert.deepEqual(found, [], 'write through the writer (rowInsert, rowUpdate, rowDelete, rowUpsert)');
+});
+
+/** Every .ts file under `dir`, tests included. */
+function allTs(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'node_modules' ? [] : allTs(p);
+    return e.name.endsWith('.ts') ? [p] : [];
+  });
+}

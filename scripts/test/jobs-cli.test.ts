@@ -39,7 +39,7 @@ async function seedDead(n: number, reason: string, status: 'dead' | 'failed' = '
       const { body, options } = deadJobMessage(job, { reason, attempt: 5, at: now });
       return letterFromMessage(body, options as never, now);
     });
-    await fileLetters(database.db, letters);
+    await fileLetters(database.writer, letters);
   }
   return seeded.map((j) => j.id);
 }

@@ -107,7 +107,7 @@ export class DlqDrainer {
       try {
         const now = new Date();
         await fileLetters(
-          this.deps.database.db,
+          this.deps.database.writer,
           batch.map((m) => letterFromMessage(m.content, m.properties, now)),
         );
         if (this.#channel === channel) channel.ack(batch[batch.length - 1]!, true);

@@ -1,17 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '@notes/contracts';
-import { and, isNotNull, lt } from 'drizzle-orm';
-import { drizzle } from 'drizzle-orm/mysql2';
 import type { PoolConnection } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import type { Database } from '../platform/db/client.ts';
-import * as schema from '../platform/db/schema.ts';
-import { idempotencyFences, outbox, processedMessages } from '../platform/db/schema.ts';
+import type { SqlWriter } from '../platform/db/sql-writer.ts';
 import {
   FINISHED_STATUSES,
   pruneDeadLetters,
+  pruneFences,
   pruneJobsBatch,
-  useRetentionCounterShard,
+  pruneOutbox,
+  pruneProcessedMessages,
 } from './retention-repository.ts';
 
 /**
@@ -86,31 +85,20 @@ export async function runMaintenanceOnce(deps: MaintenanceDeps, now = new Date()
     const [rows] = await conn.query('SELECT GET_LOCK(?, 0) AS got', [lock]);
     if ((rows as { got: number | null }[])[0]?.got !== 1) return result;
     result.ran = true;
-    // Under REPEATABLE READ a ranged DELETE also locks the gap new outbox rows are inserted into,
+    // The deletes are READ COMMITTED transactions of the writer (retention-repository.ts): under
+    // REPEATABLE READ a ranged DELETE also locks the gap new outbox rows are inserted into,
     // stalling every write for the length of the batch; READ COMMITTED locks only the rows it deletes.
-    await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    const { writer } = deps.database;
     try {
-      const db = drizzle(conn, { schema, mode: 'default' });
-      result.outbox = await deleteInBatches(() =>
-        db
-          .delete(outbox)
-          .where(and(isNotNull(outbox.sentAt), lt(outbox.sentAt, cutoff)))
-          .limit(MAINTENANCE_BATCH),
-      );
-      result.fences = await deleteInBatches(() =>
-        db.delete(idempotencyFences).where(lt(idempotencyFences.expiresAt, now)).limit(MAINTENANCE_BATCH),
-      );
-      result.processedMessages = await deleteInBatches(() =>
-        db.delete(processedMessages).where(lt(processedMessages.createdAt, cutoff)).limit(MAINTENANCE_BATCH),
-      );
+      result.outbox = await deleteInBatches(() => pruneOutbox(writer, cutoff, MAINTENANCE_BATCH));
+      result.fences = await deleteInBatches(() => pruneFences(writer, now, MAINTENANCE_BATCH));
+      result.processedMessages = await deleteInBatches(() => pruneProcessedMessages(writer, cutoff, MAINTENANCE_BATCH));
       const jobCutoff = new Date(now.getTime() - deps.config.jobRetentionHours * 3_600_000);
       const deadCutoff = new Date(now.getTime() - deps.config.deadRetentionDays * 86_400_000);
-      result.finishedJobs = await pruneJobs(conn, FINISHED_STATUSES, jobCutoff);
-      result.deadJobs = await pruneJobs(conn, ['dead'], deadCutoff);
-      result.deadLetters = await pruneInBatches(() => pruneDeadLetters(conn, deadCutoff, RETENTION_BATCH));
+      result.finishedJobs = await pruneJobs(conn, writer, FINISHED_STATUSES, jobCutoff);
+      result.deadJobs = await pruneJobs(conn, writer, ['dead'], deadCutoff);
+      result.deadLetters = await pruneInBatches(() => pruneDeadLetters(writer, deadCutoff, RETENTION_BATCH));
     } finally {
-      await useRetentionCounterShard(conn, false);
-      await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
       await conn.query('SELECT RELEASE_LOCK(?)', [lock]);
     }
   } finally {
@@ -119,36 +107,36 @@ export async function runMaintenanceOnce(deps: MaintenanceDeps, now = new Date()
   return result;
 }
 
-async function deleteInBatches(batch: () => Promise<[{ affectedRows: number }, unknown]>): Promise<number> {
+async function deleteInBatches(batch: () => Promise<number>): Promise<number> {
   let total = 0;
   for (let i = 0; i < MAX_BATCHES_PER_RUN; i++) {
-    const [res] = await batch();
-    total += res.affectedRows;
-    if (res.affectedRows < MAINTENANCE_BATCH) break;
+    const deleted = await batch();
+    total += deleted;
+    if (deleted < MAINTENANCE_BATCH) break;
   }
   return total;
 }
 
 /**
  * Prunes jobs of these statuses finished before `cutoff`, a batch at a time with a breath between
- * batches, at most `maxBatches` per status (what is left waits for the next pass). On a READ
- * COMMITTED connection (no gap locks) whose counter deletes go to the retention's own shard, a
- * batch locks only the rows it deletes: nothing a write touches. `stop` ends it between batches
+ * batches, at most `maxBatches` per status (what is left waits for the next pass). Read on `conn`,
+ * deleted in READ COMMITTED transactions of the writer (no gap locks) whose counter changes go to
+ * the retention's own shard, a batch locks only the rows it deletes: nothing a write touches. `stop` ends it between batches
  * (the retention benchmark); `onBatch` hears each batch's count.
  */
 export async function pruneJobs(
   conn: PoolConnection,
+  writer: SqlWriter,
   statuses: readonly string[],
   cutoff: Date,
   opts: { maxBatches?: number; stop?: () => boolean; onBatch?: (deleted: number) => void } = {},
 ): Promise<number> {
-  await useRetentionCounterShard(conn, true);
   let total = 0;
   for (const status of statuses) {
     let after: Date | null = null;
     for (let i = 0; i < (opts.maxBatches ?? MAX_BATCHES_PER_RUN) && !opts.stop?.(); i++) {
       const started = performance.now();
-      const batch = await pruneJobsBatch(conn, status, cutoff, RETENTION_BATCH, after);
+      const batch = await pruneJobsBatch(conn, writer, status, cutoff, RETENTION_BATCH, after);
       total += batch.deleted;
       opts.onBatch?.(batch.deleted);
       if (batch.next === null) break;

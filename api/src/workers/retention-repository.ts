@@ -1,9 +1,11 @@
 import type { PoolConnection } from 'mysql2/promise';
+import { deadLetters, idempotencyFences, jobAttempts, jobs, outbox, processedMessages } from '../platform/db/schema.ts';
+import { below, namesOf, rowDelete, type SqlWriter, type Statement } from '../platform/db/sql-writer.ts';
 
 /**
- * SQL of job retention (docs/jobs.md, "Retention"), on the maintenance connection (READ
- * COMMITTED, autocommit): each statement is its own short transaction touching one batch of rows
- * by primary key, so a write never waits on it for long.
+ * SQL of housekeeping and job retention (docs/jobs.md, "Retention"). Reads run on the
+ * maintenance connection; every delete is a short READ COMMITTED transaction of the writer
+ * (no gap locks) touching one batch of rows, so a write never waits on it for long.
  */
 
 export const FINISHED_STATUSES = ['processed', 'skipped', 'discarded'] as const;
@@ -15,10 +17,22 @@ export const FINISHED_STATUSES = ['processed', 'skipped', 'discarded'] as const;
  */
 const RETENTION_COUNTER_SHARD = 64;
 
-/** Counts this connection's job deletes in the retention's own counter shard, or stops doing so. */
-export async function useRetentionCounterShard(conn: PoolConnection, on: boolean): Promise<void> {
-  await conn.query('SET @notes_counter_shard = ?', [on ? RETENTION_COUNTER_SHARD : null]);
+/** One batch of a table's expired rows, deleted; answers how many. */
+function deleteBatch(writer: SqlWriter, statement: Statement): Promise<number> {
+  return writer.transaction((tx) => tx.execute(statement), 'READ COMMITTED');
 }
+
+/** Sent outbox rows older than `cutoff` (an unsent row's sent_at is NULL, never below), up to `limit`. */
+export const pruneOutbox = (writer: SqlWriter, cutoff: Date, limit: number) =>
+  deleteBatch(writer, rowDelete(outbox, { sentAt: below(cutoff) }, { limit }));
+
+/** Idempotency fences past their expiry, up to `limit`. */
+export const pruneFences = (writer: SqlWriter, now: Date, limit: number) =>
+  deleteBatch(writer, rowDelete(idempotencyFences, { expiresAt: below(now) }, { limit }));
+
+/** Processed-message keys older than `cutoff`, up to `limit`. */
+export const pruneProcessedMessages = (writer: SqlWriter, cutoff: Date, limit: number) =>
+  deleteBatch(writer, rowDelete(processedMessages, { createdAt: below(cutoff) }, { limit }));
 
 /**
  * The next `limit` jobs in `status` finished before `cutoff`, from `after` on (a keyset cursor:
@@ -35,13 +49,34 @@ async function expiredJobs(conn: PoolConnection, status: string, cutoff: Date, a
   return rows as { id: string; finishedAt: Date }[];
 }
 
-/** Deletes one batch of expired jobs with their attempts (and dead letters); answers how many jobs. */
-async function deleteJobs(conn: PoolConnection, ids: string[]): Promise<number> {
+const JOBS = namesOf(jobs);
+
+/**
+ * Deletes one batch of expired jobs with their attempts (and dead letters) in one transaction
+ * and two round trips: the jobs are locked and counted by status as they are (a job may have
+ * moved since it was read), then deleted, and the counters move in the retention's shard.
+ * Answers how many jobs.
+ */
+async function deleteJobs(writer: SqlWriter, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
-  await conn.query('DELETE FROM `job_attempts` WHERE `job_id` IN (?)', [ids]);
-  await conn.query('DELETE FROM `dead_letters` WHERE `job_id` IN (?)', [ids]);
-  const [res] = await conn.query('DELETE FROM `jobs` WHERE `id` IN (?)', [ids]);
-  return (res as { affectedRows: number }).affectedRows;
+  return writer.transaction(async (tx) => {
+    tx.counts.inShard(RETENTION_COUNTER_SHARD);
+    const [held] = await tx.queryAll([
+      {
+        sql: `SELECT \`status\`, COUNT(*) AS n FROM \`${JOBS.table}\` WHERE \`id\` IN (?) GROUP BY \`status\` FOR UPDATE`,
+        values: [ids],
+      },
+      rowDelete(jobAttempts, { jobId: ids }),
+      rowDelete(deadLetters, { jobId: ids }),
+      rowDelete(jobs, { id: ids }),
+    ]);
+    let deleted = 0;
+    for (const { status, n } of held as { status: string; n: number }[]) {
+      tx.counts.move('jobs', status, null, Number(n));
+      deleted += Number(n);
+    }
+    return deleted;
+  }, 'READ COMMITTED');
 }
 
 /**
@@ -51,6 +86,7 @@ async function deleteJobs(conn: PoolConnection, ids: string[]): Promise<number> 
  */
 export async function pruneJobsBatch(
   conn: PoolConnection,
+  writer: SqlWriter,
   status: string,
   cutoff: Date,
   limit: number,
@@ -58,14 +94,12 @@ export async function pruneJobsBatch(
 ): Promise<{ deleted: number; next: Date | null }> {
   const rows = await expiredJobs(conn, status, cutoff, after, limit);
   const deleted = await deleteJobs(
-    conn,
+    writer,
     rows.map((r) => r.id),
   );
   return { deleted, next: rows.length < limit ? null : (rows[rows.length - 1]?.finishedAt ?? null) };
 }
 
 /** Dead letters older than the dead retention whose job is gone or never existed (malformed). */
-export async function pruneDeadLetters(conn: PoolConnection, cutoff: Date, limit: number) {
-  const [res] = await conn.query('DELETE FROM `dead_letters` WHERE `dead_at` < ? LIMIT ?', [cutoff, limit]);
-  return (res as { affectedRows: number }).affectedRows;
-}
+export const pruneDeadLetters = (writer: SqlWriter, cutoff: Date, limit: number) =>
+  deleteBatch(writer, rowDelete(deadLetters, { deadAt: below(cutoff) }, { limit }));

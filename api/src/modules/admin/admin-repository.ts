@@ -12,6 +12,7 @@ import { and, asc, count, desc, eq, gte, inArray, type SQL, sql } from 'drizzle-
 import { type DbOrTx, parseJsonColumn } from '../../platform/db/client.ts';
 import { finishPage, type ListOrder, type PagePlan, type PageRequest, planPage } from '../../platform/db/keyset.ts';
 import { auditLog, type JobStatus, jobErrors, jobs, notes, users } from '../../platform/db/schema.ts';
+import { rowInsert, type Writer, within } from '../../platform/db/sql-writer.ts';
 import { cappedCount, exactTotal, pageTotal, type Total } from '../../platform/db/totals.ts';
 import { accessIndex, auditOrder, jobOrder } from '../notes/index.ts';
 import { type JobFilter, jobConditions, jobScope, searchJobs } from './job-search-repository.ts';
@@ -215,8 +216,8 @@ export interface AuditRecord {
   detail?: Record<string, unknown> | null;
 }
 
-export async function insertAudit(db: DbOrTx, entry: AuditRecord, now = new Date()): Promise<void> {
-  await db.insert(auditLog).values({
+export async function insertAudit(w: Writer, entry: AuditRecord, now = new Date()): Promise<void> {
+  const row = rowInsert(auditLog, {
     actorId: entry.actorId,
     action: entry.action,
     target: entry.target ?? null,
@@ -224,6 +225,7 @@ export async function insertAudit(db: DbOrTx, entry: AuditRecord, now = new Date
     detail: entry.detail ?? null,
     createdAt: now,
   });
+  await within(w, async (tx) => tx.insert(row));
 }
 
 export async function listAudit(db: DbOrTx, q: AuditListQuery): Promise<Page<AuditEntry>> {

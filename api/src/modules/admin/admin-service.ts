@@ -52,7 +52,10 @@ export class AdminService {
   readonly #throughput: ThroughputWindow;
 
   constructor(private readonly deps: AdminServiceDeps) {
-    this.#throughput = new ThroughputWindow((since) => repo.finishedPerMinute(this.db, since), THROUGHPUT_WINDOW_MINUTES);
+    this.#throughput = new ThroughputWindow(
+      (since) => repo.finishedPerMinute(this.db, since),
+      THROUGHPUT_WINDOW_MINUTES,
+    );
   }
 
   private get db() {
@@ -140,7 +143,7 @@ export class AdminService {
       job_ids: [...fromInbox.job_ids, ...summary.promotedJobIds].slice(0, 1000),
     };
     if (!dryRun) {
-      await recordAudit(this.db, this.deps.logger, {
+      await recordAudit(this.deps.database.writer, this.deps.logger, {
         actorId,
         action: AUDIT_ACTIONS.promote,
         target: body.job_ids?.length === 1 ? body.job_ids[0] : everything ? 'all' : 'selection',
@@ -181,7 +184,7 @@ export class AdminService {
     });
     const removed = (fromInbox.discarded ?? 0) + outcome.removedMessages;
     if (!outcome.jobFound && removed === 0) throw new NotFoundError(`No dead job ${jobId}.`);
-    await recordAudit(this.db, this.deps.logger, {
+    await recordAudit(this.deps.database.writer, this.deps.logger, {
       actorId,
       action: AUDIT_ACTIONS.discard,
       target: jobId,
@@ -218,8 +221,8 @@ export class AdminService {
         field: patch.disabled === true ? 'disabled' : 'role',
       });
     }
-    const updated = await this.db.transaction(async (tx) => {
-      const before = await getUserById(tx, id);
+    const updated = await this.deps.database.writer.transaction(async (tx) => {
+      const before = await tx.read((db) => getUserById(db, id));
       if (!before || before.role === 'service') throw new NotFoundError(`No user ${id}.`);
       // A new role or a disable revokes the account's tokens (docs/security.md); re-enabling
       // does not bring back the tokens the disable revoked.

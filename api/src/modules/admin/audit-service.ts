@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DbOrTx } from '../../platform/db/client.ts';
+import type { Writer } from '../../platform/db/sql-writer.ts';
 import { type AuditRecord, insertAudit } from './admin-repository.ts';
 
 /** Action names written to audit_log; the console filters on them. */
@@ -15,8 +15,8 @@ export const AUDIT_ACTIONS = {
  * Actions whose effect is outside the database (promote moves broker messages) record after the
  * fact with the counts they achieved.
  */
-export async function recordAudit(db: DbOrTx, logger: Pick<Logger, 'info'>, entry: AuditRecord): Promise<void> {
-  await insertAudit(db, entry);
+export async function recordAudit(w: Writer, logger: Pick<Logger, 'info'>, entry: AuditRecord): Promise<void> {
+  await insertAudit(w, entry);
   logger.info(
     { audit: { actor_id: entry.actorId, action: entry.action, target: entry.target, count: entry.count } },
     'admin action',

@@ -1,10 +1,11 @@
 import { eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../platform/db/client.ts';
 import { statusCounts } from '../../platform/db/schema.ts';
+import type { SqlWriter } from '../../platform/db/sql-writer.ts';
 
 /**
- * Rows per status, from the counters the triggers keep (platform/db/schema.ts, `status_counts`): a sum
- * over at most 64 shards per status instead of a COUNT over millions of rows.
+ * Rows per status, from the counters the writer keeps (platform/db/schema.ts, `status_counts`): a
+ * sum over at most 65 shards per status instead of a COUNT over millions of rows.
  */
 export async function countsByStatus(db: DbOrTx, table: 'notes' | 'jobs'): Promise<Record<string, number>> {
   const rows = await db
@@ -20,4 +21,17 @@ export async function countedRows(db: DbOrTx, table: 'notes' | 'jobs', status?: 
   const counts = await countsByStatus(db, table);
   if (status) return counts[status] ?? 0;
   return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Sets the counters to a COUNT of the rows (docs/operations.md, "Recounting the stats"): for rows
+ * written outside the API, by hand or by a bulk load. One transaction whose reads lock both
+ * tables until it commits, so writes wait for it: run it when the system is quiet.
+ */
+export async function recountStatuses(writer: SqlWriter): Promise<void> {
+  const recount = (table: 'notes' | 'jobs') => ({
+    sql: `INSERT INTO status_counts (tbl, status, shard, n) SELECT ?, status, 0, COUNT(*) FROM \`${table}\` GROUP BY status ON DUPLICATE KEY UPDATE n = VALUES(n)`,
+    values: [table],
+  });
+  await writer.run([{ sql: 'UPDATE status_counts SET n = 0', values: [] }, recount('notes'), recount('jobs')]);
 }

@@ -47,8 +47,8 @@ export class ThroughputWindow {
     const byMinute = new Map<number, FinishedRow[]>();
     for (const row of fresh) {
       const minute = Date.parse(row.minute);
-      let rows = byMinute.get(minute);
-      if (!rows) byMinute.set(minute, (rows = []));
+      const rows = byMinute.get(minute) ?? [];
+      if (rows.length === 0) byMinute.set(minute, rows);
       rows.push(row);
     }
     for (let minute = since; minute + MINUTE_MS + this.settleMs <= nowMs; minute += MINUTE_MS) {

@@ -34,7 +34,7 @@ export async function ensureAdmin(
 ): Promise<AdminBootstrapOutcome> {
   const admin = config.admin;
   if (!admin) return 'skipped';
-  const { db } = database;
+  const { db, writer } = database;
   const email = normalizeEmail(admin.email);
 
   const reconcile = async (existing: UserRow): Promise<AdminBootstrapOutcome> => {
@@ -48,7 +48,7 @@ export async function ensureAdmin(
     const passwordMatches =
       !needsRehash(existing.passwordHash) && (await verifyPassword(existing.passwordHash, admin.password));
     if (passwordMatches && existing.role === 'admin' && !existing.disabled) return 'unchanged';
-    await updateUser(db, existing.id, {
+    await updateUser(writer, existing.id, {
       role: 'admin',
       disabled: false,
       revokeTokens: true,
@@ -67,7 +67,7 @@ export async function ensureAdmin(
     outcome = await reconcile(existing);
   } else {
     try {
-      await insertUser(db, {
+      await insertUser(writer, {
         id: uuidv7(),
         name: 'Administrator',
         email,

@@ -54,7 +54,7 @@ export class AuthService {
   async register(input: RegisterBody): Promise<AuthResult> {
     const passwordHash = await hashPassword(input.password);
     try {
-      const row = await insertUser(this.deps.database.db, {
+      const row = await insertUser(this.deps.database.writer, {
         id: uuidv7(),
         name: input.name.trim(),
         email: normalizeEmail(input.email),
@@ -92,7 +92,7 @@ export class AuthService {
 
     await throttle.clear(email, address);
     if (needsRehash(row.passwordHash)) {
-      await updateUser(database.db, row.id, { passwordHash: await hashPassword(input.password) });
+      await updateUser(database.writer, row.id, { passwordHash: await hashPassword(input.password) });
     }
     return this.issue(row);
   }
@@ -112,7 +112,7 @@ export class AuthService {
       throw new BadRequestError('The current password is incorrect.', { field: 'current_password' });
     }
     const passwordHash = await hashPassword(input.new_password);
-    const updated = await updateUser(database.db, row.id, { passwordHash, revokeTokens: true });
+    const updated = await updateUser(database.writer, row.id, { passwordHash, revokeTokens: true });
     this.deps.forgetUser(row.id);
     if (!updated) throw new UnauthorizedError('This account is disabled or no longer exists.');
     return this.issue(updated);
@@ -121,7 +121,7 @@ export class AuthService {
   /** Revokes every token of the caller's account, the one in hand included. */
   async logoutAll(caller: AuthUser): Promise<void> {
     const row = await this.callerRow(caller);
-    await updateUser(this.deps.database.db, row.id, { revokeTokens: true });
+    await updateUser(this.deps.database.writer, row.id, { revokeTokens: true });
     this.deps.forgetUser(row.id);
   }
 

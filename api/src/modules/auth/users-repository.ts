@@ -1,15 +1,17 @@
 import { normalizeEmail } from '@notes/contracts';
 import type { PublicUser, UserSortField } from '@notes/contracts/auth-api';
-import { and, eq, like, or, type SQL, sql } from 'drizzle-orm';
+import { and, eq, like, or, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../../platform/db/client.ts';
 import { finishPage, planPage } from '../../platform/db/keyset.ts';
 import { type Role, users } from '../../platform/db/schema.ts';
+import { Increment, rowInsert, rowUpdate, type Writer, within } from '../../platform/db/sql-writer.ts';
 import { cappedCount, type Total } from '../../platform/db/totals.ts';
 import { userOrder } from '../notes/index.ts';
 
 /**
- * The users table: all SQL about users lives here. Every function takes the database or the
- * caller's transaction first, so a service decides the transaction. Emails are stored and
+ * The users table: all SQL about users lives here. Reads take the database or the caller's
+ * transaction first, writes the writer or the caller's write transaction, so a service decides
+ * the transaction. Emails are stored and
  * looked up in `normalizeEmail`'s form and the column compares them byte for byte.
  */
 
@@ -39,7 +41,7 @@ export interface NewUser {
 }
 
 /** Inserts a user; a taken email surfaces as a duplicate-key error (see `isDuplicateKey`). */
-export async function insertUser(db: DbOrTx, user: NewUser): Promise<UserRow> {
+export async function insertUser(w: Writer, user: NewUser): Promise<UserRow> {
   const row: UserRow = {
     id: user.id,
     name: user.name,
@@ -51,7 +53,7 @@ export async function insertUser(db: DbOrTx, user: NewUser): Promise<UserRow> {
     createdAt: user.now,
     updatedAt: user.now,
   };
-  await db.insert(users).values(row);
+  await within(w, async (tx) => tx.insert(rowInsert(users, row)));
   return row;
 }
 
@@ -80,18 +82,18 @@ export interface UserChanges {
 
 /** Applies the given changes; returns the updated row, or null when there is no such user. */
 export async function updateUser(
-  db: DbOrTx,
+  w: Writer,
   id: string,
   changes: UserChanges,
   now = new Date(),
 ): Promise<UserRow | null> {
-  const { revokeTokens, ...rest } = changes;
-  const set = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as UserChanges;
-  await db
-    .update(users)
-    .set({ ...set, ...(revokeTokens ? { tokenVersion: sql`${users.tokenVersion} + 1` } : {}), updatedAt: now })
-    .where(eq(users.id, id));
-  return getUserById(db, id);
+  const { revokeTokens, ...set } = changes;
+  return within(w, async (tx) => {
+    await tx.execute(
+      rowUpdate(users, { ...set, ...(revokeTokens ? { tokenVersion: new Increment(1) } : {}), updatedAt: now }, { id }),
+    );
+    return tx.read((db) => getUserById(db, id));
+  });
 }
 
 export interface ListUsersQuery {

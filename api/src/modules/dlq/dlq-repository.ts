@@ -1,6 +1,7 @@
 import { count, desc, eq } from 'drizzle-orm';
 import type { DbOrTx } from '../../platform/db/client.ts';
 import { jobs } from '../../platform/db/schema.ts';
+import { rowUpdate, type Writer, within } from '../../platform/db/sql-writer.ts';
 
 /**
  * SQL behind the DLQ actions: dead jobs as the operator sees them, and the state changes that
@@ -13,15 +14,21 @@ export type JobRow = typeof jobs.$inferSelect;
  * Marks a job discarded with the operator's reason, unless it already finished well. Returns
  * false when there is no such job.
  */
-export async function discardJob(db: DbOrTx, jobId: string, reason: string, now: Date): Promise<boolean> {
-  const [job] = await db.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, jobId)).limit(1);
-  if (!job) return false;
-  if (job.status === 'processed' || job.status === 'skipped') return true;
-  await db
-    .update(jobs)
-    .set({ status: 'discarded', deadReason: reason, finishedAt: now, updatedAt: now })
-    .where(eq(jobs.id, jobId));
-  return true;
+export async function discardJob(w: Writer, jobId: string, reason: string, now: Date): Promise<boolean> {
+  return within(w, async (tx) => {
+    const [job] = await tx.read((db) =>
+      db.select({ status: jobs.status }).from(jobs).where(eq(jobs.id, jobId)).limit(1).for('update'),
+    );
+    if (!job) return false;
+    if (job.status === 'processed' || job.status === 'skipped') return true;
+    const update = rowUpdate(
+      jobs,
+      { status: 'discarded', deadReason: reason, finishedAt: now, updatedAt: now },
+      { id: jobId, status: job.status },
+    );
+    await tx.moveStatus('jobs', job.status, 'discarded', update);
+    return true;
+  });
 }
 
 /** Dead jobs, newest death first (the DLQ as the admin console lists it). */

@@ -213,7 +213,7 @@ function requeueHeld(ch: ConfirmChannel): void {
 async function moveOne(ch: ConfirmChannel, msg: Message, returned: Set<string>, database: Database) {
   const run = newRun();
   const [letter] = await fileLetters(
-    database.db,
+    database.writer,
     [{ ...letterFromMessage(msg.content, msg.properties), promoteRun: run }],
     {
       promoting: true,
@@ -224,11 +224,11 @@ async function moveOne(ch: ConfirmChannel, msg: Message, returned: Set<string>, 
   try {
     await publishConfirmed(ch, returned, promotedCopy(stored, run));
   } catch (err) {
-    await clearPromoting(database.db, [stored.id], run).catch(() => {});
+    await clearPromoting(database.writer, [stored.id], run).catch(() => {});
     throw err;
   }
   ch.ack(msg);
-  await database.db.transaction((tx) => finishPromotion(tx, [stored], run, new Date()));
+  await finishPromotion(database.writer, [stored], run, new Date());
 }
 
 export interface DiscardResult {
@@ -257,7 +257,7 @@ export async function discardDlq(
         if (describe(msg).jobId === opts.jobId) matches.push(msg);
         else held++;
       }
-      const jobFound = await discardJob(opts.database.db, opts.jobId, reason, new Date());
+      const jobFound = await discardJob(opts.database.writer, opts.jobId, reason, new Date());
       for (const m of matches) ch.ack(m);
       return { removedMessages: matches.length, jobFound };
     } catch (err) {

@@ -1,11 +1,13 @@
 import type { FailureFilter } from '@notes/contracts';
-import { and, asc, count, eq, gt, inArray, isNull, like, lt, max, min, type SQL, sql } from 'drizzle-orm';
-import { type DbOrTx, isDatabaseUnavailable, type Tx } from '../../platform/db/client.ts';
+import { and, asc, count, eq, gt, inArray, like, lt, max, min, type SQL, sql } from 'drizzle-orm';
+import { type DbOrTx, isDatabaseUnavailable } from '../../platform/db/client.ts';
 import { deadLetters, jobs, notes } from '../../platform/db/schema.ts';
+import { rowDelete, rowUpdate, rowUpsert, type Writer, within } from '../../platform/db/sql-writer.ts';
 
 /**
  * SQL of the failure inbox (docs/jobs.md): dead letters in, groups, selections read a page at a
- * time along the primary key, and the two steps of a promote. The caller opens transactions.
+ * time along the primary key, and the two steps of a promote. Writes go through the writer, in
+ * the caller's transaction when it passes one.
  */
 
 export type DeadLetterRow = typeof deadLetters.$inferSelect;
@@ -29,21 +31,21 @@ const STATEMENT_BYTES = 4 * 1024 * 1024;
  * Only an unreachable database fails the call (docs/jobs.md, "The failure inbox").
  */
 export async function fileLetters(
-  db: DbOrTx,
+  w: Writer,
   rows: readonly DeadLetterRow[],
   opts: { promoting?: boolean } = {},
 ): Promise<DeadLetterRow[]> {
-  const filed = await withJobsResolved(db, rows);
+  const filed = await withJobsResolved(w, rows);
   for (const chunk of byBytes(filed)) {
     try {
-      await upsertLetters(db, chunk, opts);
+      await upsertLetters(w, chunk, opts);
     } catch (err) {
       if (isDatabaseUnavailable(err)) throw err;
       for (const row of chunk) {
-        await upsertLetters(db, [row], opts).catch((rowErr: unknown) => {
+        await upsertLetters(w, [row], opts).catch((rowErr: unknown) => {
           if (isDatabaseUnavailable(rowErr)) throw rowErr;
           const why = ` (headers not storable: ${String((rowErr as Error).message).slice(0, 200)})`;
-          return upsertLetters(db, [{ ...row, headers: {}, reason: `${row.reason.slice(0, 3700)}${why}` }], opts);
+          return upsertLetters(w, [{ ...row, headers: {}, reason: `${row.reason.slice(0, 3700)}${why}` }], opts);
         });
       }
     }
@@ -52,14 +54,18 @@ export async function fileLetters(
 }
 
 /** Malformed letters keep their guessed job only when that job exists and has no other letter. */
-async function withJobsResolved(db: DbOrTx, rows: readonly DeadLetterRow[]): Promise<DeadLetterRow[]> {
+async function withJobsResolved(w: Writer, rows: readonly DeadLetterRow[]): Promise<DeadLetterRow[]> {
   const guesses = [...new Set(rows.flatMap((r) => (r.malformed && r.jobId ? [r.jobId] : [])))];
   if (guesses.length === 0) return [...rows];
-  const found = await db
-    .select({ jobId: jobs.id, letterId: deadLetters.id })
-    .from(jobs)
-    .leftJoin(deadLetters, eq(deadLetters.jobId, jobs.id))
-    .where(inArray(jobs.id, guesses));
+  const found = await within(w, (tx) =>
+    tx.read((db) =>
+      db
+        .select({ jobId: jobs.id, letterId: deadLetters.id })
+        .from(jobs)
+        .leftJoin(deadLetters, eq(deadLetters.jobId, jobs.id))
+        .where(inArray(jobs.id, guesses)),
+    ),
+  );
   const free = new Map(found.map((f) => [f.jobId, f.letterId]));
   const taken = new Set(rows.flatMap((r) => (!r.malformed && r.jobId ? [r.jobId] : [])));
   return rows.map((r) => {
@@ -91,32 +97,25 @@ function* byBytes(rows: readonly DeadLetterRow[]): Generator<DeadLetterRow[]> {
  * Inserts letters as they are, or updates the row with the same id or the same job (a job has
  * at most one letter; a promotion under way keeps its run). Callers file through fileLetters.
  */
-async function upsertLetters(
-  db: DbOrTx,
-  rows: readonly DeadLetterRow[],
-  opts: { promoting?: boolean } = {},
-): Promise<void> {
+const UPSERTED = [
+  'kind',
+  'priority',
+  'userId',
+  'groupId',
+  'errorClass',
+  'message',
+  'reason',
+  'malformed',
+  'attempt',
+  'body',
+  'headers',
+  'deadAt',
+] as const;
+
+async function upsertLetters(w: Writer, rows: readonly DeadLetterRow[], opts: { promoting?: boolean } = {}) {
   if (rows.length === 0) return;
-  await db
-    .insert(deadLetters)
-    .values([...rows])
-    .onDuplicateKeyUpdate({
-      set: {
-        kind: sql`VALUES(${deadLetters.kind})`,
-        priority: sql`VALUES(${deadLetters.priority})`,
-        userId: sql`VALUES(${deadLetters.userId})`,
-        groupId: sql`VALUES(${deadLetters.groupId})`,
-        errorClass: sql`VALUES(${deadLetters.errorClass})`,
-        message: sql`VALUES(${deadLetters.message})`,
-        reason: sql`VALUES(${deadLetters.reason})`,
-        malformed: sql`VALUES(${deadLetters.malformed})`,
-        attempt: sql`VALUES(${deadLetters.attempt})`,
-        body: sql`VALUES(${deadLetters.body})`,
-        headers: sql`VALUES(${deadLetters.headers})`,
-        deadAt: sql`VALUES(${deadLetters.deadAt})`,
-        ...(opts.promoting ? { promoteRun: sql`VALUES(${deadLetters.promoteRun})` } : {}),
-      },
-    });
+  const upsert = rowUpsert(deadLetters, rows, opts.promoting ? [...UPSERTED, 'promoteRun'] : UPSERTED);
+  await within(w, (tx) => tx.execute(upsert));
 }
 
 export async function groups(db: DbOrTx, kind?: string) {
@@ -180,21 +179,15 @@ export async function selectPage(
 }
 
 /** Step 1 of a promote: the letters carry the run their copies will be published with. */
-export async function markPromoting(db: DbOrTx, ids: readonly string[], run: string): Promise<void> {
+export async function markPromoting(w: Writer, ids: readonly string[], run: string): Promise<void> {
   if (ids.length === 0) return;
-  await db
-    .update(deadLetters)
-    .set({ promoteRun: run })
-    .where(inArray(deadLetters.id, [...ids]));
+  await within(w, (tx) => tx.execute(rowUpdate(deadLetters, { promoteRun: run }, { id: ids })));
 }
 
 /** A promote whose publish failed: the letter stays, as if nothing was tried. */
-export async function clearPromoting(db: DbOrTx, ids: readonly string[], run: string): Promise<void> {
+export async function clearPromoting(w: Writer, ids: readonly string[], run: string): Promise<void> {
   if (ids.length === 0) return;
-  await db
-    .update(deadLetters)
-    .set({ promoteRun: null })
-    .where(and(inArray(deadLetters.id, [...ids]), eq(deadLetters.promoteRun, run)));
+  await within(w, (tx) => tx.execute(rowUpdate(deadLetters, { promoteRun: null }, { id: ids, promoteRun: run })));
 }
 
 /**
@@ -203,74 +196,64 @@ export async function clearPromoting(db: DbOrTx, ids: readonly string[], run: st
  * letters, as the start callback does. A letter already gone was taken over by its copy's start.
  * Returns how many letters this step settled.
  */
-export async function finishPromotion(tx: Tx, letters: readonly DeadLetterRow[], run: string, now: Date) {
+export async function finishPromotion(w: Writer, letters: readonly DeadLetterRow[], run: string, now: Date) {
   const jobIds = letters.flatMap((l) => (l.jobId ? [l.jobId] : []));
-  const locked = jobIds.length > 0 ? await tx.select().from(jobs).where(inArray(jobs.id, jobIds)).for('update') : [];
-  const still = await tx
-    .select({ id: deadLetters.id, jobId: deadLetters.jobId })
-    .from(deadLetters)
-    .where(
-      and(
-        inArray(
-          deadLetters.id,
-          letters.map((l) => l.id),
-        ),
-        eq(deadLetters.promoteRun, run),
-      ),
-    )
-    .for('update');
-  if (still.length === 0) return 0;
-  const settledJobs = new Set(still.flatMap((l) => (l.jobId ? [l.jobId] : [])));
-  const dead = locked.filter((j) => j.status === 'dead' && settledJobs.has(j.id));
-  if (dead.length > 0) {
-    await tx
-      .update(jobs)
-      .set({ status: 'queued', attempts: 0, deadReason: null, finishedAt: null, run, updatedAt: now })
-      .where(
-        inArray(
-          jobs.id,
-          dead.map((j) => j.id),
-        ),
+  const letterIds = letters.map((l) => l.id);
+  return within(w, async (tx) => {
+    // Jobs before letters, as the start callback locks them.
+    const [locked, still] = await tx.read(
+      async (db) =>
+        [
+          jobIds.length > 0 ? await db.select().from(jobs).where(inArray(jobs.id, jobIds)).for('update') : [],
+          await db
+            .select({ id: deadLetters.id, jobId: deadLetters.jobId })
+            .from(deadLetters)
+            .where(and(inArray(deadLetters.id, letterIds), eq(deadLetters.promoteRun, run)))
+            .for('update'),
+        ] as const,
+    );
+    if (still.length === 0) return 0;
+    const settledJobs = new Set(still.flatMap((l) => (l.jobId ? [l.jobId] : [])));
+    const dead = locked.filter((j) => j.status === 'dead' && settledJobs.has(j.id));
+    if (dead.length > 0) {
+      const requeue = {
+        status: 'queued',
+        attempts: 0,
+        deadReason: null,
+        finishedAt: null,
+        run,
+        updatedAt: now,
+      } as const;
+      await tx.moveStatus(
+        'jobs',
+        'dead',
+        'queued',
+        rowUpdate(jobs, requeue, { id: dead.map((j) => j.id), status: 'dead' }),
       );
-    for (const job of dead.filter((j) => j.kind === 'note.process')) {
-      await tx
-        .update(notes)
-        .set({ status: 'queued' })
-        .where(and(eq(notes.id, job.noteId), eq(notes.status, 'dead'), eq(notes.version, job.noteVersion)));
+      for (const job of dead.filter((j) => j.kind === 'note.process')) {
+        const where = { id: job.noteId, status: 'dead', version: job.noteVersion } as const;
+        await tx.moveStatus('notes', 'dead', 'queued', rowUpdate(notes, { status: 'queued' }, where));
+      }
     }
-  }
-  await tx.delete(deadLetters).where(
-    inArray(
-      deadLetters.id,
-      still.map((l) => l.id),
-    ),
-  );
-  return still.length;
+    await tx.execute(rowDelete(deadLetters, { id: still.map((l) => l.id) }));
+    return still.length;
+  });
 }
 
 /**
  * Discards letters: they leave the inbox, their dead jobs become `discarded` with the reason.
  * Returns how many letters went.
  */
-export async function discardLetters(tx: Tx, letters: readonly DeadLetterRow[], reason: string, now: Date) {
+export async function discardLetters(w: Writer, letters: readonly DeadLetterRow[], reason: string, now: Date) {
   // A letter whose promotion is under way is left to it.
   const jobIds = letters.flatMap((l) => (l.jobId && !l.promoteRun ? [l.jobId] : []));
-  if (jobIds.length > 0) {
-    await tx
-      .update(jobs)
-      .set({ status: 'discarded', deadReason: reason, finishedAt: now, updatedAt: now })
-      .where(and(inArray(jobs.id, jobIds), eq(jobs.status, 'dead')));
-  }
-  const [res] = await tx.delete(deadLetters).where(
-    and(
-      inArray(
-        deadLetters.id,
-        letters.map((l) => l.id),
-      ),
-      isNull(deadLetters.promoteRun),
-    ),
-  );
-  return res.affectedRows;
+  return within(w, async (tx) => {
+    if (jobIds.length > 0) {
+      const discard = { status: 'discarded', deadReason: reason, finishedAt: now, updatedAt: now } as const;
+      await tx.moveStatus('jobs', 'dead', 'discarded', rowUpdate(jobs, discard, { id: jobIds, status: 'dead' }));
+    }
+    return tx.execute(rowDelete(deadLetters, { id: letters.map((l) => l.id), promoteRun: null }));
+  });
 }
 
 export async function letterOfJob(db: DbOrTx, jobId: string): Promise<DeadLetterRow | undefined> {

@@ -73,6 +73,10 @@ export class FailureInbox {
     return this.deps.database.db;
   }
 
+  private get writer() {
+    return this.deps.database.writer;
+  }
+
   async groups(kind?: string) {
     const rows = await groups(this.db, kind);
     return rows.map((r) => ({
@@ -107,7 +111,7 @@ export class FailureInbox {
       await channel.close();
     }
     if (opts.audit === false) return result;
-    await recordAudit(this.db, this.deps.logger, {
+    await recordAudit(this.writer, this.deps.logger, {
       actorId: opts.actorId,
       action: FAILURE_AUDIT.promote,
       target: targetOf(selection),
@@ -124,12 +128,12 @@ export class FailureInbox {
     if (opts.dryRun || matched === 0) return result;
     const reason = opts.reason ?? 'discarded by an operator';
     await this.#pages(selection, now, true, opts, async (letters) => {
-      result.discarded += await this.db.transaction((tx) => discardLetters(tx, letters, reason, new Date()));
+      result.discarded += await discardLetters(this.writer, letters, reason, new Date());
       opts.onProgress?.(result.discarded, matched);
       return letters.length;
     });
     if (opts.audit === false) return result;
-    await recordAudit(this.db, this.deps.logger, {
+    await recordAudit(this.writer, this.deps.logger, {
       actorId: opts.actorId,
       action: FAILURE_AUDIT.discard,
       target: targetOf(selection),
@@ -171,7 +175,7 @@ export class FailureInbox {
 
   async #promotePage(ch: ConfirmChannel, returned: Set<string>, letters: DeadLetterRow[], run: string) {
     await markPromoting(
-      this.db,
+      this.writer,
       letters.map((l) => l.id),
       run,
     );
@@ -181,12 +185,12 @@ export class FailureInbox {
     if (failed.length > 0) {
       this.deps.logger.warn({ failed: failed.length }, 'promote: copies not confirmed; their letters stay');
       await clearPromoting(
-        this.db,
+        this.writer,
         failed.map((l) => l.id),
         run,
       );
     }
-    if (ok.length > 0) await this.db.transaction((tx) => finishPromotion(tx, ok, run, new Date()));
+    if (ok.length > 0) await finishPromotion(this.writer, ok, run, new Date());
     return { moved: ok.length, failed: failed.length };
   }
 

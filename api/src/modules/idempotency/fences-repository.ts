@@ -1,14 +1,22 @@
-import { and, eq, lte } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { DbOrTx } from '../../platform/db/client.ts';
 import { idempotencyFences } from '../../platform/db/schema.ts';
-import { type RowInsert, rowInsert, type Statement } from '../../platform/db/sql-writer.ts';
+import {
+  atMost,
+  type RowInsert,
+  rowDelete,
+  rowInsert,
+  type Statement,
+  type Writer,
+  within,
+} from '../../platform/db/sql-writer.ts';
 
 /**
  * The database half of idempotency (docs/guarantees.md): a primary key (user_id, key_hash)
  * inserted in the write's own transaction. A second insert of the same key waits for the first
  * transaction and then fails with a duplicate-key error, so two writes can never both commit.
- * Inserts and the completion are statements for the write path (platform/db/sql-writer.ts); the rare
- * reads and deletes after a duplicate use drizzle.
+ * Inserts, the completion and the rare delete after a duplicate are statements of the writer
+ * (platform/db/sql-writer.ts); the read after a duplicate uses drizzle.
  */
 export type FenceRow = typeof idempotencyFences.$inferSelect;
 
@@ -61,16 +69,9 @@ export async function findFence(db: DbOrTx, key: FenceKey): Promise<FenceRow | u
 }
 
 /** Deletes the key only if it has expired, so a live fence is never removed. */
-export async function deleteExpiredFence(db: DbOrTx, key: FenceKey, now: Date): Promise<void> {
-  await db
-    .delete(idempotencyFences)
-    .where(
-      and(
-        eq(idempotencyFences.userId, key.userId),
-        eq(idempotencyFences.keyHash, key.keyHash),
-        lte(idempotencyFences.expiresAt, now),
-      ),
-    );
+export async function deleteExpiredFence(w: Writer, key: FenceKey, now: Date): Promise<void> {
+  const where = { userId: key.userId, keyHash: key.keyHash, expiresAt: atMost(now) };
+  await within(w, (tx) => tx.execute(rowDelete(idempotencyFences, where)));
 }
 
 export { isDuplicateKey } from '../../platform/db/retry.ts';

@@ -176,7 +176,7 @@ export class IdempotencyService implements ClaimSteps {
       const left = Math.ceil((row.expiresAt.getTime() - now.getTime()) / 1000);
       return { replay: this.replayOf(row, fingerprint), ttlSeconds: left };
     }
-    if (row) await deleteExpiredFence(this.deps.database.db, key, now);
+    if (row) await deleteExpiredFence(this.deps.database.writer, key, now);
     return 'expired';
   }
 

@@ -1,5 +1,5 @@
 import { isDuplicateKey, isRolledBack, ROLLED_BACK_TRIES } from '../../platform/db/retry.ts';
-import type { RowInsert, Statement } from '../../platform/db/sql-writer.ts';
+import type { RowInsert, SqlWriter, Statement, WriteTx } from '../../platform/db/sql-writer.ts';
 import { IdempotencyInFlightError } from '../../platform/errors/index.ts';
 import { completeFence, type FencedResponse, type FenceKey, fenceInsert } from './fences-repository.ts';
 
@@ -66,6 +66,15 @@ export function storedResponse(response: WriteResponse): FencedResponse {
 /** What a failed commit leaves the write to do: run it again, or answer this (a replay). */
 export const RETRY = Symbol('retry');
 
+/** What a write's transaction body made: its answer (for the fence) and whatever else its caller wants back. */
+export interface TxBodyResult<T> {
+  response: WriteResponse;
+  value: T;
+}
+
+/** How `WriteClaim.transaction` ended: committed (the caller finishes with `committed()`), or settled without. */
+export type TxOutcome<T> = ({ committed: true } & TxBodyResult<T>) | { committed: false; outcome: WriteOutcome };
+
 /**
  * A claimed key, carried by its write through the commit (docs/guarantees.md). The write puts
  * `fence()` first in its transaction (a create with its answer, through group commit; a write
@@ -125,6 +134,31 @@ export class WriteClaim {
   /** Fills in the answer of a fence inserted with none, in the same transaction. */
   completeFence(response: WriteResponse): Statement {
     return completeFence(this.key, storedResponse(response));
+  }
+
+  /**
+   * A write that reads first, in a transaction of `writer` until it commits or has its outcome.
+   * Each attempt opens a fresh transaction with this claim's fence (no answer yet) first; `body`
+   * reads, locks and queues the write's statements and says its answer, which completes the
+   * fence before the COMMIT. A failed attempt is rolled back and `failed()` decides: another
+   * attempt, a replay of the first request's answer, or the error thrown.
+   */
+  async transaction<T>(writer: SqlWriter, body: (tx: WriteTx) => Promise<TxBodyResult<T>>): Promise<TxOutcome<T>> {
+    for (;;) {
+      let tx: WriteTx | undefined;
+      try {
+        tx = await writer.begin();
+        tx.insert(this.fence(null));
+        const done = await body(tx);
+        tx.defer(this.completeFence(done.response));
+        await tx.commit();
+        return { committed: true, ...done };
+      } catch (err) {
+        await tx?.rollback();
+        const next = await this.failed(err);
+        if (next !== RETRY) return { committed: false, outcome: next };
+      }
+    }
   }
 
   /** After the COMMIT: the answer goes to Redis (best effort; the fence holds it anyway). */

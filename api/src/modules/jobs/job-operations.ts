@@ -110,8 +110,8 @@ export class JobOperations {
     const now = new Date();
     // One UPDATE, which a callback batch changing the same job may make a deadlock victim; it
     // only moves `failed`, so running it again is safe.
-    await retryRolledBack(() => markRetried(this.db, id, now));
-    await recordAudit(this.db, this.deps.logger, {
+    await retryRolledBack(() => markRetried(this.deps.database.writer, id, now));
+    await recordAudit(this.deps.database.writer, this.deps.logger, {
       actorId,
       action: OPERATIONS_AUDIT.retry,
       target: id,
@@ -144,7 +144,7 @@ export class JobOperations {
   async setPaused(actorId: string, kind: JobKind, paused: boolean): Promise<ControlRow> {
     const changedAt = new Date();
     const actor = { id: actorId, name: (await getUserById(this.db, actorId))?.email ?? actorId };
-    await this.db.transaction(async (tx) => {
+    await this.deps.database.writer.transaction(async (tx) => {
       await setControl(tx, { kind, paused, changedAt, changedBy: actor.name.slice(0, 255) });
       await recordAudit(tx, this.deps.logger, {
         actorId: actor.id,

@@ -1,7 +1,8 @@
 import { JOB_KINDS, type JobKind } from '@notes/contracts';
-import { and, asc, count, desc, eq, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../../platform/db/client.ts';
 import { type JobStatus, jobAttempts, jobControls, jobs } from '../../platform/db/schema.ts';
+import { rowUpdate, rowUpsert, type Writer, within } from '../../platform/db/sql-writer.ts';
 
 /** SQL behind job inspection, retry-now and pause/resume (docs/jobs.md). */
 
@@ -20,11 +21,9 @@ export async function attemptsOfJob(db: DbOrTx, jobId: string): Promise<AttemptR
 }
 
 /** A retried job is queued again, unless a consumer has taken it meanwhile. */
-export async function markRetried(db: DbOrTx, id: string, now: Date): Promise<void> {
-  await db
-    .update(jobs)
-    .set({ status: 'queued', updatedAt: now })
-    .where(and(eq(jobs.id, id), eq(jobs.status, 'failed')));
+export async function markRetried(w: Writer, id: string, now: Date): Promise<void> {
+  const update = rowUpdate(jobs, { status: 'queued', updatedAt: now }, { id, status: 'failed' });
+  await within(w, (tx) => tx.moveStatus('jobs', 'failed', 'queued', update));
 }
 
 /** Every kind's control row; a kind never paused has none (it runs). */
@@ -34,17 +33,9 @@ export async function listControls(db: DbOrTx): Promise<Map<JobKind, ControlRowD
   return new Map(rows.filter((r) => known.has(r.kind)).map((r) => [r.kind as JobKind, r]));
 }
 
-export async function setControl(db: DbOrTx, row: ControlRowDb): Promise<void> {
-  await db
-    .insert(jobControls)
-    .values(row)
-    .onDuplicateKeyUpdate({
-      set: {
-        paused: sql`VALUES(${jobControls.paused})`,
-        changedAt: sql`VALUES(${jobControls.changedAt})`,
-        changedBy: sql`VALUES(${jobControls.changedBy})`,
-      },
-    });
+export async function setControl(w: Writer, row: ControlRowDb): Promise<void> {
+  const upsert = rowUpsert(jobControls, [row], ['paused', 'changedAt', 'changedBy']);
+  await within(w, (tx) => tx.execute(upsert));
 }
 
 /** The newest jobs matching a filter (the operator CLI's `list`). */

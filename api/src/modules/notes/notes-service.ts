@@ -139,27 +139,17 @@ export class NotesService {
   async update(userId: string, id: string, input: UpdateNoteBody, meta: WriteMeta): Promise<WriteOutcome> {
     const claim = await this.idempotency.claim({ ...meta, userId, body: input });
     if (!(claim instanceof WriteClaim)) return claim;
-    for (;;) {
-      let tx: WriteTx | undefined;
-      try {
-        tx = await this.deps.database.writer.begin();
-        tx.insert(claim.fence(null));
-        const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
-        const changes = editOf(current, input, new Date());
-        const row = { ...current, ...changes };
-        tx.defer(updateNote(userId, id, changes));
-        tx.counts.move('notes', current.status, row.status);
-        const { response, event } = this.answer(row, 'note.updated', 200, null);
-        tx.insert(...this.jobOf(row).inserts, event);
-        tx.defer(claim.completeFence(response));
-        await tx.commit();
-        return this.committed(claim, response, userId, row);
-      } catch (err) {
-        await tx?.rollback();
-        const next = await claim.failed(err);
-        if (next !== RETRY) return next;
-      }
-    }
+    const done = await claim.transaction(this.deps.database.writer, async (tx) => {
+      const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
+      const changes = editOf(current, input, new Date());
+      const row = { ...current, ...changes };
+      tx.defer(updateNote(userId, id, changes));
+      tx.counts.move('notes', current.status, row.status);
+      const { response, event } = this.answer(row, 'note.updated', 200, null);
+      tx.insert(...this.jobOf(row).inserts, event);
+      return { response, value: row };
+    });
+    return done.committed ? this.committed(claim, done.response, userId, done.value) : done.outcome;
   }
 
   /** Deletes the note; its jobs stay as history (a job of a deleted note is discarded by the pipeline). */
@@ -167,24 +157,14 @@ export class NotesService {
     const claim = await this.idempotency.claim({ ...meta, userId, body: undefined });
     if (!(claim instanceof WriteClaim)) return claim;
     const response: WriteResponse = { status: 204, body: null, location: null };
-    for (;;) {
-      let tx: WriteTx | undefined;
-      try {
-        tx = await this.deps.database.writer.begin();
-        tx.insert(claim.fence(null));
-        const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
-        tx.defer(deleteNote(userId, id));
-        tx.counts.move('notes', current.status, null);
-        tx.insert(eventInsert(userId, 'note.deleted', { id }));
-        tx.defer(claim.completeFence(response));
-        await tx.commit();
-        return this.committed(claim, response, userId, null);
-      } catch (err) {
-        await tx?.rollback();
-        const next = await claim.failed(err);
-        if (next !== RETRY) return next;
-      }
-    }
+    const done = await claim.transaction(this.deps.database.writer, async (tx) => {
+      const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
+      tx.defer(deleteNote(userId, id));
+      tx.counts.move('notes', current.status, null);
+      tx.insert(eventInsert(userId, 'note.deleted', { id }));
+      return { response, value: null };
+    });
+    return done.committed ? this.committed(claim, response, userId, null) : done.outcome;
   }
 
   async get(userId: string, id: string): Promise<Note> {

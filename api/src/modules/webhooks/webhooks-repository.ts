@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, isNotNull, isNull, type SQL } from 'drizzle-orm';
 import { type DbOrTx, parseJsonColumn } from '../../platform/db/client.ts';
 import { webhooks } from '../../platform/db/schema.ts';
+import { rowDelete, rowInsert, type Writer, within } from '../../platform/db/sql-writer.ts';
 import type { PublicWebhook, WebhookEvent } from './schemas.ts';
 
 /**
@@ -28,8 +29,8 @@ export function toPublicWebhook(row: WebhookRow): PublicWebhook {
   };
 }
 
-export async function insertWebhook(db: DbOrTx, row: WebhookRow): Promise<WebhookRow> {
-  await db.insert(webhooks).values(row);
+export async function insertWebhook(w: Writer, row: WebhookRow): Promise<WebhookRow> {
+  await within(w, async (tx) => tx.insert(rowInsert(webhooks, row)));
   return row;
 }
 
@@ -58,9 +59,8 @@ export async function findWebhookForUser(db: DbOrTx, userId: string, id: string)
 }
 
 /** Deletes one of the user's endpoints; false when there was none. */
-export async function deleteWebhookForUser(db: DbOrTx, userId: string, id: string): Promise<boolean> {
-  const [result] = await db.delete(webhooks).where(and(eq(webhooks.id, id), eq(webhooks.userId, userId)));
-  return result.affectedRows > 0;
+export async function deleteWebhookForUser(w: Writer, userId: string, id: string): Promise<boolean> {
+  return (await within(w, (tx) => tx.execute(rowDelete(webhooks, { id, userId })))) > 0;
 }
 
 /** Every user's endpoints for the admin, newest first; `disabled` filters on the 410 state. */

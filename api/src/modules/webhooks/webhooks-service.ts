@@ -64,7 +64,7 @@ export class WebhooksService {
       throw new ConflictError(`A user may have at most ${MAX_WEBHOOKS_PER_USER} webhook endpoints.`, 'webhook-limit');
     }
     const events = input.events ? [...new Set(input.events)] : [WEBHOOK_EVENTS[0]];
-    const row = await insertWebhook(db, {
+    const row = await insertWebhook(this.deps.database.writer, {
       id: uuidv7(),
       userId,
       url: url.href,
@@ -78,7 +78,7 @@ export class WebhooksService {
   }
 
   async remove(userId: string, id: string): Promise<void> {
-    if (!(await deleteWebhookForUser(this.deps.database.db, userId, id))) {
+    if (!(await deleteWebhookForUser(this.deps.database.writer, userId, id))) {
       throw new NotFoundError('No such webhook endpoint.');
     }
   }

@@ -9,17 +9,17 @@ import { GroupCommitter } from './group-commit.ts';
 import * as schema from './schema.ts';
 import { SqlWriter } from './sql-writer.ts';
 
+/** Drizzle: the reads (and the migrations). Writes go through `writer` (sql-writer.ts). */
 export type Db = MySql2Database<typeof schema>;
-/** A transaction handle; services open it and hand it down to repositories. */
-export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-export type DbOrTx = Db | Tx;
+/** Reads take drizzle on the pool, or on a write transaction's connection (`WriteTx.read`). */
+export type DbOrTx = Db;
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../drizzle', import.meta.url));
 
 export interface Database {
   db: Db;
   pool: mysql.Pool;
-  /** The write path's transactions, a round trip each (sql-writer.ts); its own multi-statement pool. */
+  /** The one writer: every write's transaction, a round trip each (sql-writer.ts); its own multi-statement pool. */
   writer: SqlWriter;
   /** Group commit for writes known up front (group-commit.ts), on the writer's pool. */
   commits: GroupCommitter;
@@ -52,7 +52,7 @@ export function createDatabase(config: Config): Database {
   const pool = mysql.createPool(options);
   const db = drizzle(pool, { schema, mode: 'default' });
   // Multi-statement queries only here, where every statement is a constant with placeholders;
-  // drizzle's pool keeps the default (one statement per query) for everything else.
+  // drizzle's pool (the reads) keeps the default (one statement per query).
   const writePool = mysqlCore.createPool({ ...options, multipleStatements: true });
   const writer = new SqlWriter(writePool);
   const callbackPool = mysqlCore.createPool({

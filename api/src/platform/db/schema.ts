@@ -184,9 +184,9 @@ export const jobErrors = mysqlTable(
 
 /**
  * Rows per status of notes and jobs, kept in the transaction that changes a row, so the dashboard
- * reads a few hundred rows instead of counting millions: the write path adds its transaction's
- * changes in one statement before its COMMIT (status-tally.ts), and triggers count every other
- * writer's rows (api/drizzle/0003_data_at_scale.sql, 0005_accept_cost.sql). Each connection adds
+ * reads a few hundred rows instead of counting millions: the writer adds each transaction's
+ * changes in one statement before its COMMIT (status-tally.ts); it is the API's only writer, and
+ * the counter triggers are gone (api/drizzle/0008_one_writer.sql). Each connection adds
  * to its own shard (CONNECTION_ID() % 64): concurrent writers do not queue on one hot row; a
  * status's count is the sum of its shards. Retention's deletes count in shard 64, which no writer
  * uses (api/drizzle/0006_retention_counter_shard.sql).

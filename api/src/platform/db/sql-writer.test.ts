@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { jobs, notes } from './schema.ts';
-import { insertStatements, rowInsert, sqlValue } from './sql-writer.ts';
+import { deadLetters, idempotencyFences, jobControls, jobs, notes, users } from './schema.ts';
+import {
+  atMost,
+  Increment,
+  insertStatements,
+  rowDelete,
+  rowInsert,
+  rowUpdate,
+  rowUpsert,
+  sqlValue,
+} from './sql-writer.ts';
 
 const when = new Date('2026-01-02T03:04:05.678Z');
 const note = (id: string) =>
@@ -63,4 +72,36 @@ test('rows with different column lists stay separate statements', () => {
 
 test('a property the table does not have is refused, never guessed', () => {
   assert.throws(() => rowInsert(notes, { id: 'n', nope: 1 } as never), /no column for nope/);
+});
+
+test('rowUpdate and rowDelete name the schema columns; where takes =, IN, IS NULL and comparisons', () => {
+  const update = rowUpdate(
+    users,
+    { disabled: true, tokenVersion: new Increment(1), updatedAt: when, name: undefined },
+    { id: 'u1', role: ['user', 'admin'] },
+  );
+  assert.equal(
+    update.sql,
+    'UPDATE `users` SET `disabled` = ?, `token_version` = `token_version` + ?, `updated_at` = ? WHERE `id` = ? AND `role` IN (?)',
+  );
+  assert.deepEqual(update.values, [true, 1, when, 'u1', ['user', 'admin']]);
+  const del = rowDelete(idempotencyFences, { userId: 'u', expiresAt: atMost(when) }, { limit: 10 });
+  assert.equal(del.sql, 'DELETE FROM `idempotency_fences` WHERE `user_id` = ? AND `expires_at` <= ? LIMIT ?');
+  assert.deepEqual(del.values, ['u', when, 10]);
+  assert.equal(
+    rowDelete(deadLetters, { id: ['a'], promoteRun: null }).sql,
+    'DELETE FROM `dead_letters` WHERE `id` IN (?) AND `promote_run` IS NULL',
+  );
+  assert.equal(rowDelete(jobs, { id: [] }).sql, 'DELETE FROM `jobs` WHERE FALSE', 'an empty list matches nothing');
+  assert.throws(() => rowDelete(jobs, {}), /without a where/);
+  assert.throws(() => rowUpdate(jobs, {}, { id: 'j' }), /sets nothing/);
+});
+
+test('rowUpsert updates the named columns from the new row on a duplicate key', () => {
+  const upsert = rowUpsert(jobControls, [{ kind: 'k', paused: true, changedAt: when, changedBy: 'me' }], ['paused']);
+  assert.equal(
+    upsert.sql,
+    'INSERT INTO `job_controls` (`kind`,`paused`,`changed_at`,`changed_by`) VALUES (?,?,?,?) ON DUPLICATE KEY UPDATE `paused` = VALUES(`paused`)',
+  );
+  assert.deepEqual(upsert.values, ['k', true, when, 'me']);
 });

@@ -1,108 +1,30 @@
-import { getTableColumns, getTableName } from 'drizzle-orm';
-import type { MySqlTable } from 'drizzle-orm/mysql-core';
+import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import type { Pool, PoolConnection } from 'mysql2';
-import { MARK_WRITE_PATH_SESSION, StatusTally } from './status-tally.ts';
+import * as schema from './schema.ts';
+import { insertStatements, type RowInsert, type Statement } from './sql-statements.ts';
+import { type CountedTable, StatusTally } from './status-tally.ts';
+
+export * from './sql-statements.ts';
 
 /**
- * The write path's SQL, cut to the fewest round trips (issue 6: round trips dominate the CPU).
- * The pool behind it allows several statements per query, so a transaction's statements travel
- * together: `START TRANSACTION; INSERT …; INSERT …; COMMIT` is one packet and one answer. Values
- * are always `?` placeholders escaped by mysql2; no value is ever concatenated into SQL, which
- * is what keeps multi-statement queries safe. Reads and everything else stay on drizzle's pool.
+ * The one way the API writes the database (docs/architecture.md, "The write path"): every
+ * INSERT, UPDATE and DELETE runs in a transaction of this writer, cut to the fewest round trips
+ * (issue 6: round trips dominate the CPU). The pool behind it allows several statements per
+ * query, so a transaction's statements travel together: `START TRANSACTION; INSERT …; INSERT …;
+ * COMMIT` is one packet and one answer. Values are always `?` placeholders escaped by mysql2; no
+ * value is ever concatenated into SQL, which is what keeps multi-statement queries safe. Drizzle
+ * serves the reads (on its own pool, or inside a transaction through `WriteTx.read`) and the
+ * migrations; its write builders are not used (scripts/test/api-structure.test.ts).
  */
 
-/** One statement with `?` placeholders. */
-export interface Statement {
-  sql: string;
-  values: readonly unknown[];
-}
-
-/** One row of one table, by column name. Rows of a table with the same columns merge into one INSERT. */
-export interface RowInsert {
-  table: string;
-  columns: readonly string[];
-  values: readonly unknown[];
-}
+/** Drizzle over the schema: the API's reads. */
+export type ReadDb = MySql2Database<typeof schema>;
 
 const BEGIN: Statement = { sql: 'START TRANSACTION', values: [] };
 /** Applies to the next transaction only (a session's default stays REPEATABLE READ). */
 const READ_COMMITTED: Statement = { sql: 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED', values: [] };
 const COMMIT: Statement = { sql: 'COMMIT', values: [] };
 const ROLLBACK: Statement = { sql: 'ROLLBACK', values: [] };
-
-const columnNames = new WeakMap<MySqlTable, { table: string; columns: Map<string, string> }>();
-
-/** A drizzle table's SQL name and its columns' names by property. */
-export function namesOf(table: MySqlTable): { table: string; columns: ReadonlyMap<string, string> } {
-  let names = columnNames.get(table);
-  if (!names) {
-    const columns = new Map(Object.entries(getTableColumns(table)).map(([key, column]) => [key, column.name]));
-    names = { table: getTableName(table), columns };
-    columnNames.set(table, names);
-  }
-  return names;
-}
-
-/**
- * A row of a drizzle table as an insert: property names become the schema's column names, so
- * the drizzle schema stays the one definition of the tables. Undefined properties are left to
- * their column defaults.
- */
-export function rowInsert<T extends MySqlTable>(table: T, row: T['$inferInsert']): RowInsert {
-  const names = namesOf(table);
-  const columns: string[] = [];
-  const values: unknown[] = [];
-  for (const [key, value] of Object.entries(row as Record<string, unknown>)) {
-    if (value === undefined) continue;
-    const column = names.columns.get(key);
-    if (!column) throw new Error(`${names.table} has no column for ${key}`);
-    columns.push(column);
-    values.push(sqlValue(value));
-  }
-  return { table: names.table, columns, values };
-}
-
-/** A value as a placeholder takes it: JSON columns serialised (mysql2 would expand an object into `k = v`). */
-export function sqlValue(value: unknown): unknown {
-  return value !== null && typeof value === 'object' && !(value instanceof Date) && !Buffer.isBuffer(value)
-    ? JSON.stringify(value)
-    : value;
-}
-
-const placeholders = new Map<number, string>();
-function rowPlaceholders(n: number): string {
-  let p = placeholders.get(n);
-  if (!p) {
-    p = `(${new Array(n).fill('?').join(',')})`;
-    placeholders.set(n, p);
-  }
-  return p;
-}
-
-/**
- * One multi-row INSERT per table and column list, in the order each first appears (so a write's
- * fence row, which comes first, is inserted before the rows it guards).
- */
-export function insertStatements(inserts: readonly RowInsert[]): Statement[] {
-  const groups = new Map<string, { table: string; columns: readonly string[]; rows: number; values: unknown[] }>();
-  for (const ins of inserts) {
-    const key = `${ins.table}\u0000${ins.columns.join(',')}`;
-    let group = groups.get(key);
-    if (!group) {
-      group = { table: ins.table, columns: ins.columns, rows: 0, values: [] };
-      groups.set(key, group);
-    }
-    group.rows++;
-    for (const v of ins.values) group.values.push(v);
-  }
-  return [...groups.values()].map((g) => {
-    const row = rowPlaceholders(g.columns.length);
-    return {
-      sql: `INSERT INTO \`${g.table}\` (${g.columns.map((c) => `\`${c}\``).join(',')}) VALUES ${new Array(g.rows).fill(row).join(',')}`,
-      values: g.values,
-    };
-  });
-}
 
 type Results = unknown[];
 
@@ -139,6 +61,7 @@ export class WriteTx {
   #done = false;
   /** The notes' and jobs' status changes, counted at the commit (status-tally.ts). Inserts count themselves. */
   readonly counts = new StatusTally();
+  #reader: ReadDb | null = null;
 
   constructor(
     private readonly conn: PoolConnection,
@@ -173,6 +96,35 @@ export class WriteTx {
     const results = await this.#flush();
     const answers = results.slice(results.length - sent.length) as unknown[][];
     return statements.map((s) => (s === null ? [] : (answers.shift() as unknown[])));
+  }
+
+  /** Sends what is queued and this statement; answers the rows it changed (or matched: FOUND_ROWS). */
+  async execute(statement: Statement): Promise<number> {
+    const [result] = await this.queryAll([statement]);
+    return (result as unknown as { affectedRows: number }).affectedRows;
+  }
+
+  /**
+   * Moves rows of a counted table out of status `from` (to `to`, or out of the table when null)
+   * and counts them: `statement` is the UPDATE or DELETE and must match only rows in `from`
+   * (a `status` condition, or rows this transaction holds locked in it), so the rows it changed
+   * are the rows that moved. Answers how many.
+   */
+  async moveStatus(table: CountedTable, from: string, to: string | null, statement: Statement): Promise<number> {
+    const moved = await this.execute(statement);
+    this.counts.move(table, from, to, moved);
+    return moved;
+  }
+
+  /**
+   * Reads inside this transaction: drizzle on its connection, after what is queued (BEGIN
+   * with it), so a `FOR UPDATE` read locks for this transaction and every read sees its writes.
+   */
+  async read<T>(fn: (db: ReadDb) => Promise<T>): Promise<T> {
+    if (this.#done) throw new Error('read after the transaction ended');
+    if (this.#pending.length > 0) await this.#flush();
+    this.#reader ??= readerOf(this.conn);
+    return fn(this.#reader);
   }
 
   /** Sends the rest with COMMIT and gives the connection back. If it throws, roll back. */
@@ -216,21 +168,33 @@ export class WriteTx {
   }
 }
 
+const readers = new WeakMap<PoolConnection, ReadDb>();
+/** One drizzle per connection (a pool's connections live long; building drizzle is not free). */
+function readerOf(conn: PoolConnection): ReadDb {
+  let db = readers.get(conn);
+  if (!db) {
+    db = drizzle(conn, { schema, mode: 'default' });
+    readers.set(conn, db);
+  }
+  return db;
+}
+
 /**
  * Runs write transactions on a multi-statement pool. Every transaction counts its own status
- * changes (status-tally.ts), so the pool's sessions are marked for the counter triggers to skip.
+ * changes (status-tally.ts): no trigger counts behind it (migration 0008).
  */
 export class SqlWriter {
-  constructor(readonly pool: Pool) {
-    pool.on('connection', (conn) => conn.query(MARK_WRITE_PATH_SESSION));
-  }
+  constructor(readonly pool: Pool) {}
 
   /** A transaction on a connection of its own: the caller commits it, or rolls it back. */
   async begin(isolation?: TxIsolation): Promise<WriteTx> {
     return new WriteTx(await this.#connection(), isolation);
   }
 
-  /** `fn` in one transaction on one connection; rolled back if it throws. */
+  /**
+   * `fn` in one transaction on one connection; rolled back if it throws. `fn` reads through
+   * `tx.read` and writes through `tx`'s statements.
+   */
   async transaction<T>(fn: (tx: WriteTx) => Promise<T>, isolation?: TxIsolation): Promise<T> {
     const tx = await this.begin(isolation);
     try {
@@ -248,6 +212,11 @@ export class SqlWriter {
     return this.transaction(async (tx) => tx.insert(...rows));
   }
 
+  /** One statement in a transaction of its own; answers the rows it changed. */
+  execute(statement: Statement): Promise<number> {
+    return this.transaction((tx) => tx.execute(statement));
+  }
+
   /** Statements that need no answer, in one transaction and one round trip. */
   run(statements: readonly Statement[]): Promise<void> {
     return this.transaction(async (tx) => {
@@ -260,4 +229,12 @@ export class SqlWriter {
       this.pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn)));
     });
   }
+}
+
+/** Where a repository writes: a transaction the caller opened, or the writer (a transaction of its own). */
+export type Writer = SqlWriter | WriteTx;
+
+/** `fn` in the caller's transaction, or in one of its own on the writer. */
+export function within<T>(w: Writer, fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+  return w instanceof WriteTx ? fn(w) : w.transaction(fn);
 }

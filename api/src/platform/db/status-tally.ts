@@ -1,8 +1,9 @@
 /**
- * The status changes of one write-path transaction, written to the status counters in one
- * statement just before its COMMIT (docs/data.md, "Stats"). The write path's sessions are marked
- * so the counter triggers skip them (migration 0005): a batch of N notes costs one counter
- * statement instead of N (or 2N) from the triggers, and holds the counter rows only for the commit.
+ * The status changes of one transaction of the writer, written to the status counters in one
+ * statement just before its COMMIT (docs/data.md, "Stats"). Every write of notes and jobs goes
+ * through the writer, so this is the only count (migration 0008 dropped the counter triggers): a
+ * batch of N notes costs one counter statement instead of N (or 2N) from triggers, and holds the
+ * counter rows only for the commit.
  */
 export type CountedTable = 'notes' | 'jobs';
 
@@ -23,11 +24,15 @@ const DEFAULT_STATUS = 'queued';
 /** The counters' shards (migration 0003): each connection adds to its own. */
 const SHARDS = 64;
 
-/** Set on every session of the write path's pool; the triggers count only sessions without it. */
-export const MARK_WRITE_PATH_SESSION = 'SET @counts_by_write_path = 1';
-
 export class StatusTally {
   readonly #deltas = new Map<string, number>();
+  /** A fixed shard instead of the connection's (retention's, migration 0006). */
+  #shard: number | null = null;
+
+  /** Counts in `shard` instead of CONNECTION_ID() % 64. */
+  inShard(shard: number): void {
+    this.#shard = shard;
+  }
 
   /** A row went from one status to another; null is "no row" (an insert or a delete). */
   move(table: CountedTable, from: string | null, to: string | null, rows = 1): void {
@@ -59,8 +64,9 @@ export class StatusTally {
     if (changes.length === 0) return null;
     const values: unknown[] = [];
     for (const [key, n] of changes) values.push(...key.split('\u0000'), n);
+    const shard = this.#shard === null ? `CONNECTION_ID() % ${SHARDS}` : String(Math.trunc(this.#shard));
     return {
-      sql: `INSERT INTO status_counts (tbl, status, shard, n) VALUES ${changes.map(() => `(?, ?, CONNECTION_ID() % ${SHARDS}, ?)`).join(', ')} ON DUPLICATE KEY UPDATE n = n + VALUE(n)`,
+      sql: `INSERT INTO status_counts (tbl, status, shard, n) VALUES ${changes.map(() => `(?, ?, ${shard}, ?)`).join(', ')} ON DUPLICATE KEY UPDATE n = n + VALUE(n)`,
       values,
     };
   }
