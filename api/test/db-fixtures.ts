@@ -1,6 +1,9 @@
 import type { MySqlTable } from 'drizzle-orm/mysql-core';
+import { uuidv7 } from 'uuidv7';
 import type { Database } from '../src/platform/db/client.ts';
+import { users } from '../src/platform/db/schema.ts';
 import { namesOf, rowDelete, rowInsert, rowUpdate, type Where } from '../src/platform/db/sql-writer.ts';
+import type { TestApp } from './helpers.ts';
 
 /**
  * Fixtures write the way the API does: through the one writer (platform/db/sql-writer.ts), which
@@ -22,4 +25,19 @@ export { rowUpdate };
 /** Empties a table that holds no counted status. */
 export function clearTable(database: Database, table: MySqlTable): Promise<number> {
   return database.writer.execute({ sql: `DELETE FROM \`${namesOf(table).table}\``, values: [] });
+}
+
+/** A user row written directly and a token for it, for tests whose subject is not the auth routes. */
+export async function seedUserRow(t: TestApp, name: string): Promise<{ id: string; token: string }> {
+  const id = uuidv7();
+  const now = new Date();
+  await insertRows(t.deps.database, users, {
+    id,
+    email: `${name}-${id}@example.test`,
+    name,
+    passwordHash: 'x',
+    createdAt: now,
+    updatedAt: now,
+  });
+  return { id, token: t.app.signToken({ id, role: 'user' }) };
 }

@@ -4,11 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { uuidv7 } from 'uuidv7';
 import { type App, buildApp } from '../src/app.ts';
-import { users } from '../src/platform/db/schema.ts';
 import { createDeps } from '../src/wiring.ts';
-import { insertRows } from './db-fixtures.ts';
+import { seedUserRow } from './db-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
 type SseEvent = { id?: string; event?: string; data?: unknown };
@@ -84,18 +82,8 @@ let alice: { id: string; token: string };
 let bob: { id: string; token: string };
 let probe: Redis;
 
-async function makeUser(name: string) {
-  const id = uuidv7();
-  const now = new Date();
-  await insertRows(t.deps.database, users, {
-    id,
-    email: `${name}-${id}@example.test`,
-    name,
-    passwordHash: 'x',
-    createdAt: now,
-    updatedAt: now,
-  });
-  return { id, token: t.app.signToken({ id, role: 'user' }) };
+function makeUser(name: string) {
+  return seedUserRow(t, name);
 }
 
 /** Server-side SSE Redis connections of this namespace. */

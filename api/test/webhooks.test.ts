@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eq } from 'drizzle-orm';
-import { uuidv7 } from 'uuidv7';
 import { getWebhookById, listWebhooksForEvent } from '../src/modules/webhooks/webhooks-repository.ts';
-import { users, webhooks } from '../src/platform/db/schema.ts';
-import { insertRows } from './db-fixtures.ts';
+import { webhooks } from '../src/platform/db/schema.ts';
+import { seedUserRow } from './db-fixtures.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
 
-/** A user row and a token for it (the auth routes are not under test here). */
+/** A user row and its bearer header (the auth routes are not under test here). */
 async function makeUser(t: TestApp, name: string): Promise<{ id: string; auth: { authorization: string } }> {
-  const id = uuidv7();
-  const now = new Date();
-  await insertRows(t.deps.database, users, {
-    id,
-    email: `${name}-${id}@example.test`,
-    name,
-    passwordHash: 'x',
-    createdAt: now,
-    updatedAt: now,
-  });
-  return { id, auth: { authorization: `Bearer ${t.app.signToken({ id, role: 'user' })}` } };
+  const { id, token } = await seedUserRow(t, name);
+  return { id, auth: { authorization: `Bearer ${token}` } };
 }
 
 describe('webhooks API (private networks refused, the default)', () => {
