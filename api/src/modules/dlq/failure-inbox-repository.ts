@@ -216,19 +216,11 @@ export async function finishPromotion(w: Writer, letters: readonly DeadLetterRow
     const settledJobs = new Set(still.flatMap((l) => (l.jobId ? [l.jobId] : [])));
     const dead = locked.filter((j) => j.status === 'dead' && settledJobs.has(j.id));
     if (dead.length > 0) {
-      const requeue = {
-        status: 'queued',
-        attempts: 0,
-        deadReason: null,
-        finishedAt: null,
-        run,
-        updatedAt: now,
-      } as const;
       await tx.moveStatus(
         'jobs',
         'dead',
         'queued',
-        rowUpdate(jobs, requeue, { id: dead.map((j) => j.id), status: 'dead' }),
+        rowUpdate(jobs, promotedJob(run, now), { id: dead.map((j) => j.id), status: 'dead' }),
       );
       for (const job of dead.filter((j) => j.kind === 'note.process')) {
         const where = { id: job.noteId, status: 'dead', version: job.noteVersion } as const;
@@ -274,4 +266,13 @@ export async function jobsWithLetters(db: DbOrTx, jobIds: readonly string[]): Pr
     .from(deadLetters)
     .where(inArray(deadLetters.jobId, [...jobIds]));
   return new Set(rows.flatMap((r) => (r.jobId ? [r.jobId] : [])));
+}
+
+/**
+ * What a DLQ promote makes of a dead job: queued again under the promote's run, its attempts and
+ * dead reason cleared. The promoter's second step writes it, and so does the first copy of the
+ * promoted message to reach the callbacks (jobs/callback-rules.ts).
+ */
+export function promotedJob(run: string, now: Date) {
+  return { status: 'queued', attempts: 0, deadReason: null, finishedAt: null, run, updatedAt: now } as const;
 }

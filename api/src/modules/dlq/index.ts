@@ -3,4 +3,4 @@ export { letterFromMessage } from './dead-letter.ts';
 export { discardDlq, promoteDlq } from './dlq-service.ts';
 export { FailureActions } from './failure-actions.ts';
 export { FailureInbox } from './failure-inbox.ts';
-export { fileLetters, jobsWithLetters, letterOfJob } from './failure-inbox-repository.ts';
+export { fileLetters, jobsWithLetters, letterOfJob, promotedJob } from './failure-inbox-repository.ts';

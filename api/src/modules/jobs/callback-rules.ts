@@ -11,6 +11,7 @@ import type {
   StartResponse,
 } from '@notes/contracts/callbacks';
 import type { AttemptOutcome, JobStatus, NoteResult } from '../../platform/db/schema.ts';
+import { promotedJob } from '../dlq/index.ts';
 import { toNote } from '../notes/index.ts';
 import { type AfterCommit, type CallbackBatch, messageKey } from './callback-batch.ts';
 import type { JobRow, NoteRow, WebhookRow } from './callbacks-repository.ts';
@@ -205,14 +206,7 @@ export function applyFail(batch: CallbackBatch, item: FailItem): RecordItemRespo
 /** What the promoter's second step does (failure-inbox-repository.ts), done by the first copy to arrive. */
 function takeOverPromotion(batch: CallbackBatch, job: JobRow, run: string): JobRow {
   const now = batch.now;
-  const queued = batch.patchJob(job, {
-    status: 'queued',
-    attempts: 0,
-    deadReason: null,
-    finishedAt: null,
-    run,
-    updatedAt: now,
-  });
+  const queued = batch.patchJob(job, promotedJob(run, now));
   const note = batch.notes.get(job.noteId);
   if (job.kind === 'note.process' && note?.status === 'dead' && note.version === job.noteVersion) {
     batch.patchNote(note, { status: 'queued' });
