@@ -102,12 +102,56 @@ test('an outbox event published twice (a crash or a late reply before it was mar
   await events.publishOrThrow('user-dup', 'note.processed', '{"id":"n1"}', 41);
   const entries = await redis.xrange(key, '-', '+');
   assert.deepEqual(
-    entries.map(([, fields]) => fields[3]),
-    ['{"id":"n1"}', '{"id":"n2"}'],
+    entries.map(([id, fields]) => [id, fields[3]]),
+    [
+      ['41-0', '{"id":"n1"}'],
+      ['42-0', '{"id":"n2"}'],
+    ],
+    'an event from the relay enters under its own id',
   );
-  assert.ok((await redis.ttl(`${key}:ids`)) > 0, 'the remembered ids expire with the stream');
-  // Without an id (a direct publish) nothing is remembered or deduplicated.
+  // Without an id (a direct publish) nothing is remembered or deduplicated; it goes after the last.
   await events.publish('user-dup', 'note.updated', { id: 'n3' });
   await events.publish('user-dup', 'note.updated', { id: 'n3' });
-  assert.equal(await redis.xlen(key), 4);
+  const ids = (await redis.xrange(key, '-', '+')).map(([id]) => id);
+  assert.deepEqual(ids, ['41-0', '42-0', '42-1', '42-2']);
+  // A relay event after them takes its own id again.
+  await events.publishOrThrow('user-dup', 'note.processed', '{"id":"n4"}', 43);
+  assert.equal((await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0], '43-0');
+});
+
+test('an event published after a newer one of its user (another relay was faster) is appended once, not dropped', async () => {
+  const events = new EventPublisher(redis, pino({ level: 'silent' }));
+  const key = eventStreamKey('user-late');
+  await events.publishOrThrow('user-late', 'note.created', '{"id":"a"}', 100);
+  await events.publishOrThrow('user-late', 'note.created', '{"id":"b"}', 90);
+  await events.publishOrThrow('user-late', 'note.updated', '{"id":"c"}', 95);
+  // Each of them again: every repeat is a no-op, in or out of order.
+  for (const id of [90, 100, 95]) await events.publishOrThrow('user-late', 'note.created', '{"id":"x"}', id);
+  await events.publishOrThrow('user-late', 'note.updated', '{"id":"d"}', 101);
+  const entries = await redis.xrange(key, '-', '+');
+  assert.deepEqual(
+    entries.map(([id, fields]) => [id, fields[3]]),
+    [
+      ['100-0', '{"id":"a"}'],
+      ['100-1', '{"id":"b"}'],
+      ['100-2', '{"id":"c"}'],
+      ['101-0', '{"id":"d"}'],
+    ],
+  );
+  assert.equal(Number(await redis.get(`${key}:bytes`)), await streamBytes(key));
+});
+
+test('an event published again after its entry was trimmed away still enters once', async () => {
+  const budget = 4 * 1024;
+  const events = new EventPublisher(redis, pino({ level: 'silent' }), budget);
+  const key = eventStreamKey('user-trimmed');
+  const data = (i: number) => JSON.stringify({ id: `n${i}`, body: 'x'.repeat(1000) });
+  for (let i = 1; i <= 20; i++) await events.publishOrThrow('user-trimmed', 'note.updated', data(i), i);
+  const kept = (await redis.xrange(key, '-', '+')).map(([id]) => id);
+  assert.ok(kept.length < 10 && kept.at(-1) === '20-0', `trimmed to ${kept.join(' ')}`);
+  for (let i = 1; i <= 20; i++) await events.publishOrThrow('user-trimmed', 'note.updated', data(i), i);
+  assert.deepEqual(
+    (await redis.xrange(key, '-', '+')).map(([id]) => id),
+    kept,
+  );
 });

@@ -9,8 +9,12 @@ export { NOTE_EVENT_TYPES, type NoteEventType };
 export const EVENT_RETENTION_COUNT = 1000;
 export const EVENT_RETENTION_SECONDS = 3600;
 
-/** The Redis stream holding one user's events (the client adds the key prefix). */
-export const eventStreamKey = (userId: string) => `events:${userId}`;
+/**
+ * The Redis stream holding one user's events (the client adds the key prefix). Entry ids are the
+ * events' own ids (below); streams of the earlier format, with time-based ids, were under
+ * `events:<user>` and expired an hour after their last event.
+ */
+export const eventStreamKey = (userId: string) => `live:${userId}`;
 
 /** The stream lives this long after its last event (so at least EVENT_RETENTION_SECONDS). */
 const STREAM_TTL_SECONDS = EVENT_RETENTION_SECONDS + 60;
@@ -24,18 +28,40 @@ const ENTRY_OVERHEAD_BYTES = 32;
  * entries it removes; it is reset whenever the stream starts afresh (expired or new), so the
  * two can't drift apart for longer than a stream lives. One script: concurrent publishers on
  * any instance see a consistent size.
+ *
+ * An event from the relay enters as `<event id>-0`: event ids only grow (live_events'
+ * AUTO_INCREMENT), so Redis itself refuses an id at or below the stream's last one, and an event
+ * the relay publishes again is refused without any other lookup. A refused event is a repeat or
+ * a late one (another relay published a newer event of this user first, or an event after it in
+ * a failed batch went out): it is a repeat if the stream still holds `<id>-0`, or if its id is
+ * among the remembered ones (KEYS[3]: ids of late events and of entries trimmed away, the newest
+ * PUBLISHED_IDS_KEPT). A late event is appended after the last entry (`<last>-<n>`, n ≥ 1), and
+ * so is an event without an id (a direct publish); every reader sees it after what it has read.
  */
 const PUBLISH_SCRIPT = `
 local key, bkey, ikey = KEYS[1], KEYS[2], KEYS[3]
 local max_bytes, max_count, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local overhead = tonumber(ARGV[6])
 local eid = ARGV[7]
-if eid ~= '' and redis.call('ZSCORE', ikey, eid) then return false end
-local id = redis.call('XADD', key, '*', 'type', ARGV[4], 'data', ARGV[5])
-if eid ~= '' then
-  redis.call('ZADD', ikey, tonumber(eid), eid)
+local function remember(pairs)
+  redis.call('ZADD', ikey, unpack(pairs))
   redis.call('ZREMRANGEBYRANK', ikey, 0, -(tonumber(ARGV[8]) + 1))
   redis.call('EXPIRE', ikey, ttl)
+end
+local id
+if eid ~= '' then
+  local added = redis.pcall('XADD', key, eid .. '-0', 'type', ARGV[4], 'data', ARGV[5])
+  if type(added) == 'string' then id = added end
+end
+if not id then
+  if eid ~= '' then
+    if redis.call('ZSCORE', ikey, eid) then return false end
+    if #redis.call('XRANGE', key, eid .. '-0', eid .. '-0', 'COUNT', 1) > 0 then return false end
+  end
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
+  local ms = last and string.match(last[1], '^(%d+)-') or '0'
+  id = redis.call('XADD', key, ms .. '-*', 'type', ARGV[4], 'data', ARGV[5])
+  if eid ~= '' then remember({eid, eid}) end
 end
 local size = overhead + 8 + #ARGV[4] + #ARGV[5]
 local len = redis.call('XLEN', key)
@@ -48,6 +74,7 @@ else
 end
 local excess = len - max_count
 local freed, removed, keep, done, cursor = 0, 0, nil, false, '-'
+local gone = {}
 -- Within both bounds nothing is trimmed: skip reading the oldest entries.
 if bytes <= max_bytes and excess <= 0 then done = true end
 while not done do
@@ -64,12 +91,19 @@ while not done do
     for _, f in ipairs(e[2]) do s = s + #f end
     freed = freed + s
     removed = removed + 1
+    -- An event's own entry (<id>-0) is remembered as it goes; a late one was remembered already.
+    local ms = string.match(e[1], '^(%d+)-0$')
+    if ms then
+      gone[#gone + 1] = ms
+      gone[#gone + 1] = ms
+    end
   end
   if not done then cursor = '(' .. batch[#batch][1] end
 end
 if keep and removed > 0 then
   redis.call('XTRIM', key, 'MINID', keep)
   redis.call('DECRBY', bkey, freed)
+  if #gone > 0 then remember(gone) end
 end
 redis.call('EXPIRE', key, ttl)
 redis.call('EXPIRE', bkey, ttl)
@@ -77,9 +111,10 @@ return id
 `;
 const PUBLISH_COMMAND = 'notesPublishEvent';
 /**
- * Outbox event ids remembered per user, so an event the relay publishes twice (it crashed, or a
- * Redis reply came too late, before the row was deleted) enters the stream once. More than
- * the stream keeps: a republished event is always a recent one.
+ * Event ids remembered per user beyond the stream's own entries (late events, trimmed entries),
+ * so an event the relay publishes twice (it crashed, or a Redis reply came too late, before the
+ * row was deleted) enters the stream once. More than the stream keeps: a republished event is
+ * always a recent one.
  */
 const PUBLISHED_IDS_KEPT = 2 * EVENT_RETENTION_COUNT;
 type PublishFn = (
