@@ -178,8 +178,8 @@ test('reconnecting with Last-Event-ID gets what happened meanwhile, with no gap 
 
 test('a Last-Event-ID past the stream’s last id (a time-based one of the earlier format) resumes from the oldest kept', async () => {
   const carol = await makeUser('carol');
-  await t.deps.events.publishOrThrow(carol.id, 'note.created', '{"id":"c1"}', 7);
-  await t.deps.events.publishOrThrow(carol.id, 'note.updated', '{"id":"c1"}', 9);
+  await t.deps.events.publishOrThrow(carol.id, [{ type: 'note.created', json: '{"id":"c1"}', id: 7 }]);
+  await t.deps.events.publishOrThrow(carol.id, [{ type: 'note.updated', json: '{"id":"c1"}', id: 9 }]);
   const s = await openStream(base, { token: carol.token, lastEventId: '1796597615978-0' });
   try {
     const got = await s.waitFor(2);

@@ -1,6 +1,6 @@
 import type { Config } from '@notes/contracts';
 import type { Logger } from 'pino';
-import { type EventPayload, type EventPublisher, readEventPayload } from '../modules/events/index.ts';
+import { type EventPayload, type EventPublisher, readEventPayload, type StreamEvent } from '../modules/events/index.ts';
 import { findNote, toNote } from '../modules/notes/index.ts';
 import type { Database } from '../platform/db/client.ts';
 import { liveEvents } from '../platform/db/schema.ts';
@@ -60,33 +60,35 @@ export class LiveEventRelay {
   }
 
   /**
-   * One batch, in id order (each user's events keep their order). Stops at the first event Redis
-   * refuses: the published ones are deleted (outbox-rows.ts), the rest wait for the next try. READ COMMITTED
-   * for the reason the job relay gives (outbox-relay.ts).
+   * One batch, in id order (each user's events keep their order), one publish call per user.
+   * Stops at the first event Redis refuses: the published ones are deleted (outbox-rows.ts), the
+   * rest wait for the next try. READ COMMITTED for the reason the job relay gives (outbox-relay.ts).
    */
   async #publishBatch(): Promise<RelayRound> {
     return this.deps.database.writer.transaction(async (tx): Promise<RelayRound> => {
       const rows = await tx.query<Row>(lockUnsent(BATCH_SIZE));
       if (rows.length === 0) return 'idle';
       const events = rows.map((r) => ({ id: r.id, event: readEventPayload(r.payload) }));
-      const data: (string | null)[] = [];
-      for (const { event } of events) data.push(await this.#dataOf(event));
+      const byUser = new Map<string, StreamEvent[]>();
+      for (const { id, event } of events) {
+        const json = await this.#dataOf(event);
+        const mine = byUser.get(event.userId) ?? [];
+        byUser.set(event.userId, mine);
+        if (json !== null) mine.push({ type: event.type, json, id });
+      }
       // Every command goes out in this turn, in order, on the one connection: one pipelined round
       // trip for the batch (issue 13), and Redis runs each user's invalidation before their events.
-      const invalidated = new Set<string>();
-      const published = events.map(({ id, event }, i) => {
-        if (!invalidated.has(event.userId)) {
-          invalidated.add(event.userId);
-          void this.deps.invalidateNotes(event.userId).catch(() => {});
-        }
-        const json = data[i] ?? null;
-        return json === null ? null : this.deps.events.publishOrThrow(event.userId, event.type, json, id);
-      });
-      const outcomes = await Promise.allSettled(published);
+      const published = new Map<string, Promise<unknown>>();
+      for (const [userId, mine] of byUser) {
+        void this.deps.invalidateNotes(userId).catch(() => {});
+        published.set(userId, mine.length ? this.deps.events.publishOrThrow(userId, mine) : Promise.resolve());
+      }
+      const settled = await Promise.allSettled(published.values());
+      const outcomes = new Map([...published.keys()].map((userId, i) => [userId, settled[i]!]));
       const sent: number[] = [];
       let refused = false;
-      for (const [i, { id }] of events.entries()) {
-        const outcome = outcomes[i]!;
+      for (const { id, event } of events) {
+        const outcome = outcomes.get(event.userId)!;
         if (outcome.status === 'rejected') {
           // Events after it that did go out are marked unsent too: their ids make the repeat a no-op.
           this.deps.logger.warn(

@@ -22,12 +22,13 @@ const STREAM_TTL_SECONDS = EVENT_RETENTION_SECONDS + 60;
 const ENTRY_OVERHEAD_BYTES = 32;
 
 /**
- * Appends one event and keeps the stream within both bounds (docs/isolation.md): at most
- * EVENT_RETENTION_COUNT entries and at most `maxBytes` of fields, the oldest going first (the
- * newest always stays). A counter beside the stream holds its size, so trimming reads only the
- * entries it removes; it is reset whenever the stream starts afresh (expired or new), so the
- * two can't drift apart for longer than a stream lives. One script: concurrent publishers on
- * any instance see a consistent size.
+ * Appends a user's events, in order, and keeps the stream within both bounds
+ * (docs/isolation.md): at most EVENT_RETENTION_COUNT entries and at most `maxBytes` of fields,
+ * the oldest going first (the newest always stays). A counter beside the stream holds its size,
+ * so trimming reads only the entries it removes; it is reset whenever the stream starts afresh
+ * (expired or new), so the two can't drift apart for longer than a stream lives. One script:
+ * concurrent publishers on any instance see a consistent size; the length, the counter and the
+ * TTLs are seen to once per call, however many events it carries.
  *
  * An event from the relay enters as `<event id>-0`: event ids only grow (live_events'
  * AUTO_INCREMENT), so Redis itself refuses an id at or below the stream's last one, and an event
@@ -41,32 +42,36 @@ const ENTRY_OVERHEAD_BYTES = 32;
 const PUBLISH_SCRIPT = `
 local key, bkey, ikey = KEYS[1], KEYS[2], KEYS[3]
 local max_bytes, max_count, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local overhead = tonumber(ARGV[6])
-local eid = ARGV[7]
+local overhead, ids_kept = tonumber(ARGV[4]), tonumber(ARGV[5])
 local function remember(pairs)
   redis.call('ZADD', ikey, unpack(pairs))
-  redis.call('ZREMRANGEBYRANK', ikey, 0, -(tonumber(ARGV[8]) + 1))
+  redis.call('ZREMRANGEBYRANK', ikey, 0, -(ids_kept + 1))
   redis.call('EXPIRE', ikey, ttl)
 end
-local id
-if eid ~= '' then
-  local added = redis.pcall('XADD', key, eid .. '-0', 'type', ARGV[4], 'data', ARGV[5])
-  if type(added) == 'string' then id = added end
-end
-if not id then
+-- False when the event is a repeat.
+local function append(eid, etype, data)
   if eid ~= '' then
+    if type(redis.pcall('XADD', key, eid .. '-0', 'type', etype, 'data', data)) == 'string' then return true end
     if redis.call('ZSCORE', ikey, eid) then return false end
     if #redis.call('XRANGE', key, eid .. '-0', eid .. '-0', 'COUNT', 1) > 0 then return false end
   end
   local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)[1]
   local ms = last and string.match(last[1], '^(%d+)-') or '0'
-  id = redis.call('XADD', key, ms .. '-*', 'type', ARGV[4], 'data', ARGV[5])
+  redis.call('XADD', key, ms .. '-*', 'type', etype, 'data', data)
   if eid ~= '' then remember({eid, eid}) end
+  return true
 end
-local size = overhead + 8 + #ARGV[4] + #ARGV[5]
+local added, size = 0, 0
+for i = 6, #ARGV, 3 do
+  if append(ARGV[i], ARGV[i + 1], ARGV[i + 2]) then
+    added = added + 1
+    size = size + overhead + 8 + #ARGV[i + 1] + #ARGV[i + 2]
+  end
+end
+if added == 0 then return 0 end
 local len = redis.call('XLEN', key)
 local bytes
-if len == 1 then
+if len == added then
   bytes = size
   redis.call('SET', bkey, size)
 else
@@ -107,7 +112,7 @@ if keep and removed > 0 then
 end
 redis.call('EXPIRE', key, ttl)
 redis.call('EXPIRE', bkey, ttl)
-return id
+return added
 `;
 const PUBLISH_COMMAND = 'notesPublishEvent';
 /**
@@ -117,12 +122,15 @@ const PUBLISH_COMMAND = 'notesPublishEvent';
  * always a recent one.
  */
 const PUBLISHED_IDS_KEPT = 2 * EVENT_RETENTION_COUNT;
-type PublishFn = (
-  key: string,
-  bytesKey: string,
-  idsKey: string,
-  ...args: (string | number)[]
-) => Promise<string | null>;
+type PublishFn = (key: string, bytesKey: string, idsKey: string, ...args: (string | number)[]) => Promise<number>;
+
+/** One event as the relay hands it over: its type, its data as JSON, and its row's id. */
+export interface StreamEvent {
+  type: string;
+  json: string;
+  /** The event row's id (`live_events`); without it nothing is deduplicated. */
+  id?: number;
+}
 
 /**
  * Publishes a user's live events into a Redis stream per user, so any API instance can serve any
@@ -142,30 +150,32 @@ export class EventPublisher {
   /** `json`: `data` already serialised, if the caller has it. Never throws: a failure is logged. */
   async publish(userId: string, type: NoteEventType, data: unknown, json?: string): Promise<void> {
     try {
-      await this.publishOrThrow(userId, type, json ?? JSON.stringify(data));
+      await this.publishOrThrow(userId, [{ type, json: json ?? JSON.stringify(data) }]);
     } catch (err) {
       this.logger.warn({ err, type, user_id: userId }, 'live event not published (redis unavailable)');
     }
   }
 
   /**
-   * For the live-event relay, which keeps an event that could not be published and tries again.
-   * `eventId` (the event row's id, `live_events`) makes a repeat of an event already in the stream a no-op.
+   * For the live-event relay, which keeps events that could not be published and tries again:
+   * one user's events, in id order, in one call. An event's `id` makes a repeat of an event
+   * already in the stream a no-op. Resolves to how many entered the stream.
    */
-  async publishOrThrow(userId: string, type: string, json: string, eventId?: number): Promise<void> {
+  async publishOrThrow(userId: string, events: readonly StreamEvent[]): Promise<number> {
     const key = eventStreamKey(userId);
-    await (this.redis as unknown as Record<string, PublishFn>)[PUBLISH_COMMAND]!(
-      key,
-      `${key}:bytes`,
-      `${key}:ids`,
+    const args: (string | number)[] = [
       this.maxBytes,
       EVENT_RETENTION_COUNT,
       STREAM_TTL_SECONDS,
-      type,
-      json,
       ENTRY_OVERHEAD_BYTES,
-      eventId === undefined ? '' : String(eventId),
       PUBLISHED_IDS_KEPT,
+    ];
+    for (const e of events) args.push(e.id === undefined ? '' : String(e.id), e.type, e.json);
+    return (this.redis as unknown as Record<string, PublishFn>)[PUBLISH_COMMAND]!(
+      key,
+      `${key}:bytes`,
+      `${key}:ids`,
+      ...args,
     );
   }
 }
