@@ -1,7 +1,7 @@
 import type { Config } from '@notes/contracts';
 import type { Logger } from 'pino';
 import { type EventPayload, type EventPublisher, readEventPayload, type StreamEvent } from '../modules/events/index.ts';
-import { findNote, toNote } from '../modules/notes/index.ts';
+import { findNote, type NoteCache, toNote } from '../modules/notes/index.ts';
 import type { Database } from '../platform/db/client.ts';
 import { liveEvents } from '../platform/db/schema.ts';
 import type { Statement } from '../platform/db/sql-writer.ts';
@@ -29,8 +29,11 @@ export interface LiveEventRelayDeps {
   database: Database;
   events: EventPublisher;
   logger: Logger;
-  /** Drops the user's cached note reads before their event goes out (a client reading on it gets the new note). */
-  invalidateNotes: (userId: string) => Promise<unknown>;
+  /**
+   * Drops the user's cached note reads before their events go out (a client reading on one gets
+   * the new note): the invalidation travels in the publish call, or alone when there is none.
+   */
+  noteCache: Pick<NoteCache, 'invalidate' | 'nextGeneration'>;
 }
 
 /** Publishes event rows: nudged after each commit that wrote some, and polling for stragglers. */
@@ -77,14 +80,20 @@ export class LiveEventRelay {
         if (json !== null) mine.push({ type: event.type, json, id });
       }
       // Every command goes out in this turn, in order, on the one connection: one pipelined round
-      // trip for the batch (issue 13), and Redis runs each user's invalidation before their events.
+      // trip for the batch (issue 13); each user's call sets their note-cache generation first.
+      const { noteCache } = this.deps;
       const published = new Map<string, Promise<unknown>>();
       for (const [userId, mine] of byUser) {
-        void this.deps.invalidateNotes(userId).catch(() => {});
-        published.set(userId, mine.length ? this.deps.events.publishOrThrow(userId, mine) : Promise.resolve());
+        const call = mine.length
+          ? this.deps.events.publishOrThrow(userId, mine, noteCache.nextGeneration(userId))
+          : noteCache.invalidate(userId);
+        published.set(userId, call);
       }
       const settled = await Promise.allSettled(published.values());
       const outcomes = new Map([...published.keys()].map((userId, i) => [userId, settled[i]!]));
+      // A call that failed may not have invalidated: the cache's own retry takes that over.
+      for (const [userId, outcome] of outcomes)
+        if (outcome.status === 'rejected') void noteCache.invalidate(userId).catch(() => {});
       const sent: number[] = [];
       let refused = false;
       for (const { id, event } of events) {

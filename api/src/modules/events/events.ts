@@ -38,11 +38,15 @@ const ENTRY_OVERHEAD_BYTES = 32;
  * among the remembered ones (KEYS[3]: ids of late events and of entries trimmed away, the newest
  * PUBLISHED_IDS_KEPT). A late event is appended after the last entry (`<last>-<n>`, n ≥ 1), and
  * so is an event without an id (a direct publish); every reader sees it after what it has read.
+ *
+ * KEYS[4], when ARGV[6] is not empty, is set first (`SET KEYS[4] ARGV[6] EX ARGV[7]`): the
+ * relay's invalidation of the user's note cache, which must land before the events.
  */
 const PUBLISH_SCRIPT = `
 local key, bkey, ikey = KEYS[1], KEYS[2], KEYS[3]
 local max_bytes, max_count, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local overhead, ids_kept = tonumber(ARGV[4]), tonumber(ARGV[5])
+if ARGV[6] ~= '' then redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[7]) end
 local function remember(pairs)
   redis.call('ZADD', ikey, unpack(pairs))
   redis.call('ZREMRANGEBYRANK', ikey, 0, -(ids_kept + 1))
@@ -62,7 +66,7 @@ local function append(eid, etype, data)
   return true
 end
 local added, size = 0, 0
-for i = 6, #ARGV, 3 do
+for i = 8, #ARGV, 3 do
   if append(ARGV[i], ARGV[i + 1], ARGV[i + 2]) then
     added = added + 1
     size = size + overhead + 8 + #ARGV[i + 1] + #ARGV[i + 2]
@@ -144,7 +148,7 @@ export class EventPublisher {
     /** EVENT_STREAM_MAX_BYTES: what one user's stream may hold. */
     private readonly maxBytes = 8 * 1024 * 1024,
   ) {
-    if (!(PUBLISH_COMMAND in redis)) redis.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    if (!(PUBLISH_COMMAND in redis)) redis.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 4, lua: PUBLISH_SCRIPT });
   }
 
   /** `json`: `data` already serialised, if the caller has it. Never throws: a failure is logged. */
@@ -159,9 +163,14 @@ export class EventPublisher {
   /**
    * For the live-event relay, which keeps events that could not be published and tries again:
    * one user's events, in id order, in one call. An event's `id` makes a repeat of an event
-   * already in the stream a no-op. Resolves to how many entered the stream.
+   * already in the stream a no-op. `before`: a key set in the same call, ahead of the events (the
+   * user's note-cache generation, modules/notes/note-cache.ts). Resolves to how many entered the stream.
    */
-  async publishOrThrow(userId: string, events: readonly StreamEvent[]): Promise<number> {
+  async publishOrThrow(
+    userId: string,
+    events: readonly StreamEvent[],
+    before?: { key: string; value: string; ttlSeconds: number },
+  ): Promise<number> {
     const key = eventStreamKey(userId);
     const args: (string | number)[] = [
       this.maxBytes,
@@ -169,12 +178,15 @@ export class EventPublisher {
       STREAM_TTL_SECONDS,
       ENTRY_OVERHEAD_BYTES,
       PUBLISHED_IDS_KEPT,
+      before?.value ?? '',
+      before?.ttlSeconds ?? 0,
     ];
     for (const e of events) args.push(e.id === undefined ? '' : String(e.id), e.type, e.json);
     return (this.redis as unknown as Record<string, PublishFn>)[PUBLISH_COMMAND]!(
       key,
       `${key}:bytes`,
       `${key}:ids`,
+      before?.key ?? key,
       ...args,
     );
   }
