@@ -72,7 +72,7 @@ export async function createDeps(config: Config): Promise<Wired> {
     database,
     events,
     logger,
-    invalidateNotes: (userId) => noteCache.invalidate(userId),
+    noteCache,
   });
   metrics.setFailureInboxProbe(() => countLetters(database.db));
   amqp.start();

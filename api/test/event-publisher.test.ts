@@ -96,18 +96,81 @@ test('a stream keeps at most EVENT_RETENTION_COUNT entries', async () => {
 test('an outbox event published twice (a crash or a late reply before it was marked sent) enters the stream once', async () => {
   const events = new EventPublisher(redis, pino({ level: 'silent' }));
   const key = eventStreamKey('user-dup');
-  await events.publishOrThrow('user-dup', 'note.processed', '{"id":"n1"}', 41);
-  await events.publishOrThrow('user-dup', 'note.processed', '{"id":"n1"}', 41);
-  await events.publishOrThrow('user-dup', 'note.processed', '{"id":"n2"}', 42);
-  await events.publishOrThrow('user-dup', 'note.processed', '{"id":"n1"}', 41);
+  await events.publishOrThrow('user-dup', [{ type: 'note.processed', json: '{"id":"n1"}', id: 41 }]);
+  await events.publishOrThrow('user-dup', [{ type: 'note.processed', json: '{"id":"n1"}', id: 41 }]);
+  await events.publishOrThrow('user-dup', [{ type: 'note.processed', json: '{"id":"n2"}', id: 42 }]);
+  await events.publishOrThrow('user-dup', [{ type: 'note.processed', json: '{"id":"n1"}', id: 41 }]);
   const entries = await redis.xrange(key, '-', '+');
   assert.deepEqual(
-    entries.map(([, fields]) => fields[3]),
-    ['{"id":"n1"}', '{"id":"n2"}'],
+    entries.map(([id, fields]) => [id, fields[3]]),
+    [
+      ['41-0', '{"id":"n1"}'],
+      ['42-0', '{"id":"n2"}'],
+    ],
+    'an event from the relay enters under its own id',
   );
-  assert.ok((await redis.ttl(`${key}:ids`)) > 0, 'the remembered ids expire with the stream');
-  // Without an id (a direct publish) nothing is remembered or deduplicated.
+  // Without an id (a direct publish) nothing is remembered or deduplicated; it goes after the last.
   await events.publish('user-dup', 'note.updated', { id: 'n3' });
   await events.publish('user-dup', 'note.updated', { id: 'n3' });
-  assert.equal(await redis.xlen(key), 4);
+  const ids = (await redis.xrange(key, '-', '+')).map(([id]) => id);
+  assert.deepEqual(ids, ['41-0', '42-0', '42-1', '42-2']);
+  // A relay event after them takes its own id again.
+  await events.publishOrThrow('user-dup', [{ type: 'note.processed', json: '{"id":"n4"}', id: 43 }]);
+  assert.equal((await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0], '43-0');
+});
+
+test('one call carries several events of a user, in order; repeats among them are skipped', async () => {
+  const events = new EventPublisher(redis, pino({ level: 'silent' }));
+  const key = eventStreamKey('user-many');
+  const ev = (id: number) => ({ type: 'note.updated', json: `{"id":"n${id}"}`, id });
+  assert.equal(await events.publishOrThrow('user-many', [ev(5), ev(6), ev(7)]), 3);
+  assert.equal(Number(await redis.get(`${key}:bytes`)), await streamBytes(key), 'a fresh stream’s counter');
+  assert.equal(await events.publishOrThrow('user-many', [ev(6), ev(8), ev(7), ev(9)]), 2);
+  assert.deepEqual(
+    (await redis.xrange(key, '-', '+')).map(([id, f]) => [id, f[3]]),
+    [5, 6, 7, 8, 9].map((i) => [`${i}-0`, `{"id":"n${i}"}`]),
+  );
+  assert.equal(Number(await redis.get(`${key}:bytes`)), await streamBytes(key));
+  assert.ok((await redis.ttl(key)) >= EVENT_RETENTION_SECONDS);
+  assert.ok((await redis.ttl(`${key}:bytes`)) >= EVENT_RETENTION_SECONDS);
+});
+
+test('an event published after a newer one of its user (another relay was faster) is appended once, not dropped', async () => {
+  const events = new EventPublisher(redis, pino({ level: 'silent' }));
+  const key = eventStreamKey('user-late');
+  await events.publishOrThrow('user-late', [{ type: 'note.created', json: '{"id":"a"}', id: 100 }]);
+  await events.publishOrThrow('user-late', [{ type: 'note.created', json: '{"id":"b"}', id: 90 }]);
+  await events.publishOrThrow('user-late', [{ type: 'note.updated', json: '{"id":"c"}', id: 95 }]);
+  // Each of them again: every repeat is a no-op, in or out of order.
+  for (const id of [90, 100, 95])
+    await events.publishOrThrow('user-late', [{ type: 'note.created', json: '{"id":"x"}', id: id }]);
+  await events.publishOrThrow('user-late', [{ type: 'note.updated', json: '{"id":"d"}', id: 101 }]);
+  const entries = await redis.xrange(key, '-', '+');
+  assert.deepEqual(
+    entries.map(([id, fields]) => [id, fields[3]]),
+    [
+      ['100-0', '{"id":"a"}'],
+      ['100-1', '{"id":"b"}'],
+      ['100-2', '{"id":"c"}'],
+      ['101-0', '{"id":"d"}'],
+    ],
+  );
+  assert.equal(Number(await redis.get(`${key}:bytes`)), await streamBytes(key));
+});
+
+test('an event published again after its entry was trimmed away still enters once', async () => {
+  const budget = 4 * 1024;
+  const events = new EventPublisher(redis, pino({ level: 'silent' }), budget);
+  const key = eventStreamKey('user-trimmed');
+  const data = (i: number) => JSON.stringify({ id: `n${i}`, body: 'x'.repeat(1000) });
+  for (let i = 1; i <= 20; i++)
+    await events.publishOrThrow('user-trimmed', [{ type: 'note.updated', json: data(i), id: i }]);
+  const kept = (await redis.xrange(key, '-', '+')).map(([id]) => id);
+  assert.ok(kept.length < 10 && kept.at(-1) === '20-0', `trimmed to ${kept.join(' ')}`);
+  for (let i = 1; i <= 20; i++)
+    await events.publishOrThrow('user-trimmed', [{ type: 'note.updated', json: data(i), id: i }]);
+  assert.deepEqual(
+    (await redis.xrange(key, '-', '+')).map(([id]) => id),
+    kept,
+  );
 });

@@ -176,6 +176,35 @@ test('reconnecting with Last-Event-ID gets what happened meanwhile, with no gap 
   }
 });
 
+test('a Last-Event-ID past the stream’s last id (a time-based one of the earlier format) resumes from the oldest kept', async () => {
+  const carol = await makeUser('carol');
+  await t.deps.events.publishOrThrow(carol.id, [{ type: 'note.created', json: '{"id":"c1"}', id: 7 }]);
+  await t.deps.events.publishOrThrow(carol.id, [{ type: 'note.updated', json: '{"id":"c1"}', id: 9 }]);
+  const s = await openStream(base, { token: carol.token, lastEventId: '1796597615978-0' });
+  try {
+    const got = await s.waitFor(2);
+    assert.deepEqual(
+      got.map((e) => [e.id, e.event]),
+      [
+        ['7-0', 'note.created'],
+        ['9-0', 'note.updated'],
+      ],
+    );
+  } finally {
+    s.close();
+  }
+  // An id the stream did send resumes after it, as ever.
+  const again = await openStream(base, { token: carol.token, lastEventId: '7-0' });
+  try {
+    assert.deepEqual(
+      (await again.waitFor(1)).map((e) => e.id),
+      ['9-0'],
+    );
+  } finally {
+    again.close();
+  }
+});
+
 test('without Last-Event-ID a stream starts at now; resuming works on another API instance', async () => {
   const fresh = await openStream(base, { token: alice.token });
   await t.deps.events.publish(alice.id, 'note.processed', { id: 'n-now' });

@@ -3,11 +3,12 @@ import { after, before, test } from 'node:test';
 import { signServiceToken } from '@notes/contracts';
 import { waitFor } from '@notes/contracts/testing';
 import { buildApp } from '../src/app.ts';
+import { eventPayload } from '../src/modules/events/event-rows.ts';
 import { type EventPublisher, eventStreamKey } from '../src/modules/events/events.ts';
 import { createDeps } from '../src/wiring.ts';
 import { LiveEventRelay } from '../src/workers/live-event-relay.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
-import { call, count, createNote, newUser, type TestUser } from './notes-fixtures.ts';
+import { call, count, createNote, newUser, query, type TestUser } from './notes-fixtures.ts';
 
 /**
  * A live event is never lost when the API dies between a write's commit and the event's
@@ -139,21 +140,22 @@ test('events committed by an API that died before publishing them are published 
   }
 });
 
-test('a batch of events goes to Redis together, not one round trip after another (issue 13)', async () => {
+test('a batch of events goes to Redis together, one call per user, not one round trip after another (issue 13)', async () => {
   await t.deps.liveEvents.stop();
-  const bob = await newUser(t, 'bob');
-  for (let i = 0; i < 4; i++) await createNote(t, bob, { title: `together ${i}` });
-  // A publisher that answers each event a moment later: the relay's publishes overlap or queue.
+  const users = await Promise.all(['bob', 'carol', 'dave', 'erin'].map((name) => newUser(t, name)));
+  for (const u of users) for (let i = 0; i < 2; i++) await createNote(t, u, { title: `together ${i}` });
+  // A publisher that answers each call a moment later: the relay's calls overlap or queue.
   let pending = 0;
   let mostPending = 0;
-  const published: string[] = [];
+  const calls = new Map<string, string[][]>();
   const events = {
-    publishOrThrow: async (userId: string, type: string) => {
+    publishOrThrow: async (userId: string, mine: { type: string }[]) => {
       pending++;
       mostPending = Math.max(mostPending, pending);
       await new Promise((r) => setTimeout(r, 5));
       pending--;
-      if (userId === bob.id) published.push(type);
+      calls.set(userId, [...(calls.get(userId) ?? []), mine.map((e) => e.type)]);
+      return mine.length;
     },
   } as unknown as EventPublisher;
   const relay = new LiveEventRelay({
@@ -161,12 +163,42 @@ test('a batch of events goes to Redis together, not one round trip after another
     database: t.deps.database,
     events,
     logger: t.deps.logger,
-    invalidateNotes: async () => {},
+    noteCache: t.deps.noteCache,
   });
   relay.start();
   try {
-    await waitFor('bob’s events relayed', async () => published.length === 4, 10_000);
-    assert.ok(mostPending >= 4, `all of a batch's events were out at once (at most ${mostPending} were)`);
+    await waitFor('their events relayed', async () => users.every((u) => calls.has(u.id)), 10_000);
+    assert.ok(mostPending >= 4, `all of a batch's calls were out at once (at most ${mostPending} were)`);
+    for (const u of users) assert.deepEqual(calls.get(u.id), [['note.created', 'note.created']], 'one call per user');
+  } finally {
+    await relay.stop();
+  }
+});
+
+test('the relay drops the user’s cached note reads in the call that publishes their events', async () => {
+  await t.deps.liveEvents.stop();
+  const frank = await newUser(t, 'frank');
+  const note = await createNote(t, frank, { title: 'cached' });
+  const relay = new LiveEventRelay({
+    config: t.deps.config,
+    database: t.deps.database,
+    events: t.deps.events,
+    logger: t.deps.logger,
+    noteCache: t.deps.noteCache,
+  });
+  const pending = 'SELECT COUNT(*) AS n FROM live_events';
+  relay.start();
+  try {
+    await waitFor('the create’s event published', async () => (await count(t, pending)) === 0, 10_000);
+    await call(t, frank, 'GET', `/api/notes/${note.id}`);
+    // Changed behind the cache's back: the cached read still answers.
+    await query(t, "UPDATE notes SET title = 'changed' WHERE id = ?", [note.id]);
+    assert.equal((await call(t, frank, 'GET', `/api/notes/${note.id}`)).json().title, 'cached');
+    const payload = eventPayload(frank.id, 'note.updated', { ...note, title: 'changed' });
+    await query(t, 'INSERT INTO live_events (payload, created_at) VALUES (?, NOW(3))', [payload]);
+    relay.nudge();
+    await waitFor('the event published', async () => (await count(t, pending)) === 0, 10_000);
+    assert.equal((await call(t, frank, 'GET', `/api/notes/${note.id}`)).json().title, 'changed');
   } finally {
     await relay.stop();
   }

@@ -193,7 +193,7 @@ export async function checkPipeline(c: PipelineCheck): Promise<PipelineSummary> 
     try {
       const processedEvents = new Map<string, number>();
       for (const userId of c.userIds) {
-        const entries = await redis.xrange(`${product.ns.redisKeyPrefix}events:${userId}`, '-', '+');
+        const entries = await redis.xrange(`${product.ns.redisKeyPrefix}live:${userId}`, '-', '+');
         for (const [, fields] of entries) {
           const type = fields[fields.indexOf('type') + 1];
           if (type !== 'note.processed') continue;

@@ -1,7 +1,7 @@
 import type { Config } from '@notes/contracts';
 import type { Logger } from 'pino';
-import { type EventPayload, type EventPublisher, readEventPayload } from '../modules/events/index.ts';
-import { findNote, toNote } from '../modules/notes/index.ts';
+import { type EventPayload, type EventPublisher, readEventPayload, type StreamEvent } from '../modules/events/index.ts';
+import { findNote, type NoteCache, toNote } from '../modules/notes/index.ts';
 import type { Database } from '../platform/db/client.ts';
 import { liveEvents } from '../platform/db/schema.ts';
 import type { Statement } from '../platform/db/sql-writer.ts';
@@ -29,8 +29,11 @@ export interface LiveEventRelayDeps {
   database: Database;
   events: EventPublisher;
   logger: Logger;
-  /** Drops the user's cached note reads before their event goes out (a client reading on it gets the new note). */
-  invalidateNotes: (userId: string) => Promise<unknown>;
+  /**
+   * Drops the user's cached note reads before their events go out (a client reading on one gets
+   * the new note): the invalidation travels in the publish call, or alone when there is none.
+   */
+  noteCache: Pick<NoteCache, 'invalidate' | 'nextGeneration'>;
 }
 
 /** Publishes event rows: nudged after each commit that wrote some, and polling for stragglers. */
@@ -60,33 +63,41 @@ export class LiveEventRelay {
   }
 
   /**
-   * One batch, in id order (each user's events keep their order). Stops at the first event Redis
-   * refuses: the published ones are deleted (outbox-rows.ts), the rest wait for the next try. READ COMMITTED
-   * for the reason the job relay gives (outbox-relay.ts).
+   * One batch, in id order (each user's events keep their order), one publish call per user.
+   * Stops at the first event Redis refuses: the published ones are deleted (outbox-rows.ts), the
+   * rest wait for the next try. READ COMMITTED for the reason the job relay gives (outbox-relay.ts).
    */
   async #publishBatch(): Promise<RelayRound> {
     return this.deps.database.writer.transaction(async (tx): Promise<RelayRound> => {
       const rows = await tx.query<Row>(lockUnsent(BATCH_SIZE));
       if (rows.length === 0) return 'idle';
       const events = rows.map((r) => ({ id: r.id, event: readEventPayload(r.payload) }));
-      const data: (string | null)[] = [];
-      for (const { event } of events) data.push(await this.#dataOf(event));
+      const byUser = new Map<string, StreamEvent[]>();
+      for (const { id, event } of events) {
+        const json = await this.#dataOf(event);
+        const mine = byUser.get(event.userId) ?? [];
+        byUser.set(event.userId, mine);
+        if (json !== null) mine.push({ type: event.type, json, id });
+      }
       // Every command goes out in this turn, in order, on the one connection: one pipelined round
-      // trip for the batch (issue 13), and Redis runs each user's invalidation before their events.
-      const invalidated = new Set<string>();
-      const published = events.map(({ id, event }, i) => {
-        if (!invalidated.has(event.userId)) {
-          invalidated.add(event.userId);
-          void this.deps.invalidateNotes(event.userId).catch(() => {});
-        }
-        const json = data[i] ?? null;
-        return json === null ? null : this.deps.events.publishOrThrow(event.userId, event.type, json, id);
-      });
-      const outcomes = await Promise.allSettled(published);
+      // trip for the batch (issue 13); each user's call sets their note-cache generation first.
+      const { noteCache } = this.deps;
+      const published = new Map<string, Promise<unknown>>();
+      for (const [userId, mine] of byUser) {
+        const call = mine.length
+          ? this.deps.events.publishOrThrow(userId, mine, noteCache.nextGeneration(userId))
+          : noteCache.invalidate(userId);
+        published.set(userId, call);
+      }
+      const settled = await Promise.allSettled(published.values());
+      const outcomes = new Map([...published.keys()].map((userId, i) => [userId, settled[i]!]));
+      // A call that failed may not have invalidated: the cache's own retry takes that over.
+      for (const [userId, outcome] of outcomes)
+        if (outcome.status === 'rejected') void noteCache.invalidate(userId).catch(() => {});
       const sent: number[] = [];
       let refused = false;
-      for (const [i, { id }] of events.entries()) {
-        const outcome = outcomes[i]!;
+      for (const { id, event } of events) {
+        const outcome = outcomes.get(event.userId)!;
         if (outcome.status === 'rejected') {
           // Events after it that did go out are marked unsent too: their ids make the repeat a no-op.
           this.deps.logger.warn(

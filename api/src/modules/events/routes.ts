@@ -119,7 +119,10 @@ export default async function eventRoutes(app: App, deps: Pick<AppDeps, 'config'
         await redis.connect();
         // Without Last-Event-ID start at the stream's current end, read now: starting with `$` at
         // the first XREAD would miss whatever is published between here and there.
-        cursor = resumeFrom ?? (await latestId(redis, key));
+        const last = await latestId(redis, key);
+        // An id past the stream's last one was never this stream's (one of the time-based ids
+        // streams had before, or of a stream that expired since): everything kept is news to it.
+        cursor = !resumeFrom ? last : isAfter(resumeFrom, last) ? '0-0' : resumeFrom;
       } catch (err) {
         redis.disconnect();
         void releaseSlot();
@@ -193,6 +196,13 @@ function tokenExpiry(authorization: string | undefined): number {
   } catch {
     return Number.POSITIVE_INFINITY;
   }
+}
+
+/** True when stream id `a` comes after `b` (both `<ms>-<seq>`, as STREAM_ID checks). */
+export function isAfter(a: string, b: string): boolean {
+  const [am = 0n, as = 0n] = a.split('-').map(BigInt);
+  const [bm = 0n, bs = 0n] = b.split('-').map(BigInt);
+  return am > bm || (am === bm && as > bs);
 }
 
 async function latestId(redis: Redis, key: string): Promise<string> {

@@ -14,78 +14,60 @@ export type IdempotencyRecord =
   | { s: 'inflight'; t: string; f: string }
   | { s: 'done'; f: string; status: number; body: string | null; location: string | null; x?: 1 };
 
-export type ClaimResult = { claimed: true } | { claimed: false; record: IdempotencyRecord; ttlMs: number };
+export type ClaimResult = { claimed: true } | { claimed: false; record: IdempotencyRecord };
 
 /**
- * One script, three operations, each atomic:
- * - claim: get-or-set. Returns the existing record and its remaining TTL, or sets an in-flight
- *   record with our token and a lease and returns nothing. (A SET NX followed by a GET races.)
- * - complete: replaces our in-flight record with the response. A lapsed lease (no record) is
- *   filled too: the write has committed, so the response is the truth. Someone else's token is
- *   left alone.
- * - release: deletes the record only if it is still our in-flight claim.
+ * Our in-flight record, byte for byte: the claim stores it, and completing or releasing the claim
+ * compares the stored value with it (its token is ours alone), so no script decodes JSON.
  */
-const SCRIPT = `
-local cur = redis.call('GET', KEYS[1])
-local op = ARGV[1]
-if op == 'claim' then
-  if cur then return {cur, redis.call('PTTL', KEYS[1])} end
-  redis.call('SET', KEYS[1], cjson.encode({s = 'inflight', t = ARGV[2], f = ARGV[3]}), 'PX', ARGV[4])
-  return {}
-end
-local mine = false
-if cur then
-  local ok, rec = pcall(cjson.decode, cur)
-  mine = ok and type(rec) == 'table' and rec.s == 'inflight' and rec.t == ARGV[2]
-end
-if op == 'complete' then
-  if mine or not cur then
-    redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-    return 1
-  end
-  return 0
-end
-if op == 'release' then
-  if mine then redis.call('DEL', KEYS[1]) return 1 end
-  return 0
-end
-return redis.error_reply('unknown idempotency op ' .. tostring(op))
+const inflightRecord = (token: string, fingerprint: string) =>
+  JSON.stringify({ s: 'inflight', t: token, f: fingerprint } satisfies IdempotencyRecord);
+
+/** release: deletes the record only if it is still our in-flight claim. */
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
+return 0
 `;
 
 /**
- * complete, within the user's byte budget (docs/isolation.md): KEYS[2] counts the bytes of the
- * records this user stored since the counter started; it lives as long as the longest record
- * (24 h), so at most `budget` bytes are stored per window and at most twice that is alive at
- * once. Over the budget the record is stored slim (no body); if even that doesn't fit, nothing
- * is stored and our claim is removed: the database fence answers repeats.
+ * complete, within the user's byte budget (docs/isolation.md): replaces our in-flight record
+ * with the answer. A lapsed lease (no record) is filled too: the write has committed, so the
+ * answer is the truth. Someone else's record is left alone.
+ *
+ * KEYS[2] counts the bytes of the records this user stored since the counter started; it lives
+ * as long as the longest record (24 h) from its creation, so at most `budget` bytes are stored
+ * per window and at most twice that is alive at once. Over the budget the record is stored slim
+ * (no body); if even that doesn't fit, nothing is stored and our claim is removed: the database
+ * fence answers repeats. The counter is added to first and given back when that went over (the
+ * rare case), so an answer within the budget costs GET, INCRBY and SET (EXPIRE once a window).
  */
 const COMPLETE_SCRIPT = `
 local cur = redis.call('GET', KEYS[1])
-local mine = false
-if cur then
-  local ok, rec = pcall(cjson.decode, cur)
-  mine = ok and type(rec) == 'table' and rec.s == 'inflight' and rec.t == ARGV[1]
-end
-if cur and not mine then return 0 end
-local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+if cur and cur ~= ARGV[1] then return 0 end
 local budget = tonumber(ARGV[5])
 local rec = ARGV[2]
-if used + #rec + #KEYS[1] > budget then rec = ARGV[3] end
 local cost = #rec + #KEYS[1]
-if used + cost > budget then
-  if mine then redis.call('DEL', KEYS[1]) end
-  return 2
+local used = redis.call('INCRBY', KEYS[2], cost)
+if used == cost then redis.call('EXPIRE', KEYS[2], ARGV[6]) end
+if used > budget then
+  rec = ARGV[3]
+  local slim = #rec + #KEYS[1]
+  used = redis.call('INCRBY', KEYS[2], slim - cost)
+  if used > budget then
+    redis.call('DECRBY', KEYS[2], slim)
+    if cur then redis.call('DEL', KEYS[1]) end
+    return 2
+  end
 end
 redis.call('SET', KEYS[1], rec, 'PX', ARGV[4])
-if not redis.call('SET', KEYS[2], cost, 'NX', 'EX', ARGV[6]) then redis.call('INCRBY', KEYS[2], cost) end
 return 1
 `;
 
-const COMMAND = 'notesIdempotency';
+const RELEASE_COMMAND = 'notesIdempotencyRelease';
 const COMPLETE_COMMAND = 'notesIdempotencyComplete';
 export const idempotencyBytesKey = (userId: string) => `idem-bytes:${userId}`;
 
-type ScriptFn = (key: string, ...args: (string | number)[]) => Promise<unknown>;
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 export const idempotencyRedisKey = (userId: string, keyHash: string) => `idem:${userId}:${keyHash}`;
 
@@ -96,20 +78,25 @@ export class IdempotencyStore {
     this.guard = guard;
     const { redis } = guard;
     // defineCommand runs EVALSHA and falls back to EVAL after a Redis restart (NOSCRIPT).
-    if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: SCRIPT });
+    if (!(RELEASE_COMMAND in redis)) redis.defineCommand(RELEASE_COMMAND, { numberOfKeys: 1, lua: RELEASE_SCRIPT });
     if (!(COMPLETE_COMMAND in redis)) redis.defineCommand(COMPLETE_COMMAND, { numberOfKeys: 2, lua: COMPLETE_SCRIPT });
   }
 
-  private call(key: string, ...args: (string | number)[]): Promise<unknown> {
-    return this.guard.run((redis) => (redis as unknown as Record<string, ScriptFn>)[COMMAND]!(key, ...args));
+  private script(name: string, ...args: (string | number)[]): Promise<unknown> {
+    return this.guard.run((redis) => (redis as unknown as Record<string, ScriptFn>)[name]!(...args));
   }
 
-  /** Throws RedisUnavailableError when Redis cannot be asked. */
+  /**
+   * Get-or-set in one command, atomic (a SET NX followed by a GET would race): sets our in-flight
+   * record with a lease and answers claimed, or answers the record already there. SET with both
+   * NX and GET needs Redis 7.0. Throws RedisUnavailableError when Redis cannot be asked.
+   */
   async claim(key: string, fingerprint: string, token: string, leaseMs: number): Promise<ClaimResult> {
-    const reply = (await this.call(key, 'claim', token, fingerprint, leaseMs)) as [string, number] | [];
-    if (reply.length === 0) return { claimed: true };
-    const [raw, ttlMs] = reply;
-    return { claimed: false, record: JSON.parse(raw) as IdempotencyRecord, ttlMs: Number(ttlMs) };
+    const raw = (await this.guard.run((redis) =>
+      redis.call('SET', key, inflightRecord(token, fingerprint), 'NX', 'GET', 'PX', leaseMs),
+    )) as string | null;
+    if (raw === null) return { claimed: true };
+    return { claimed: false, record: JSON.parse(raw) as IdempotencyRecord };
   }
 
   /**
@@ -125,17 +112,16 @@ export class IdempotencyStore {
     budget: { bytes: number; windowSeconds: number },
   ): Promise<void> {
     const slim: IdempotencyRecord = { ...record, body: null, x: 1 };
-    await this.guard.run((redis) =>
-      (redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[COMPLETE_COMMAND]!(
-        key,
-        idempotencyBytesKey(userId),
-        token,
-        JSON.stringify(record),
-        JSON.stringify(slim),
-        ttlMs,
-        budget.bytes,
-        budget.windowSeconds,
-      ),
+    await this.script(
+      COMPLETE_COMMAND,
+      key,
+      idempotencyBytesKey(userId),
+      inflightRecord(token, record.f),
+      JSON.stringify(record),
+      JSON.stringify(slim),
+      ttlMs,
+      budget.bytes,
+      budget.windowSeconds,
     );
   }
 
@@ -149,7 +135,7 @@ export class IdempotencyStore {
     await this.guard.run((redis) => redis.set(key, JSON.stringify(record), 'PX', ttlMs));
   }
 
-  async release(key: string, token: string): Promise<void> {
-    await this.call(key, 'release', token);
+  async release(key: string, fingerprint: string, token: string): Promise<void> {
+    await this.script(RELEASE_COMMAND, key, inflightRecord(token, fingerprint));
   }
 }

@@ -155,8 +155,8 @@ export class IdempotencyService implements ClaimSteps {
   }
 
   /** A failed write gives its key back, so a retry runs again. */
-  async release(redisKey: string, token: string): Promise<void> {
-    await this.store.release(redisKey, token).catch(() => {});
+  async release(redisKey: string, fingerprint: string, token: string): Promise<void> {
+    await this.store.release(redisKey, fingerprint, token).catch(() => {});
   }
 
   /**

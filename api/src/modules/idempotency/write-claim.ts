@@ -49,7 +49,7 @@ export interface ClaimSteps {
     fingerprint: string,
     now: Date,
   ): Promise<{ replay: WriteResponse; ttlSeconds: number } | 'expired'>;
-  release(redisKey: string, token: string): Promise<void>;
+  release(redisKey: string, fingerprint: string, token: string): Promise<void>;
   countReplay(req: WriteRequest): void;
   counted(err: unknown): unknown;
 }
@@ -197,7 +197,7 @@ export class WriteClaim {
       if (isRolledBack(err) && again) return RETRY;
       throw err;
     } catch (thrown) {
-      if (this.claimed) await this.service.release(this.redisKey, this.token);
+      if (this.claimed) await this.service.release(this.redisKey, this.fingerprint, this.token);
       throw this.service.counted(thrown);
     }
   }

@@ -29,6 +29,13 @@ const entriesKey = (userId: string) => `nc:${userId}:entries`;
 export const noteField = (noteId: string) => `note:${noteId}`;
 export const DEFAULT_LIST_FIELD = 'list:default';
 
+/** `SET key value EX ttlSeconds`: a user's new generation. */
+export interface GenerationSet {
+  key: string;
+  value: string;
+  ttlSeconds: number;
+}
+
 /** A hit, or a miss that says at which generation to fill (null: do not fill). */
 export type CacheRead<T> = { hit: true; value: T } | { hit: false; generation: string | null };
 
@@ -85,9 +92,19 @@ export class NoteCache {
     if (!(await this.bump(userId))) this.pending.add(userId);
   }
 
+  /**
+   * The invalidation as a SET for a caller to send inside a script of its own (the live-event
+   * relay sends it with the user's events, so it lands before them). Call `invalidate` instead
+   * when that script could not run.
+   */
+  nextGeneration(userId: string): GenerationSet {
+    return { key: genKey(userId), value: `${GEN_PREFIX}${++genSeq}`, ttlSeconds: GENERATION_TTL_SECONDS };
+  }
+
   private async bump(userId: string): Promise<boolean> {
     try {
-      await this.guard.run((r) => r.set(genKey(userId), `${GEN_PREFIX}${++genSeq}`, 'EX', GENERATION_TTL_SECONDS));
+      const { key, value, ttlSeconds } = this.nextGeneration(userId);
+      await this.guard.run((r) => r.set(key, value, 'EX', ttlSeconds));
       return true;
     } catch {
       return false;
