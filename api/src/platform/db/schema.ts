@@ -130,9 +130,9 @@ export const jobs = mysqlTable(
 /**
  * The jobs that carry error text (last_error or dead_reason), with the columns the console's job
  * lists filter and sort on, and the same order indexes as `jobs`: a job search reads this small
- * table, not every job (docs/data.md, "Search"). Triggers on `jobs` keep it, in the transaction
- * that writes the job (api/drizzle/0009_job_errors.sql); FULLTEXT `job_errors_ft` (last_error,
- * dead_reason) is in that migration too.
+ * table, not every job (docs/data.md, "Search"). The writer keeps it, in the transaction that
+ * writes the job (job-errors.ts); FULLTEXT `job_errors_ft` (last_error, dead_reason) is in
+ * api/drizzle/0009_job_errors.sql.
  */
 export const jobErrors = mysqlTable(
   'job_errors',
