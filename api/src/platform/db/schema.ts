@@ -11,6 +11,7 @@ import {
   primaryKey,
   text,
   tinyint,
+  varbinary,
   varchar,
 } from 'drizzle-orm/mysql-core';
 import { binaryVarchar, id, ts } from './schema-columns.ts';
@@ -47,6 +48,12 @@ export const users = mysqlTable(
 
 export type { NoteResult } from '@notes/contracts';
 
+/**
+ * What `notes.reserve` holds while a note waits for its result: about the size of a result (its
+ * JSON and `processed_at`), so the completion's update, which empties it, does not grow the row.
+ */
+export const RESULT_RESERVE = ' '.repeat(240);
+
 export const notes = mysqlTable(
   'notes',
   {
@@ -64,6 +71,12 @@ export const notes = mysqlTable(
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
     processedAt: ts('processed_at'),
+    /**
+     * Room for the result while a note waits for it (docs/data.md, "Write cost"): written with
+     * RESULT_RESERVE when the note is queued, emptied by the completion that writes the result,
+     * so the row does not grow on its full page. Never read.
+     */
+    reserve: varbinary('reserve', { length: 255 }),
   },
   // One index per list order (docs/data.md): a user's list by each sort, the console's list by
   // each sort, and the enum sorts tie-broken by created_at so one index serves both the sort and
