@@ -61,6 +61,7 @@ async function deleteJobs(writer: SqlWriter, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
   return writer.transaction(async (tx) => {
     tx.counts.inShard(RETENTION_COUNTER_SHARD);
+    tx.jobErrors.deleted(ids);
     const [held] = await tx.queryAll([
       {
         sql: `SELECT \`status\`, COUNT(*) AS n FROM \`${JOBS.table}\` WHERE \`id\` IN (?) GROUP BY \`status\` FOR UPDATE`,

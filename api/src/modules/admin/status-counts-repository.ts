@@ -1,5 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../../platform/db/client.ts';
+import { jobErrorsFromJobs } from '../../platform/db/job-errors.ts';
 import { statusCounts } from '../../platform/db/schema.ts';
 import type { SqlWriter } from '../../platform/db/sql-writer.ts';
 
@@ -34,4 +35,13 @@ export async function recountStatuses(writer: SqlWriter): Promise<void> {
     values: [table],
   });
   await writer.run([{ sql: 'UPDATE status_counts SET n = 0', values: [] }, recount('notes'), recount('jobs')]);
+}
+
+/**
+ * Sets `job_errors` from the jobs that carry error text (docs/operations.md, "Recounting the
+ * stats"): for jobs written outside the API, which its writer did not bring along. One
+ * transaction; run it when the system is quiet.
+ */
+export async function rebuildJobErrors(writer: SqlWriter): Promise<void> {
+  await writer.run(jobErrorsFromJobs());
 }

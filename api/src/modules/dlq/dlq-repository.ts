@@ -27,6 +27,7 @@ export async function discardJob(w: Writer, jobId: string, reason: string, now: 
       { id: jobId, status: job.status },
     );
     await tx.moveStatus('jobs', job.status, 'discarded', update);
+    tx.jobErrors.changed([jobId]);
     return true;
   });
 }

@@ -222,6 +222,7 @@ export async function finishPromotion(w: Writer, letters: readonly DeadLetterRow
         'queued',
         rowUpdate(jobs, promotedJob(run, now), { id: dead.map((j) => j.id), status: 'dead' }),
       );
+      tx.jobErrors.changed(dead.map((j) => j.id));
       for (const job of dead.filter((j) => j.kind === 'note.process')) {
         const where = { id: job.noteId, status: 'dead', version: job.noteVersion } as const;
         await tx.moveStatus('notes', 'dead', 'queued', rowUpdate(notes, { status: 'queued' }, where));
@@ -243,6 +244,7 @@ export async function discardLetters(w: Writer, letters: readonly DeadLetterRow[
     if (jobIds.length > 0) {
       const discard = { status: 'discarded', deadReason: reason, finishedAt: now, updatedAt: now } as const;
       await tx.moveStatus('jobs', 'dead', 'discarded', rowUpdate(jobs, discard, { id: jobIds, status: 'dead' }));
+      tx.jobErrors.changed(jobIds);
     }
     return tx.execute(rowDelete(deadLetters, { id: letters.map((l) => l.id), promoteRun: null }));
   });

@@ -1,4 +1,5 @@
 import type { JobKind, Priority } from '@notes/contracts';
+import { carriesError, type JobErrorSync } from '../../platform/db/job-errors.ts';
 import { jobAttempts, jobs, notes } from '../../platform/db/schema.ts';
 import { type RowInsert, rowInsert, type WriteTx } from '../../platform/db/sql-writer.ts';
 import type { StatusTally } from '../../platform/db/status-tally.ts';
@@ -68,6 +69,7 @@ export class CallbackBatch {
     readonly webhooks: readonly WebhookRow[],
     claimed: Set<string>,
     private readonly counts: StatusTally,
+    private readonly jobErrors: JobErrorSync,
   ) {
     this.#claimed = claimed;
   }
@@ -106,7 +108,7 @@ export class CallbackBatch {
       const row = toWebhookRow(raw);
       if (!webhookRows.has(row.id)) webhookRows.set(row.id, row);
     }
-    return new CallbackBatch(now, jobRows, noteRows, [...webhookRows.values()], claimed, tx.counts);
+    return new CallbackBatch(now, jobRows, noteRows, [...webhookRows.values()], claimed, tx.counts, tx.jobErrors);
   }
 
   /** Claims a processed-message key: false when the callback was applied before (a duplicate). */
@@ -120,7 +122,10 @@ export class CallbackBatch {
   /** Changes a job (in memory now, in the database at write()); returns the job as it now is. */
   patchJob(job: JobRow, patch: Partial<JobRow>): JobRow {
     const next = { ...job, ...patch };
-    this.counts.move('jobs', this.jobs.get(job.id)?.status ?? job.status, next.status);
+    const before = this.jobs.get(job.id) ?? job;
+    this.counts.move('jobs', before.status, next.status);
+    // Its job_errors row follows while it has or had error text (docs/data.md, "Search").
+    if (carriesError(before) || carriesError(next)) this.jobErrors.changed([job.id]);
     this.jobs.set(job.id, next);
     this.#jobPatches.set(job.id, { ...this.#jobPatches.get(job.id), ...patch });
     return next;

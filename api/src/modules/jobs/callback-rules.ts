@@ -132,6 +132,8 @@ export function applyComplete(
       processedAt: now,
       attempts: item.attempt,
       lastError: null,
+      // The room kept for the result goes as the result comes: the row keeps its size.
+      reserve: null,
     });
     batch.patchJob(job, { ...finished, updatedAt: now });
     for (const endpoint of endpoints.get(note.userId) ?? []) {

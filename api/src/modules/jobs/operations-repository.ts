@@ -23,7 +23,10 @@ export async function attemptsOfJob(db: DbOrTx, jobId: string): Promise<AttemptR
 /** A retried job is queued again, unless a consumer has taken it meanwhile. */
 export async function markRetried(w: Writer, id: string, now: Date): Promise<void> {
   const update = rowUpdate(jobs, { status: 'queued', updatedAt: now }, { id, status: 'failed' });
-  await within(w, (tx) => tx.moveStatus('jobs', 'failed', 'queued', update));
+  await within(w, async (tx) => {
+    await tx.moveStatus('jobs', 'failed', 'queued', update);
+    tx.jobErrors.changed([id]);
+  });
 }
 
 /** Every kind's control row; a kind never paused has none (it runs). */

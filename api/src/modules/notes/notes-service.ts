@@ -1,6 +1,7 @@
 import { currentTraceparent, DEFAULT_PRIORITY } from '@notes/contracts';
 import { uuidv7 } from 'uuidv7';
 import type { AppDeps } from '../../app-types.ts';
+import { RESULT_RESERVE } from '../../platform/db/schema.ts';
 import type { RowInsert, WriteTx } from '../../platform/db/sql-writer.ts';
 import { NotFoundError, PreconditionFailedError } from '../../platform/errors/index.ts';
 import type { NoteEventType } from '../events/index.ts';
@@ -67,6 +68,7 @@ function newNote(userId: string, input: CreateNoteBody, now: Date): NoteRow {
     createdAt: now,
     updatedAt: now,
     processedAt: null,
+    reserve: RESULT_RESERVE,
   };
 }
 
@@ -88,6 +90,7 @@ function editOf(current: NoteRow, input: UpdateNoteBody, now: Date) {
     attempts: 0,
     lastError: null,
     processedAt: null,
+    reserve: RESULT_RESERVE,
     updatedAt: now,
   };
 }

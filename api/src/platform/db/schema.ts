@@ -11,6 +11,7 @@ import {
   primaryKey,
   text,
   tinyint,
+  varbinary,
   varchar,
 } from 'drizzle-orm/mysql-core';
 import { binaryVarchar, id, ts } from './schema-columns.ts';
@@ -47,6 +48,12 @@ export const users = mysqlTable(
 
 export type { NoteResult } from '@notes/contracts';
 
+/**
+ * What `notes.reserve` holds while a note waits for its result: about the size of a result (its
+ * JSON and `processed_at`), so the completion's update, which empties it, does not grow the row.
+ */
+export const RESULT_RESERVE = ' '.repeat(240);
+
 export const notes = mysqlTable(
   'notes',
   {
@@ -64,6 +71,12 @@ export const notes = mysqlTable(
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
     processedAt: ts('processed_at'),
+    /**
+     * Room for the result while a note waits for it (docs/data.md, "Write cost"): written with
+     * RESULT_RESERVE when the note is queued, emptied by the completion that writes the result,
+     * so the row does not grow on its full page. Never read.
+     */
+    reserve: varbinary('reserve', { length: 255 }),
   },
   // One index per list order (docs/data.md): a user's list by each sort, the console's list by
   // each sort, and the enum sorts tie-broken by created_at so one index serves both the sort and
@@ -130,9 +143,9 @@ export const jobs = mysqlTable(
 /**
  * The jobs that carry error text (last_error or dead_reason), with the columns the console's job
  * lists filter and sort on, and the same order indexes as `jobs`: a job search reads this small
- * table, not every job (docs/data.md, "Search"). Triggers on `jobs` keep it, in the transaction
- * that writes the job (api/drizzle/0009_job_errors.sql); FULLTEXT `job_errors_ft` (last_error,
- * dead_reason) is in that migration too.
+ * table, not every job (docs/data.md, "Search"). The writer keeps it, in the transaction that
+ * writes the job (job-errors.ts); FULLTEXT `job_errors_ft` (last_error, dead_reason) is in
+ * api/drizzle/0009_job_errors.sql.
  */
 export const jobErrors = mysqlTable(
   'job_errors',

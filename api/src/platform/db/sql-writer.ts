@@ -1,5 +1,6 @@
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import type { Pool, PoolConnection } from 'mysql2';
+import { JobErrorSync } from './job-errors.ts';
 import * as schema from './schema.ts';
 import { insertStatements, type RowInsert, type Statement } from './sql-statements.ts';
 import { type CountedTable, StatusTally } from './status-tally.ts';
@@ -61,6 +62,8 @@ export class WriteTx {
   #done = false;
   /** The notes' and jobs' status changes, counted at the commit (status-tally.ts). Inserts count themselves. */
   readonly counts = new StatusTally();
+  /** The jobs whose `job_errors` rows follow at the commit (job-errors.ts). Inserts name themselves. */
+  readonly jobErrors = new JobErrorSync();
   #reader: ReadDb | null = null;
 
   constructor(
@@ -77,6 +80,7 @@ export class WriteTx {
   insert(...rows: RowInsert[]): void {
     for (const s of insertStatements(rows)) this.#pending.push(s);
     this.counts.inserted(rows);
+    this.jobErrors.inserted(rows);
   }
 
   /** Sends what is queued and this statement; answers this statement's rows. */
@@ -129,6 +133,7 @@ export class WriteTx {
 
   /** Sends the rest with COMMIT and gives the connection back. If it throws, roll back. */
   async commit(): Promise<void> {
+    for (const s of this.jobErrors.statements()) this.#pending.push(s);
     const counted = this.counts.statement();
     if (counted) this.#pending.push(counted);
     this.#pending.push(COMMIT);
