@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { startPrivateRedis } from '@notes/contracts/testing';
 import type { LightMyRequestResponse } from 'fastify';
+import { Redis } from 'ioredis';
 import { buildApp } from '../src/app.ts';
 import { createDeps } from '../src/wiring.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
@@ -91,6 +92,85 @@ describe('per-user write rate', () => {
   });
 });
 
+describe('per-user write rate: leases', () => {
+  // Bursts of 40: an instance leases up to 10 tokens at once. At one write per 100 s, nothing refills
+  // (nor lapses from a lease) while the test runs, so every count below is exact.
+  const LIMITS = { USER_WRITE_RATE: '0.01', USER_WRITE_BURST: '40' };
+  const POLICY = '"writes";q=40;w=4000';
+
+  test('Redis is asked once per lease; tokens left fall by one per write; the refused write has every header', async () => {
+    const redis = await startPrivateRedis();
+    const t = await startTestApp('ratelimitlease', { REDIS_URL: redis.url, ...LIMITS });
+    // Each lease is one SET of the user's bucket (a refusal sets nothing): count them as Redis sees them.
+    const watcher = new Redis(redis.url);
+    try {
+      await watcher.config('SET', 'notify-keyspace-events', 'K$');
+      const u = await newUser(t, 'lease');
+      let leases = 0;
+      watcher.on('pmessage', (_pattern, _channel, event) => {
+        if (event === 'set') leases++;
+      });
+      await watcher.psubscribe(`__keyspace@0__:*rl:w:${u.id}`);
+      for (let i = 0; i < 40; i++) {
+        const res = await call(t, u, 'POST', '/api/notes', note());
+        assert.equal(res.statusCode, 201, res.body);
+        assert.equal(res.headers['ratelimit-policy'], POLICY);
+        assert.match(String(res.headers.ratelimit), new RegExp(`^"writes";r=${39 - i};t=\\d+$`));
+      }
+      assertLimited(await call(t, u, 'POST', '/api/notes', note()), POLICY);
+      // Keyspace events come in order on the watcher's connection: the answer to this comes after them.
+      await watcher.punsubscribe();
+      assert.equal(leases, 4, '40 writes, leases of 10');
+    } finally {
+      watcher.disconnect();
+      await t.close();
+      await redis.close();
+    }
+  });
+
+  test('two instances writing at once admit no more than the bucket allows, and every answer has its headers', async () => {
+    const t = await startTestApp('ratelimitlease2', LIMITS);
+    const second = await createDeps(t.deps.config);
+    const app2 = await buildApp(second);
+    try {
+      await app2.ready();
+      const u = await newUser(t, 'pair');
+      const headers = { authorization: `Bearer ${u.token}` };
+      const answers: LightMyRequestResponse[] = [];
+      const started = Date.now();
+      // Eight writers on each instance, 50 writes per instance.
+      const writer = async (app: typeof t.app, n: number) => {
+        for (let i = 0; i < n; i++) {
+          answers.push(await app.inject({ method: 'POST', url: '/api/notes', headers, payload: note() }));
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, (_, i) => writer(i % 2 === 0 ? t.app : app2, i < 4 ? 7 : 6)));
+      const elapsedS = (Date.now() - started) / 1000;
+      assert.equal(answers.length, 100);
+
+      const admitted = answers.filter((res) => res.statusCode === 201);
+      // Never more than the bucket: burst + rate × elapsed. At most one other instance's lease
+      // (10 tokens) early; here both spend theirs to the end, so none is lost.
+      assert.ok(admitted.length <= 40 + 0.01 * elapsedS, `${admitted.length} admitted`);
+      assert.ok(admitted.length >= 40 - 10, `${admitted.length} admitted`);
+      for (const res of admitted) {
+        assert.equal(res.headers['ratelimit-policy'], POLICY);
+        const left = Number(/^"writes";r=(\d+);t=\d+$/.exec(String(res.headers.ratelimit))?.[1]);
+        assert.ok(left >= 0 && left < 40, `RateLimit ${res.headers.ratelimit}`);
+      }
+      for (const res of answers.filter((r) => r.statusCode !== 201)) assertLimited(res, POLICY);
+      const [[notes]] = (await t.deps.database.pool.query('SELECT COUNT(*) AS n FROM notes WHERE user_id = ?', [
+        u.id,
+      ])) as unknown as [[{ n: number }]];
+      assert.equal(Number(notes.n), admitted.length, 'refused writes changed nothing');
+    } finally {
+      await app2.close();
+      await second.close();
+      await t.close();
+    }
+  });
+});
+
 test('USER_WRITE_RATE=0 turns the write limit off', async () => {
   const t = await startTestApp('ratelimit0', { USER_WRITE_RATE: '0', USER_WRITE_BURST: '1' });
   try {
@@ -164,20 +244,29 @@ test('TRUST_PROXY: the address a trusted proxy forwards is the one that counts',
   }
 });
 
-test('fail-open: with Redis down, keyed writes go ahead unlimited', async () => {
-  const redis = await startPrivateRedis();
-  const t = await startTestApp('ratelimitdown', { REDIS_URL: redis.url, USER_WRITE_RATE: '1', USER_WRITE_BURST: '1' });
-  try {
-    const u = await newUser(t, 'down');
-    assert.equal((await call(t, u, 'POST', '/api/notes', note())).statusCode, 201);
-    assert.equal((await call(t, u, 'POST', '/api/notes', note())).statusCode, 429);
-    await redis.stop();
-    for (let i = 0; i < 3; i++) {
-      const res = await call(t, u, 'POST', '/api/notes', note(), { 'idempotency-key': randomUUID() });
-      assert.equal(res.statusCode, 201, res.body);
+for (const [label, rate, burst] of [
+  ['', '1', 1],
+  [', leased tokens', '0.01', 8],
+] as const) {
+  test(`fail-open: with Redis down, keyed writes go ahead unlimited${label}`, async () => {
+    const redis = await startPrivateRedis();
+    const t = await startTestApp('ratelimitdown', {
+      REDIS_URL: redis.url,
+      USER_WRITE_RATE: rate,
+      USER_WRITE_BURST: String(burst),
+    });
+    try {
+      const u = await newUser(t, 'down');
+      for (let i = 0; i < burst; i++) assert.equal((await call(t, u, 'POST', '/api/notes', note())).statusCode, 201);
+      assert.equal((await call(t, u, 'POST', '/api/notes', note())).statusCode, 429);
+      await redis.stop();
+      for (let i = 0; i < 3; i++) {
+        const res = await call(t, u, 'POST', '/api/notes', note(), { 'idempotency-key': randomUUID() });
+        assert.equal(res.statusCode, 201, res.body);
+      }
+    } finally {
+      await t.close();
+      await redis.close();
     }
-  } finally {
-    await t.close();
-    await redis.close();
-  }
-});
+  });
+}

@@ -48,15 +48,25 @@ interface Policy {
   burst: number;
   /** Milliseconds for an empty bucket to fill. */
   windowMs: number;
+  /** The most tokens an instance leases from the bucket at once (platform/redis/token-leases.ts). */
+  leaseTokens: number;
 }
 
 const WARN_EVERY_MS = 10_000;
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * Per-user write buckets are leased (docs/isolation.md, "Per-user write rate"): an instance takes
+ * up to a quarter of the burst at once and spends it locally, so Redis is asked about once per
+ * lease instead of once per write. Per-address buckets are not: they are asked rarely (each
+ * request hashes a password), and exactly as before.
+ */
+const WRITE_LEASE_SHARE = 0.25;
+
 /** A bucket, or null when the limit is off (a rate or burst of 0). */
-function policy(name: string, perSecond: number, burst: number): Policy | null {
+function policy(name: string, perSecond: number, burst: number, leaseTokens = 1): Policy | null {
   if (perSecond <= 0 || burst <= 0) return null;
-  return { name, burst, windowMs: (burst / perSecond) * 1000 };
+  return { name, burst, windowMs: (burst / perSecond) * 1000, leaseTokens };
 }
 
 export default fp(
@@ -86,7 +96,9 @@ export default fp(
         max: p.burst,
         timeWindow: p.windowMs,
         keyGenerator: key,
-      }) as unknown as Limiter;
+        // Passed through to the store's child for this limiter (TokenBucketStore.child).
+        leaseTokens: p.leaseTokens,
+      } as Parameters<FastifyInstance['createRateLimit']>[0]) as unknown as Limiter;
       const policyHeader = `"${p.name}";q=${p.burst};w=${Math.max(1, Math.ceil(p.windowMs / 1000))}`;
       return async (request, reply) => {
         let result: Awaited<ReturnType<Limiter>>;
@@ -105,7 +117,12 @@ export default fp(
     };
 
     const userWrites = hook(
-      policy('writes', limits.userWriteRate, limits.userWriteBurst),
+      policy(
+        'writes',
+        limits.userWriteRate,
+        limits.userWriteBurst,
+        Math.max(1, Math.floor(limits.userWriteBurst * WRITE_LEASE_SHARE)),
+      ),
       (request) => `w:${request.user.id}`,
       `Too many writes: at most ${limits.userWriteRate} per second per user, in bursts of ${limits.userWriteBurst}.`,
     );
