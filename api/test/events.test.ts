@@ -245,6 +245,15 @@ test('no or bad token is a 401, a malformed Last-Event-ID a 400, too many stream
   }
   const badId = await openStream(base, { token: alice.token, lastEventId: '../../etc' });
   assert.equal(badId.status, 400);
+  // Digits past a stream id's two 64-bit parts are no id Redis could have given: refused, not
+  // taken for an id past the stream's end (which would resume from the oldest event kept).
+  for (const lastEventId of ['18446744073709551616-0', '1-18446744073709551616', '99999999999999999999-1']) {
+    const tooLarge = await openStream(base, { token: alice.token, lastEventId });
+    assert.equal(tooLarge.status, 400, lastEventId);
+  }
+  const largest = await openStream(base, { token: alice.token, lastEventId: '18446744073709551615-18446744073709551615' });
+  assert.equal(largest.status, 200);
+  largest.close();
 
   const open: Stream[] = [];
   try {

@@ -85,7 +85,7 @@ export default async function eventRoutes(app: App, deps: Pick<AppDeps, 'config'
       const userId = request.user.id;
       const header = request.headers['last-event-id'];
       const resumeFrom = (typeof header === 'string' && header.trim()) || request.query.lastEventId;
-      if (resumeFrom && !STREAM_ID.test(resumeFrom)) {
+      if (resumeFrom && !isStreamId(resumeFrom)) {
         throw new BadRequestError('Last-Event-ID is not an id this server sent.', { field: 'Last-Event-ID' });
       }
       const expiresAt = tokenExpiry(request.headers.authorization);
@@ -198,7 +198,19 @@ function tokenExpiry(authorization: string | undefined): number {
   }
 }
 
-/** True when stream id `a` comes after `b` (both `<ms>-<seq>`, as STREAM_ID checks). */
+/** Redis stream ids are two unsigned 64-bit integers. */
+const MAX_ID_PART = 2n ** 64n - 1n;
+
+/**
+ * True for an id Redis could have given: `<ms>-<seq>`, each part a 64-bit unsigned integer. One
+ * past that range would otherwise count as "after the stream's last id" and resume from the
+ * oldest event kept, instead of being refused like any id this server never sent.
+ */
+export function isStreamId(id: string): boolean {
+  return STREAM_ID.test(id) && id.split('-').every((part) => BigInt(part) <= MAX_ID_PART);
+}
+
+/** True when stream id `a` comes after `b` (both `<ms>-<seq>`, as isStreamId checks). */
 export function isAfter(a: string, b: string): boolean {
   const [am = 0n, as = 0n] = a.split('-').map(BigInt);
   const [bm = 0n, bs = 0n] = b.split('-').map(BigInt);
