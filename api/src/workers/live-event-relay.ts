@@ -1,10 +1,10 @@
 import type { Config } from '@notes/contracts';
 import type { Logger } from 'pino';
 import { type EventPayload, type EventPublisher, readEventPayload, type StreamEvent } from '../modules/events/index.ts';
-import { findNote, type NoteCache, toNote } from '../modules/notes/index.ts';
+import { findNoteViews, type NoteCache, toNote } from '../modules/notes/index.ts';
 import type { Database } from '../platform/db/client.ts';
 import { liveEvents } from '../platform/db/schema.ts';
-import type { Statement } from '../platform/db/sql-writer.ts';
+import type { Statement, WriteTx } from '../platform/db/sql-writer.ts';
 import { deletePublished } from './outbox-rows.ts';
 import { type RelayRound, RelayWorker } from './relay-worker.ts';
 
@@ -72,9 +72,10 @@ export class LiveEventRelay {
       const rows = await tx.query<Row>(lockUnsent(BATCH_SIZE));
       if (rows.length === 0) return 'idle';
       const events = rows.map((r) => ({ id: r.id, event: readEventPayload(r.payload) }));
+      const notes = await notesOf(tx, events);
       const byUser = new Map<string, StreamEvent[]>();
       for (const { id, event } of events) {
-        const json = await this.#dataOf(event);
+        const json = dataOf(event, notes);
         const mine = byUser.get(event.userId) ?? [];
         byUser.set(event.userId, mine);
         if (json !== null) mine.push({ type: event.type, json, id });
@@ -114,11 +115,31 @@ export class LiveEventRelay {
       return sent.length === BATCH_SIZE ? 'more' : 'idle';
     }, 'READ COMMITTED');
   }
+}
 
-  /** The event's data as JSON; null when it referred to a note that is gone (nothing to send). */
-  async #dataOf(event: EventPayload): Promise<string | null> {
-    if (event.noteId === null) return event.dataJson ?? 'null';
-    const row = await findNote(this.deps.database.db, event.userId, event.noteId);
-    return row ? JSON.stringify(toNote(row)) : null;
-  }
+/** A note an event refers to, as JSON, and its owner. */
+type NoteJson = { userId: string; json: string };
+
+/**
+ * The notes the batch's events refer to, read in one statement by primary key, each rendered as
+ * GET /api/notes/:id renders it (toNote) and serialised once however many events refer to it.
+ * The batch's transaction reads them (READ COMMITTED: the newest committed version, no lock).
+ */
+async function notesOf(tx: WriteTx, events: readonly { event: EventPayload }[]): Promise<Map<string, NoteJson>> {
+  const ids = new Set<string>();
+  for (const { event } of events) if (event.noteId !== null) ids.add(event.noteId);
+  const rows = await findNoteViews(tx, [...ids]);
+  return new Map(rows.map((row) => [row.id, { userId: row.userId, json: JSON.stringify(toNote(row)) }]));
+}
+
+/**
+ * The event's data as JSON: as stored (inline, `note.deleted`'s `{id}` or a row an earlier version
+ * wrote), or its note's newest version. Null when the note it refers to is gone (deleted since):
+ * nothing is sent, and the note's `note.deleted` event, which always follows its others, tells
+ * the client (docs/isolation.md, "Live events through the outbox").
+ */
+function dataOf(event: EventPayload, notes: ReadonlyMap<string, NoteJson>): string | null {
+  if (event.noteId === null) return event.dataJson ?? 'null';
+  const note = notes.get(event.noteId);
+  return note && note.userId === event.userId ? note.json : null;
 }

@@ -14,23 +14,25 @@ import type { NoteEventType } from './events.ts';
  * and a RabbitMQ outage never holds up events, and each relay reads its table in key order.
  */
 const KIND = 'live.event';
-/** The payload column is TEXT: an event whose note doesn't fit is stored by reference. */
-const MAX_INLINE_BYTES = 60_000;
 
 /** Where an inline event's data starts: `data` is the payload's last field, after the head. */
 const DATA_FIELD = ',"data":';
 
 /**
- * The payload of one live event: its head (kind, user, type), then its data inline, or the
- * note's id when the data is too large. `json` is `data` serialised, when the caller has it.
+ * The payload of one live event: its head (kind, user, type), then a reference to its note, or,
+ * for `note.deleted` (whose data is `{id}`, contracts/src/events.ts), its data inline. An event
+ * carrying a note is always by reference: the note's row already holds it, and writing it again
+ * (twice per note: created, processed) made a note's body most of what MariaDB parsed, logged and
+ * purged (docs/isolation.md, "Live events through the outbox"). The relay reads the note when it
+ * publishes: the newest version, which a client reading the note on this event would get anyway.
+ *
+ * Rows written inline by an earlier version (`…,"data":<note>}`) still publish as they are
+ * (readEventPayload).
  */
-export function eventPayload(userId: string, type: NoteEventType, data: unknown, json?: string): string {
+export function eventPayload(userId: string, type: NoteEventType, noteId: string): string {
   const head = `{"kind":"${KIND}","user_id":${JSON.stringify(userId)},"type":"${type}"`;
-  const payload = `${head}${DATA_FIELD}${json ?? JSON.stringify(data)}}`;
-  if (Buffer.byteLength(payload, 'utf8') <= MAX_INLINE_BYTES) return payload;
-  // The relay reads the note when it publishes (the newest version, which a client reading
-  // the note on this event would get anyway).
-  return `${head},"note_id":${JSON.stringify((data as { id: string }).id)}}`;
+  const id = JSON.stringify(noteId);
+  return type === 'note.deleted' ? `${head}${DATA_FIELD}{"id":${id}}}` : `${head},"note_id":${id}}`;
 }
 
 /** An event payload as the relay needs it: the head parsed, the inline data left as JSON text. */
@@ -43,7 +45,7 @@ export interface EventPayload {
 }
 
 /**
- * Reads eventPayload's format without parsing the data and serialising it again (issue 13: that
+ * Reads eventPayload's format, and the inline one of earlier versions, without parsing the data and serialising it again (issue 13: that
  * was ~1% of a busy API's CPU). The head's values are JSON strings, in which a `"` is always
  * escaped, so the first `,"data":` is the field separator.
  */
@@ -63,7 +65,7 @@ export function readEventPayload(payload: string): EventPayload {
   };
 }
 
-/** The row carrying one live event; `json` is `data` serialised, when the caller has it. */
-export function eventInsert(userId: string, type: NoteEventType, data: unknown, json?: string): RowInsert {
-  return rowInsert(liveEvents, { payload: eventPayload(userId, type, data, json), createdAt: new Date() });
+/** The row carrying one live event about the note `noteId`. */
+export function eventInsert(userId: string, type: NoteEventType, noteId: string): RowInsert {
+  return rowInsert(liveEvents, { payload: eventPayload(userId, type, noteId), createdAt: new Date() });
 }

@@ -4,7 +4,6 @@ import { jobAttempts, jobs, notes } from '../../platform/db/schema.ts';
 import { type RowInsert, rowInsert, type WriteTx } from '../../platform/db/sql-writer.ts';
 import type { StatusTally } from '../../platform/db/status-tally.ts';
 import type { NoteEventType } from '../events/index.ts';
-import type { Note } from '../notes/index.ts';
 import {
   deleteDeadLetters,
   disableWebhook,
@@ -27,7 +26,7 @@ import { type JobToEnqueue, jobInserts } from './job-enqueue.ts';
 /** Work to do once the transaction has committed: never before, so nobody sees a rolled-back state. */
 export class AfterCommit {
   readonly enqueued = new Map<Priority, number>();
-  readonly events: { userId: string; type: NoteEventType; data: Note }[] = [];
+  readonly events: { userId: string; type: NoteEventType; noteId: string }[] = [];
   readonly invalidate = new Set<string>();
   readonly recorded: { job: JobRow; outcome: string }[] = [];
 }

@@ -126,7 +126,7 @@ export function applyComplete(
       return 'stale';
     }
     // Recording a result is not a user's change: version and updated_at stay as they are.
-    const processed = batch.patchNote(note, {
+    batch.patchNote(note, {
       status: 'processed',
       result: item.result as NoteResult,
       processedAt: now,
@@ -148,7 +148,7 @@ export function applyComplete(
         ...(item.traceparent ? { traceparent: item.traceparent } : {}),
       });
     }
-    batch.after.events.push({ userId: note.userId, type: 'note.processed', data: toNote(processed) });
+    batch.after.events.push({ userId: note.userId, type: 'note.processed', noteId: note.id });
     batch.after.invalidate.add(note.userId);
     return 'processed';
   })();
@@ -196,8 +196,8 @@ export function applyFail(batch: CallbackBatch, item: FailItem): RecordItemRespo
       batch.disableWebhook(job.webhookId, `410 Gone (delivery ${job.id})`);
     }
     if (owned) {
-      const dead = batch.patchNote(owned, { status: 'dead', lastError: item.error, attempts: item.attempt });
-      batch.after.events.push({ userId: owned.userId, type: 'note.dead', data: toNote(dead) });
+      batch.patchNote(owned, { status: 'dead', lastError: item.error, attempts: item.attempt });
+      batch.after.events.push({ userId: owned.userId, type: 'note.dead', noteId: owned.id });
       batch.after.invalidate.add(owned.userId);
     }
     return 'dead';

@@ -137,7 +137,7 @@ export class JobCallbacks {
           done.batch.write(tx);
           // The batch's live events commit with it; the relay publishes them after.
           if (done.batch.after.events.length)
-            tx.insert(...done.batch.after.events.map((e) => eventInsert(e.userId, e.type, e.data)));
+            tx.insert(...done.batch.after.events.map((e) => eventInsert(e.userId, e.type, e.noteId)));
           return done;
         }, 'READ COMMITTED');
       },

@@ -22,8 +22,25 @@ import type { ListNotesQuery, Note, SortField } from './schemas.ts';
 export type NoteRow = typeof notes.$inferSelect;
 export type NewNoteRow = typeof notes.$inferInsert;
 
+/** The columns a note as the API shows it is made of (toNote): not `reserve`, nor the owner. */
+const VIEW_KEYS = [
+  'id',
+  'title',
+  'body',
+  'priority',
+  'status',
+  'version',
+  'result',
+  'attempts',
+  'lastError',
+  'createdAt',
+  'updatedAt',
+  'processedAt',
+] as const satisfies readonly (keyof NoteRow)[];
+export type NoteViewRow = Pick<NoteRow, (typeof VIEW_KEYS)[number]>;
+
 /** A row as the API shows it (section 4). MariaDB returns the JSON `result` as a string. */
-export function toNote(row: NoteRow): Note {
+export function toNote(row: NoteViewRow): Note {
   return {
     id: row.id,
     title: row.title,
@@ -56,6 +73,25 @@ export async function findNote(db: DbOrTx, userId: string, id: string): Promise<
 const NOTE_COLUMNS = Object.entries(getTableColumns(notes))
   .map(([key, column]) => `\`${column.name}\` AS \`${key}\``)
   .join(', ');
+
+/** The columns toNote reads, and the owner, under their property names (a raw row is a NoteViewRow). */
+const VIEW_COLUMNS = [...VIEW_KEYS, 'userId' as const].map((key) => `\`${notes[key].name}\` AS \`${key}\``).join(', ');
+
+/**
+ * The notes with these ids, whoever owns them (the caller checks `userId`), in one read by
+ * primary key of only what toNote needs: the live-event relay's notes for a batch of events by
+ * reference (docs/isolation.md, "Live events through the outbox"). A plain read: no lock.
+ */
+export async function findNoteViews(
+  tx: WriteTx,
+  ids: readonly string[],
+): Promise<(NoteViewRow & Pick<NoteRow, 'userId'>)[]> {
+  if (ids.length === 0) return [];
+  return tx.query<NoteViewRow & Pick<NoteRow, 'userId'>>({
+    sql: `SELECT ${VIEW_COLUMNS} FROM notes WHERE id IN (${ids.map(() => '?').join(', ')})`,
+    values: [...ids],
+  });
+}
 
 /** Locks the row for the rest of the transaction, so a version check and its update are one step. */
 export async function findNoteForUpdate(tx: WriteTx, userId: string, id: string): Promise<NoteRow | undefined> {

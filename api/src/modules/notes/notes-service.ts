@@ -164,7 +164,7 @@ export class NotesService {
       const current = await this.lockOwned(tx, userId, id, meta.ifMatch);
       tx.defer(deleteNote(userId, id));
       tx.counts.move('notes', current.status, null);
-      tx.insert(eventInsert(userId, 'note.deleted', { id }));
+      tx.insert(eventInsert(userId, 'note.deleted', id));
       return { response, value: null };
     });
     return done.committed ? this.committed(claim, response, userId, null) : done.outcome;
@@ -241,8 +241,8 @@ export class NotesService {
   }
 
   /**
-   * The answer and the live event's row (written in the same transaction, events module).
-   * The note is serialised once: answer, fence, Redis, event.
+   * The answer and the live event's row (written in the same transaction, events module; the
+   * event refers to the note, whose row holds it). The note is serialised once: answer, fence, Redis.
    */
   private answer(
     row: NoteRow,
@@ -252,7 +252,7 @@ export class NotesService {
   ): { response: WriteResponse; event: RowInsert } {
     const note = toNote(row);
     const json = JSON.stringify(note);
-    return { response: { status, location, body: note, json }, event: eventInsert(row.userId, event, note, json) };
+    return { response: { status, location, body: note, json }, event: eventInsert(row.userId, event, row.id) };
   }
 
   /**
