@@ -251,7 +251,10 @@ test('no or bad token is a 401, a malformed Last-Event-ID a 400, too many stream
     const tooLarge = await openStream(base, { token: alice.token, lastEventId });
     assert.equal(tooLarge.status, 400, lastEventId);
   }
-  const largest = await openStream(base, { token: alice.token, lastEventId: '18446744073709551615-18446744073709551615' });
+  const largest = await openStream(base, {
+    token: alice.token,
+    lastEventId: '18446744073709551615-18446744073709551615',
+  });
   assert.equal(largest.status, 200);
   largest.close();
 
