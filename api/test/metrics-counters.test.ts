@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { waitFor } from '@notes/contracts/testing';
 import { startTestApp, type TestApp } from './helpers.ts';
 
 let t: TestApp;
@@ -46,6 +47,12 @@ test('idempotent replays and conflicts, cache hits and misses, and enqueued jobs
   assert.equal(await value('notes_idempotent_replays_total', { mode: 'hash' }), 1);
   assert.equal(await value('notes_jobs_enqueued_total', { kind: 'note.process', priority: 'normal' }), 1);
 
+  // The live-event relay invalidates the user's note cache when it publishes their events (a
+  // new generation): let it publish the ones above first, or a hit could become a second miss.
+  await waitFor('the live events published', async () => {
+    const [rows] = await t.deps.database.pool.query('SELECT COUNT(*) AS n FROM live_events');
+    return Number((rows as { n: number }[])[0]?.n) === 0;
+  });
   const url = `/api/notes/${first.json().id}`;
   const get = () => t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
   assert.equal((await get()).statusCode, 200);
