@@ -8,7 +8,7 @@ import { type EventPublisher, eventStreamKey } from '../src/modules/events/event
 import { createDeps } from '../src/wiring.ts';
 import { LiveEventRelay } from '../src/workers/live-event-relay.ts';
 import { startTestApp, type TestApp } from './helpers.ts';
-import { call, count, createNote, newUser, query, type TestUser } from './notes-fixtures.ts';
+import { call, count, createNote, newUser, query, type TestUser, untilLiveEventsPublished } from './notes-fixtures.ts';
 
 /**
  * A live event is never lost when the API dies between a write's commit and the event's
@@ -28,6 +28,17 @@ before(async () => {
   alice = await newUser(t, 'alice');
 });
 after(() => t?.close());
+
+/** A relay of its own over the test app's database (its own relay is stopped by the tests that use this). */
+function relayOf(events: EventPublisher): LiveEventRelay {
+  return new LiveEventRelay({
+    config: t.deps.config,
+    database: t.deps.database,
+    events,
+    logger: t.deps.logger,
+    noteCache: t.deps.noteCache,
+  });
+}
 
 async function streamTypes(userId: string): Promise<{ type: string; id: string }[]> {
   const entries = await t.deps.redis.xrange(eventStreamKey(userId), '-', '+');
@@ -160,13 +171,7 @@ test('a batch of events goes to Redis together, one call per user, not one round
       return mine.length;
     },
   } as unknown as EventPublisher;
-  const relay = new LiveEventRelay({
-    config: t.deps.config,
-    database: t.deps.database,
-    events,
-    logger: t.deps.logger,
-    noteCache: t.deps.noteCache,
-  });
+  const relay = relayOf(events);
   relay.start();
   try {
     await waitFor('their events relayed', async () => users.every((u) => calls.has(u.id)), 10_000);
@@ -181,13 +186,7 @@ test('the relay drops the user’s cached note reads in the call that publishes 
   await t.deps.liveEvents.stop();
   const frank = await newUser(t, 'frank');
   const note = await createNote(t, frank, { title: 'cached' });
-  const relay = new LiveEventRelay({
-    config: t.deps.config,
-    database: t.deps.database,
-    events: t.deps.events,
-    logger: t.deps.logger,
-    noteCache: t.deps.noteCache,
-  });
+  const relay = relayOf(t.deps.events);
   const pending = 'SELECT COUNT(*) AS n FROM live_events';
   relay.start();
   try {
@@ -220,20 +219,10 @@ test('an event row holds no note body, and the published event is the note as GE
     assert.ok(!payload.includes(body.slice(0, 20)), `no body in ${payload}`);
     assert.ok(payload.length < 200, `a small row: ${payload.length} bytes`);
   }
-  const relay = new LiveEventRelay({
-    config: t.deps.config,
-    database: t.deps.database,
-    events: t.deps.events,
-    logger: t.deps.logger,
-    noteCache: t.deps.noteCache,
-  });
+  const relay = relayOf(t.deps.events);
   relay.start();
   try {
-    await waitFor(
-      'the events published',
-      async () => (await count(t, 'SELECT COUNT(*) AS n FROM live_events')) === 0,
-      10_000,
-    );
+    await untilLiveEventsPublished(t, 'the events published');
   } finally {
     await relay.stop();
   }
@@ -254,20 +243,10 @@ test('an inline event an earlier version wrote still publishes, its data as stor
   const data = JSON.stringify({ id: 'from-before', title: 'inline, as written before' });
   const payload = `{"kind":"live.event","user_id":${JSON.stringify(heidi.id)},"type":"note.updated","data":${data}}`;
   await query(t, 'INSERT INTO live_events (payload, created_at) VALUES (?, NOW(3))', [payload]);
-  const relay = new LiveEventRelay({
-    config: t.deps.config,
-    database: t.deps.database,
-    events: t.deps.events,
-    logger: t.deps.logger,
-    noteCache: t.deps.noteCache,
-  });
+  const relay = relayOf(t.deps.events);
   relay.start();
   try {
-    await waitFor(
-      'the event published',
-      async () => (await count(t, 'SELECT COUNT(*) AS n FROM live_events')) === 0,
-      10_000,
-    );
+    await untilLiveEventsPublished(t, 'the event published');
   } finally {
     await relay.stop();
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { waitFor } from '@notes/contracts/testing';
 import { startTestApp, type TestApp } from './helpers.ts';
+import { untilLiveEventsPublished } from './notes-fixtures.ts';
 
 let t: TestApp;
 let token: string;
@@ -49,10 +49,7 @@ test('idempotent replays and conflicts, cache hits and misses, and enqueued jobs
 
   // The live-event relay invalidates the user's note cache when it publishes their events (a
   // new generation): let it publish the ones above first, or a hit could become a second miss.
-  await waitFor('the live events published', async () => {
-    const [rows] = await t.deps.database.pool.query('SELECT COUNT(*) AS n FROM live_events');
-    return Number((rows as { n: number }[])[0]?.n) === 0;
-  });
+  await untilLiveEventsPublished(t);
   const url = `/api/notes/${first.json().id}`;
   const get = () => t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
   assert.equal((await get()).statusCode, 200);

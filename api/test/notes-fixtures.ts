@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { waitFor } from '@notes/contracts/testing';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { TestApp } from './helpers.ts';
 
@@ -72,6 +73,11 @@ export async function query<T = Record<string, unknown>>(
 export async function count(t: TestApp, sql: string, params: unknown[] = []): Promise<number> {
   const [row] = await query<{ n: number }>(t, sql, params);
   return Number(row?.n ?? 0);
+}
+
+/** Waits until the live-event relay has published (and deleted) every row of `live_events`. */
+export async function untilLiveEventsPublished(t: TestApp, what = 'the live events published'): Promise<void> {
+  await waitFor(what, async () => (await count(t, 'SELECT COUNT(*) AS n FROM live_events')) === 0, 10_000);
 }
 
 /**
