@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { migrateDatabase } from '@notes/api/platform/db/client.ts';
+import { createTestNamespace, type TestNamespace } from '@notes/contracts/testing';
+import mysql from 'mysql2/promise';
+import { applyEqualIndexes, INDEXES_SQL } from '../bench/equal-indexes/apply.ts';
+
+/**
+ * The bench's equal-indexes recipe (README, "Before → after"): the indexes it gives older code are
+ * exactly this code's list and FULLTEXT indexes of notes and jobs, and it lands in a checkout's
+ * migrations once, after the others.
+ */
+
+/** The notes and jobs indexes the first wave had and that the recipe leaves alone. */
+const FIRST_WAVE_KEPT = [
+  'jobs.PRIMARY(id)',
+  'jobs.jobs_note_idx(note_id,created_at)',
+  'jobs.jobs_status_idx(status,created_at)',
+  'jobs.jobs_user_idx(user_id)',
+  'notes.PRIMARY(id)',
+  'notes.notes_user_created_idx(user_id,created_at)',
+  'notes.notes_user_updated_idx(user_id,updated_at)',
+];
+
+/** `table.name(columns)` of each index the recipe leaves in place, FULLTEXT marked. */
+function recipeIndexes(sql: string): string[] {
+  const made = new Map<string, string>();
+  for (const m of sql.matchAll(/CREATE (FULLTEXT )?INDEX `(\w+)` ON `(\w+)` \(([^)]*)\)/g)) {
+    const [, fulltext, name, table, columns] = m;
+    made.set(`${table}.${name}`, `${table}.${name}(${columns?.replaceAll('`', '')})${fulltext ? ' FULLTEXT' : ''}`);
+  }
+  return [...made.values()];
+}
+
+describe('equal-indexes recipe', () => {
+  let ns: TestNamespace;
+  before(async () => {
+    ns = await createTestNamespace('eqidx');
+    await migrateDatabase(ns.config());
+  });
+  after(async () => {
+    await ns?.cleanup();
+  });
+
+  it("with the first wave's own indexes, gives notes and jobs exactly this code's indexes", async () => {
+    const db = await mysql.createConnection({ uri: ns.databaseUrl });
+    try {
+      const [rows] = await db.query(
+        `SELECT TABLE_NAME AS t, INDEX_NAME AS i, INDEX_TYPE AS type,
+                GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) AS cols
+           FROM information_schema.STATISTICS
+          WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('notes', 'jobs')
+          GROUP BY TABLE_NAME, INDEX_NAME, INDEX_TYPE`,
+      );
+      const current = (rows as { t: string; i: string; type: string; cols: string }[])
+        .map((r) => `${r.t}.${r.i}(${r.cols})${r.type === 'FULLTEXT' ? ' FULLTEXT' : ''}`)
+        .sort();
+      const recipe = recipeIndexes(readFileSync(INDEXES_SQL, 'utf8'));
+      assert.ok(recipe.length >= 15, 'the recipe creates the list indexes');
+      assert.deepEqual([...FIRST_WAVE_KEPT, ...recipe].sort(), current);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it("adds one migration after a checkout's last one, and only once", () => {
+    const checkout = mkdtempSync(join(tmpdir(), 'eqidx-'));
+    try {
+      const folder = join(checkout, 'api', 'drizzle');
+      mkdirSync(join(folder, 'meta'), { recursive: true });
+      writeFileSync(join(folder, '0000_init.sql'), 'CREATE TABLE t (id int);\n');
+      const journal = {
+        version: '7',
+        dialect: 'mysql',
+        entries: [{ idx: 0, version: '5', when: 1000, tag: '0000_init', breakpoints: true }],
+      };
+      writeFileSync(join(folder, 'meta', '_journal.json'), JSON.stringify(journal));
+
+      assert.deepEqual(applyEqualIndexes(checkout), { tag: '0001_equal_indexes', added: true });
+      assert.deepEqual(applyEqualIndexes(checkout), { tag: '0001_equal_indexes', added: false });
+
+      const written = JSON.parse(readFileSync(join(folder, 'meta', '_journal.json'), 'utf8'));
+      assert.equal(written.dialect, 'mysql');
+      assert.deepEqual(written.entries.at(-1), {
+        idx: 1,
+        version: '5',
+        when: 2000,
+        tag: '0001_equal_indexes',
+        breakpoints: true,
+      });
+      assert.equal(written.entries.length, 2);
+      assert.deepEqual(readdirSync(folder).sort(), ['0000_init.sql', '0001_equal_indexes.sql', 'meta']);
+      assert.equal(readFileSync(join(folder, '0001_equal_indexes.sql'), 'utf8'), readFileSync(INDEXES_SQL, 'utf8'));
+    } finally {
+      rmSync(checkout, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a checkout that has the indexes, or is not a checkout of this project', () => {
+    const checkout = mkdtempSync(join(tmpdir(), 'eqidx-'));
+    try {
+      assert.throws(() => applyEqualIndexes(checkout), /not a checkout of this project/);
+      const folder = join(checkout, 'api', 'drizzle');
+      mkdirSync(join(folder, 'meta'), { recursive: true });
+      writeFileSync(join(folder, '0003_data_at_scale.sql'), '');
+      writeFileSync(
+        join(folder, 'meta', '_journal.json'),
+        JSON.stringify({ entries: [{ idx: 3, version: '5', when: 1, tag: '0003_data_at_scale', breakpoints: true }] }),
+      );
+      assert.throws(() => applyEqualIndexes(checkout), /has the indexes/);
+      assert.deepEqual(readdirSync(folder).sort(), ['0003_data_at_scale.sql', 'meta']);
+    } finally {
+      rmSync(checkout, { recursive: true, force: true });
+    }
+  });
+});
