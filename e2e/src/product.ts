@@ -239,3 +239,22 @@ export async function exitsWithin(proc: ProductProcess, ms: number): Promise<boo
   clearTimeout(timer);
   return done;
 }
+
+/**
+ * When a process logged `msg` (epoch ms of each JSON log line whose `msg` it is), from what its
+ * output still holds. Lines that are not JSON logs are skipped.
+ */
+export function loggedAt(proc: ProductProcess, msg: string): number[] {
+  const times: number[] = [];
+  for (const line of proc.output().split('\n')) {
+    if (!line.includes(msg)) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: unknown; time?: unknown };
+      const at = typeof entry.time === 'string' ? Date.parse(entry.time) : Number(entry.time);
+      if (entry.msg === msg && Number.isFinite(at)) times.push(at);
+    } catch {
+      // A line of something else that happens to contain the words.
+    }
+  }
+  return times;
+}
