@@ -1,19 +1,64 @@
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { jobs, notes } from '@notes/api/platform/db/schema.ts';
+import { getTableConfig } from 'drizzle-orm/mysql-core';
 
 /**
  * node --import tsx scripts/bench/equal-indexes/apply.ts <checkout>
  *
- * Adds `indexes.sql` (the data-at-scale list and FULLTEXT indexes of notes and jobs) to the
- * migrations of a checkout of older code, e.g. a git worktree of the commit before this wave, so
- * that its `npm run bench` measures the older pipeline with the indexes this one must keep
- * (README, "Before → after"). It appends one entry to that checkout's drizzle journal and copies
- * the file beside its other migrations; a checkout that has it already is left as it is.
+ * Gives a checkout of the first wave's code (e.g. a git worktree of b270b38, the commit before the
+ * second wave) this code's indexes of notes and jobs, the list and FULLTEXT indexes the data at
+ * scale needs (docs/data.md, "Indexes"), as one more migration, so that its `npm run bench`
+ * measures the older pipeline with the indexes this one must keep (README, "Before → after").
+ * The statements come from this code's drizzle schema, so they follow it; a checkout that has the
+ * migration already is left as it is.
  */
 
-export const INDEXES_SQL = fileURLToPath(new URL('./indexes.sql', import.meta.url));
+/** The secondary indexes of notes and jobs in the first wave's only migration (0000_init). */
+export const FIRST_WAVE_INDEXES: Readonly<Record<string, readonly string[]>> = {
+  notes_user_created_idx: ['user_id', 'created_at'],
+  notes_user_updated_idx: ['user_id', 'updated_at'],
+  notes_user_status_idx: ['user_id', 'status'],
+  notes_status_idx: ['status'],
+  jobs_note_idx: ['note_id', 'created_at'],
+  jobs_status_idx: ['status', 'created_at'],
+  jobs_user_idx: ['user_id'],
+};
+
+/**
+ * Drizzle has no FULLTEXT index type: the search index as migration 0003 creates it, without a
+ * stopword list (an index takes the setting of the session that creates it).
+ */
+const SEARCH_INDEX = [
+  'SET SESSION innodb_ft_enable_stopword = OFF',
+  'CREATE FULLTEXT INDEX `notes_search_ft` ON `notes` (`title`,`body`)',
+  'SET SESSION innodb_ft_enable_stopword = ON',
+];
+
 const TAG_SUFFIX = '_equal_indexes';
+
+/**
+ * The migration: each index of notes and jobs in this code's schema that the first wave did not
+ * have, or had on other columns (dropped and made again), then the FULLTEXT index.
+ */
+export function equalIndexesSql(): string {
+  const statements: string[] = [];
+  for (const table of [notes, jobs]) {
+    const { name: tableName, indexes } = getTableConfig(table);
+    for (const { config } of indexes) {
+      const columns = config.columns.map((c) => (c as { name: string }).name);
+      const had = FIRST_WAVE_INDEXES[config.name];
+      if (had?.join() === columns.join()) continue;
+      if (had) statements.push(`DROP INDEX \`${config.name}\` ON \`${tableName}\``);
+      const list = columns.map((c) => `\`${c}\``).join(',');
+      statements.push(`CREATE ${config.unique ? 'UNIQUE ' : ''}INDEX \`${config.name}\` ON \`${tableName}\` (${list})`);
+    }
+  }
+  statements.push(...SEARCH_INDEX);
+  const head = "-- This code's indexes of notes and jobs, for a bench of older code (scripts/bench/equal-indexes).\n";
+  return `${head}${statements.join(';--> statement-breakpoint\n')};\n`;
+}
 
 interface JournalEntry {
   idx: number;
@@ -41,7 +86,7 @@ export function applyEqualIndexes(checkout: string): { tag: string; added: boole
   if (!last) throw new Error(`${journalPath} has no migrations`);
   const idx = last.idx + 1;
   const tag = `${String(idx).padStart(4, '0')}${TAG_SUFFIX}`;
-  copyFileSync(INDEXES_SQL, join(folder, `${tag}.sql`));
+  writeFileSync(join(folder, `${tag}.sql`), equalIndexesSql());
   // After every migration there (drizzle applies in journal order and skips none that is newer).
   journal.entries.push({ idx, version: last.version, when: last.when + 1000, tag, breakpoints: true });
   writeFileSync(journalPath, `${JSON.stringify(journal, null, 2)}\n`);
